@@ -1,0 +1,117 @@
+"""The data-module interface.
+
+A data module yields samples as dicts of named columns (``{"sequences": "ACGT",
+"labels": 1, "ids": "seq0"}``) and declares which columns it provides for each stage.
+It never tokenizes: the task's ``collate`` turns samples into tensors, inside the
+DataLoader workers.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+import lightning.pytorch as pl
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+STAGES = ("fit", "validate", "test", "predict")
+"""Lightning's stage names, used for column declarations."""
+
+SPLIT_OF_STAGE = {"fit": "train", "validate": "val", "test": "test", "predict": "predict"}
+
+Sample = dict[str, Any]
+Collate = Callable[[list[Sample]], dict[str, Any]]
+LabelCheck = Callable[[Any], str | None]
+"""Given one sample's label, say what is wrong with it (None when it is fine)."""
+
+
+class DataInterface(pl.LightningDataModule):
+    """Base class of every mg data module.
+
+    Subclasses fill ``self.datasets`` (split name → dataset of sample dicts) in
+    ``setup`` and declare their columns in `provided_columns`. The task sets
+    `collate_fn` before any loader is built.
+
+    Args:
+        batch_size (int): samples per batch.
+        num_workers (int): DataLoader worker processes (tokenization runs there).
+    """
+
+    def __init__(self, batch_size: int = 16, num_workers: int = 0) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.collate_fn: Collate | None = None
+        self.datasets: dict[str, Dataset] = {}
+
+    @abstractmethod
+    def provided_columns(self, stage: str) -> set[str]:
+        """Return the columns every sample carries in ``stage``.
+
+        Args:
+            stage (str): ``"fit"``, ``"validate"``, ``"test"`` or ``"predict"``.
+
+        Returns:
+            set[str]: column names, e.g. ``{"sequences", "labels", "ids"}``.
+        """
+
+    def check_labels(self, stage: str, problem: LabelCheck) -> None:
+        """Check every label of ``stage``'s splits before any weights load.
+
+        The default does nothing; data modules that read files override it and raise a
+        ``ValueError`` naming the file, row and column of the first bad label.
+
+        Args:
+            stage (str): the Lightning stage about to run.
+            problem (LabelCheck): returns what is wrong with a label, or None if it is fine.
+        """
+
+    def batch_sampler(self, split: str) -> Sampler[list[int]] | None:
+        """Return a batch sampler for ``split``, or None for plain batching.
+
+        Override to group similar lengths, for example.
+        """
+        return None
+
+    def _loader(self, split: str) -> DataLoader:
+        if split not in self.datasets:
+            raise RuntimeError(
+                f"{type(self).__name__} has no {split!r} split; call setup() first, or give "
+                f"the data module a {split} file."
+            )
+        if self.collate_fn is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.collate_fn is not set: a task sets it when it is "
+                "attached to a Trainer together with this data module."
+            )
+        common: dict[str, Any] = {
+            "collate_fn": self.collate_fn,
+            "num_workers": self.num_workers,
+            "persistent_workers": self.num_workers > 0,
+        }
+        sampler = self.batch_sampler(split)
+        if sampler is not None:
+            return DataLoader(self.datasets[split], batch_sampler=sampler, **common)
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size,
+            shuffle=split == "train",
+            **common,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Return the training loader (shuffled)."""
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader | list[DataLoader]:
+        """Return the validation loader; none (validation is skipped) without a val split."""
+        return self._loader("val") if "val" in self.datasets else []
+
+    def test_dataloader(self) -> DataLoader:
+        """Return the test loader."""
+        return self._loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        """Return the prediction loader (in file order)."""
+        return self._loader("predict")
