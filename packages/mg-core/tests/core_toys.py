@@ -25,8 +25,9 @@ class MeanPoolLinear(SequenceAdapter):
 class ToyRegression(TaskInterface):
     adapter_type = SequenceAdapter
 
-    def __init__(self, backbone: Any, adapter: SequenceAdapterCallable = MeanPoolLinear,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, backbone: Any, adapter: SequenceAdapterCallable = MeanPoolLinear, **kwargs: Any
+    ) -> None:
         super().__init__(backbone, **kwargs)
         self.adapter_fn = adapter
 
@@ -63,11 +64,17 @@ def gc_samples(n: int, seed: int) -> list[dict[str, Any]]:
     for i in range(n):
         length = int(torch.randint(6, 20, (1,), generator=generator))
         seq = "".join("ACGT"[int(j)] for j in torch.randint(0, 4, (length,), generator=generator))
-        samples.append({"ids": f"s{seed}_{i}", "sequences": seq,
-                        "labels": (seq.count("G") + seq.count("C")) / length})
+        samples.append(
+            {
+                "ids": f"s{seed}_{i}",
+                "sequences": seq,
+                "labels": (seq.count("G") + seq.count("C")) / length,
+            }
+        )
     return samples
 
 
 def toy_data(batch_size: int = 4) -> InMemoryData:
-    return InMemoryData(train=gc_samples(32, 0), val=gc_samples(8, 1), test=gc_samples(10, 2),
-                        batch_size=batch_size)
+    return InMemoryData(
+        train=gc_samples(32, 0), val=gc_samples(8, 1), test=gc_samples(10, 2), batch_size=batch_size
+    )

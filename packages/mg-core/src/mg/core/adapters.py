@@ -119,7 +119,7 @@ PairwiseAdapterCallable = Callable[[int, int], PairwiseAdapter]
 ConditionalGenerationAdapterCallable = Callable[
     [int, int, int, nn.Module | None], ConditionalGenerationAdapter
 ]
-"""``adapter(in_features, vocab_size, condition_size, lm_head)`` → `ConditionalGenerationAdapter`."""
+"""``adapter(in_features, vocab_size, condition_size, lm_head)`` → a conditional adapter."""
 
 ADAPTER_TYPES: tuple[type[nn.Module], ...] = (
     SequenceAdapter,

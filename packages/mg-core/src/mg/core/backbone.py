@@ -13,14 +13,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 
-class Modality(str, Enum):
+class Modality(StrEnum):
     """The kind of sequence a backbone reads."""
 
     DNA = "dna"
@@ -29,7 +29,7 @@ class Modality(str, Enum):
     OTHER = "other"
 
 
-class Capability(str, Enum):
+class Capability(StrEnum):
     """Things a backbone can do that some tasks need.
 
     Attributes:
@@ -177,8 +177,11 @@ class BackboneInterface(nn.Module, ABC):
 
     @abstractmethod
     def get_special_token_id(self, role: str) -> int | None:
-        """Return the id of a special token by role: ``"pad"``, ``"mask"``, ``"cls"``,
-        ``"eos"`` or ``"unk"``; None where the tokenizer has no such token."""
+        """Return the id of a special token by role, or None where there is no such token.
+
+        Args:
+            role (str): ``"pad"``, ``"mask"``, ``"cls"``, ``"eos"`` or ``"unk"``.
+        """
 
     @abstractmethod
     def get_alphabet_token_ids(self) -> list[int]:

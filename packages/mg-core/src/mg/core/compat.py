@@ -136,16 +136,21 @@ def check_compatibility(
             f"{backbone!r} is not a backbone: pass a subclass of mg.core.BackboneInterface."
         )
     else:
-        reasons += _capability_reasons(task_cls.__name__, task_cls.required_capabilities(),
-                                       backbone_cls)
+        reasons += _capability_reasons(
+            task_cls.__name__, task_cls.required_capabilities(), backbone_cls
+        )
     reasons += _adapter_reasons(task_cls, adapter_cls)
-    if adapter_cls is not None and backbone_cls is not None and issubclass(
-        backbone_cls, BackboneInterface
+    if (
+        adapter_cls is not None
+        and backbone_cls is not None
+        and issubclass(backbone_cls, BackboneInterface)
     ):
         needs = frozenset(getattr(adapter_cls, "required_capabilities", frozenset()))
         reasons += _capability_reasons(adapter_cls.__name__, needs, backbone_cls)
-    if data is not None and backbone_cls is not None and issubclass(
-        backbone_cls, BackboneInterface
+    if (
+        data is not None
+        and backbone_cls is not None
+        and issubclass(backbone_cls, BackboneInterface)
     ):
         reasons += missing_column_reasons(task_cls, backbone_cls, data, stage)
     return CompatibilityReport(
@@ -164,7 +169,9 @@ def _capability_reasons(
         if capability in backbone_cls.capabilities:
             continue
         what, fix = CAPABILITY_NEEDS[capability]
-        reasons.append(f"{who} needs a backbone with {what}; {backbone_cls.__name__} has none: {fix}.")
+        reasons.append(
+            f"{who} needs a backbone with {what}; {backbone_cls.__name__} has none: {fix}."
+        )
     return reasons
 
 
@@ -178,7 +185,11 @@ def _adapter_reasons(task_cls: type[TaskInterface], adapter_cls: type | None) ->
         return [f"{task_cls.__name__} needs an adapter that subclasses {expected.__name__}."]
     if not issubclass(adapter_cls, expected):
         kind = next(
-            (base.__name__ for base in adapter_cls.__mro__[1:] if base.__name__.endswith("Adapter")),
+            (
+                base.__name__
+                for base in adapter_cls.__mro__[1:]
+                if base.__name__.endswith("Adapter")
+            ),
             adapter_cls.__name__,
         )
         return [

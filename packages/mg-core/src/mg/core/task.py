@@ -11,14 +11,13 @@ from __future__ import annotations
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import lightning.pytorch as pl
 import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
-from torchmetrics import Metric, MetricCollection
 
 from mg.core.backbone import BackboneCallable, BackboneInterface, Capability
 from mg.core.compat import IncompatibleError, missing_column_reasons, target_class
@@ -29,6 +28,10 @@ OptimizerCallable = Callable[[Iterable[nn.Parameter]], Optimizer]
 
 LRSchedulerCallable = Callable[[Optimizer], LRScheduler | ReduceLROnPlateau]
 """``lr_scheduler(optimizer)`` → scheduler."""
+
+if TYPE_CHECKING:
+    # torchmetrics imports transformers whenever it is installed; mg.core must not.
+    from torchmetrics import Metric, MetricCollection
 
 Stage = Literal["train", "val", "test", "predict"]
 
@@ -170,6 +173,8 @@ class TaskInterface(pl.LightningModule, ABC):
 
     def stage_metrics(self, stage: Stage) -> MetricCollection:
         """Return the metric collection of ``stage``, built on first use."""
+        from torchmetrics import MetricCollection
+
         key = f"{stage}_metrics"  # a bare "train" would clash with Module.train
         if key not in self.metrics:
             self.metrics[key] = MetricCollection(self.configure_metrics(stage)).to(self.device)
@@ -210,8 +215,15 @@ class TaskInterface(pl.LightningModule, ABC):
         outputs = self.evaluate(preds, batch, stage)
         size = batch_size_of(batch)
         for name, value in outputs.items():
-            self.log(f"{stage}_{name}", value.detach(), on_step=stage == "train", on_epoch=True,
-                     prog_bar=name == "loss", batch_size=size, sync_dist=stage != "train")
+            self.log(
+                f"{stage}_{name}",
+                value.detach(),
+                on_step=stage == "train",
+                on_epoch=True,
+                prog_bar=name == "loss",
+                batch_size=size,
+                sync_dist=stage != "train",
+            )
         for name, metric in self.stage_metrics(stage).items():
             self.log(f"{stage}_{name}", metric, on_step=False, on_epoch=True, batch_size=size)
         return outputs["loss"]

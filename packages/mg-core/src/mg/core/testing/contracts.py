@@ -75,11 +75,15 @@ def _alphabet(backbone: BackboneInterface) -> str:
     return backbone.decode_tokens(ids)[0]
 
 
-def example_sequences(backbone: BackboneInterface, lengths: tuple[int, ...] = (5, 9, 13)) -> list[str]:
+def example_sequences(
+    backbone: BackboneInterface, lengths: tuple[int, ...] = (5, 9, 13)
+) -> list[str]:
     """Return deterministic sequences over the backbone's alphabet with the given lengths."""
     alphabet = _alphabet(backbone)
-    return ["".join(alphabet[(i * 7 + j * 3) % len(alphabet)] for j in range(n))
-            for i, n in enumerate(lengths)]
+    return [
+        "".join(alphabet[(i * 7 + j * 3) % len(alphabet)] for j in range(n))
+        for i, n in enumerate(lengths)
+    ]
 
 
 class BackboneContract:
@@ -225,8 +229,10 @@ class AdapterContract:
             batched = self._run(adapter, hidden, mask, condition)
             alone = self._run(adapter, hidden[:1, :5], mask[:1, :5], condition[:1])
         torch.testing.assert_close(
-            self._valid(batched[0], adapter, 5), self._valid(alone[0], adapter, 5),
-            atol=ATOL, rtol=1e-4,
+            self._valid(batched[0], adapter, 5),
+            self._valid(alone[0], adapter, 5),
+            atol=ATOL,
+            rtol=1e-4,
         )
 
     def test_permuting_the_batch_permutes_the_outputs(self) -> None:
@@ -243,8 +249,11 @@ class AdapterContract:
         hidden, mask, condition = self._inputs([6, 8], seed=2)
         out = self._run(adapter, hidden, mask, condition)
         out.float().pow(2).mean().backward()
-        silent = [n for n, p in adapter.named_parameters()
-                  if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)]
+        silent = [
+            n
+            for n, p in adapter.named_parameters()
+            if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)
+        ]
         assert not silent, f"no gradient reaches {silent}"
 
 

@@ -135,7 +135,10 @@ class ToyBackbone(BackboneInterface):
             self.positions = nn.Embedding(max_length, hidden_size)
             self.layers = nn.ModuleList(
                 nn.TransformerEncoderLayer(
-                    hidden_size, num_heads, dim_feedforward=2 * hidden_size, dropout=0.0,
+                    hidden_size,
+                    num_heads,
+                    dim_feedforward=2 * hidden_size,
+                    dropout=0.0,
                     batch_first=True,
                 )
                 for _ in range(num_layers)
@@ -155,8 +158,10 @@ class ToyBackbone(BackboneInterface):
             states.append(hidden)
         special = torch.isin(
             input_ids,
-            torch.tensor([self.tokenizer.special_ids[r] for r in ("pad", "cls", "eos")],
-                         device=input_ids.device),
+            torch.tensor(
+                [self.tokenizer.special_ids[r] for r in ("pad", "cls", "eos")],
+                device=input_ids.device,
+            ),
         )
         return BackboneOutput(
             last_hidden_state=hidden,

@@ -1,0 +1,349 @@
+"""Sequence-level heads: per-token hidden states in, one vector per sequence out.
+
+Every class here is a `mg.core.SequenceAdapter`, accepted by the tasks whose adapter type
+is SequenceAdapter: ``SequenceClassification`` and ``SequenceRegression``. The task fills
+``(in_features, out_features, /)``; the keyword options are the user's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from torch import Tensor, nn
+
+from mg.adapters.layers import Activation, check_sizes, make_activation, make_mlp
+from mg.adapters.pooling import (
+    Pooling,
+    check_mask,
+    check_pooling,
+    cls_pool,
+    masked_max,
+    masked_mean,
+    pool,
+    zero_padding,
+)
+from mg.core.adapters import SequenceAdapter
+
+
+class LinearCLSAdapter(SequenceAdapter):
+    """A linear layer on the first token's state (the CLS token, where the backbone has one).
+
+    Accepted by: SequenceClassification, SequenceRegression (any task taking a
+    SequenceAdapter).
+
+    Args:
+        in_features (int): reserved, filled by the task: the backbone's hidden size.
+        out_features (int): reserved, filled by the task: the number of outputs.
+        dropout (float): dropout on the pooled state before the linear layer.
+    """
+
+    def __init__(self, in_features: int, out_features: int, /, *, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(in_features, out_features)
+
+    def forward(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
+        """Project the first token's state.
+
+        Args:
+            hidden_states (Tensor): ``(batch, length, in_features)``.
+            attention_mask (Tensor): ``(batch, length)`` bool, True for real tokens.
+
+        Returns:
+            Tensor: ``(batch, out_features)``.
+        """
+        mask = check_mask(hidden_states, attention_mask)
+        return self.linear(self.dropout(cls_pool(hidden_states, mask)))
+
+
+class LinearMeanPoolAdapter(SequenceAdapter):
+    """A linear layer on the mean of the real tokens' states.
+
+    Accepted by: SequenceClassification, SequenceRegression (any task taking a
+    SequenceAdapter).
+
+    Args:
+        in_features (int): reserved, filled by the task: the backbone's hidden size.
+        out_features (int): reserved, filled by the task: the number of outputs.
+        dropout (float): dropout on the pooled state before the linear layer.
+    """
+
+    def __init__(self, in_features: int, out_features: int, /, *, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(in_features, out_features)
+
+    def forward(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
+        """Mean-pool the real tokens, then project.
+
+        Args:
+            hidden_states (Tensor): ``(batch, length, in_features)``.
+            attention_mask (Tensor): ``(batch, length)`` bool, True for real tokens.
+
+        Returns:
+            Tensor: ``(batch, out_features)``.
+        """
+        mask = check_mask(hidden_states, attention_mask)
+        return self.linear(self.dropout(masked_mean(hidden_states, mask)))
+
+
+class LinearMaxPoolAdapter(SequenceAdapter):
+    """A linear layer on the feature-wise maximum over the real tokens' states.
+
+    Accepted by: SequenceClassification, SequenceRegression (any task taking a
+    SequenceAdapter).
+
+    Args:
+        in_features (int): reserved, filled by the task: the backbone's hidden size.
+        out_features (int): reserved, filled by the task: the number of outputs.
+        dropout (float): dropout on the pooled state before the linear layer.
+    """
+
+    def __init__(self, in_features: int, out_features: int, /, *, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(in_features, out_features)
+
+    def forward(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
+        """Max-pool the real tokens, then project.
+
+        Args:
+            hidden_states (Tensor): ``(batch, length, in_features)``.
+            attention_mask (Tensor): ``(batch, length)`` bool, True for real tokens.
+
+        Returns:
+            Tensor: ``(batch, out_features)``.
+        """
+        mask = check_mask(hidden_states, attention_mask)
+        return self.linear(self.dropout(masked_max(hidden_states, mask)))
+
+
+class MLPPoolAdapter(SequenceAdapter):
+    """An MLP on the pooled real tokens' states (mean, max or CLS pooling).
+
+    Accepted by: SequenceClassification, SequenceRegression (any task taking a
+    SequenceAdapter).
+
+    Args:
+        in_features (int): reserved, filled by the task: the backbone's hidden size.
+        out_features (int): reserved, filled by the task: the number of outputs.
+        pooling (Pooling): ``"mean"``, ``"max"`` or ``"cls"`` (first token).
+        hidden_sizes (Sequence[int]): sizes of the hidden layers; empty gives a linear head.
+        activation (Activation): activation after each hidden layer.
+        dropout (float): dropout on the pooled state and after each hidden activation.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        /,
+        *,
+        pooling: Pooling = "mean",
+        hidden_sizes: Sequence[int] = (128,),
+        activation: Activation = "gelu",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        check_pooling(pooling)
+        self.pooling = pooling
+        self.dropout = nn.Dropout(dropout)
+        self.mlp = make_mlp(
+            in_features, hidden_sizes, out_features, activation=activation, dropout=dropout
+        )
+
+    def forward(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
+        """Pool the real tokens, then run the MLP.
+
+        Args:
+            hidden_states (Tensor): ``(batch, length, in_features)``.
+            attention_mask (Tensor): ``(batch, length)`` bool, True for real tokens.
+
+        Returns:
+            Tensor: ``(batch, out_features)``.
+        """
+        mask = check_mask(hidden_states, attention_mask)
+        return self.mlp(self.dropout(pool(hidden_states, mask, self.pooling)))
+
+
+class TransformerPoolAdapter(SequenceAdapter):
+    """A small transformer encoder over the tokens, then pooling and a linear layer.
+
+    Attention runs within each sequence only (``batch_first=True``) and never attends to
+    padding (``src_key_padding_mask``), so an item's output depends on its own real tokens
+    alone. No position encoding is added: the backbone's states already carry position.
+
+    Accepted by: SequenceClassification, SequenceRegression (any task taking a
+    SequenceAdapter).
+
+    Args:
+        in_features (int): reserved, filled by the task: the backbone's hidden size.
+        out_features (int): reserved, filled by the task: the number of outputs.
+        num_layers (int): encoder layers.
+        num_heads (int): attention heads; must divide the encoder width.
+        dim_feedforward (int | None): feed-forward size; None gives 4 × the encoder width.
+        dropout (float): dropout inside the encoder and before the output layer.
+        pooling (Pooling): ``"mean"``, ``"max"`` or ``"cls"`` over the encoder's output.
+        hidden_size (int | None): project the states to this width before the encoder;
+            None keeps ``in_features``.
+        activation (Literal["relu", "gelu"]): the encoder's feed-forward activation.
+
+    Raises:
+        ValueError: ``num_heads`` does not divide the encoder width, or a size is not positive.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        /,
+        *,
+        num_layers: int = 1,
+        num_heads: int = 4,
+        dim_feedforward: int | None = None,
+        dropout: float = 0.0,
+        pooling: Pooling = "mean",
+        hidden_size: int | None = None,
+        activation: Literal["relu", "gelu"] = "gelu",
+    ) -> None:
+        super().__init__()
+        check_pooling(pooling)
+        if activation not in ("relu", "gelu"):
+            raise ValueError(f"activation must be 'relu' or 'gelu', got {activation!r}.")
+        width = in_features if hidden_size is None else hidden_size
+        check_sizes("num_layers, num_heads, hidden_size", [num_layers, num_heads, width])
+        if width % num_heads:
+            raise ValueError(
+                f"num_heads={num_heads} must divide the encoder width {width} "
+                f"({'in_features' if hidden_size is None else 'hidden_size'}); pick a divisor of "
+                f"{width} or set hidden_size to a multiple of {num_heads}."
+            )
+        self.pooling = pooling
+        self.project = nn.Identity() if hidden_size is None else nn.Linear(in_features, width)
+        layer = nn.TransformerEncoderLayer(
+            d_model=width,
+            nhead=num_heads,
+            dim_feedforward=dim_feedforward or 4 * width,
+            dropout=dropout,
+            activation=activation,
+            batch_first=True,
+            norm_first=True,
+        )
+        # The nested-tensor fast path does not apply to pre-norm layers; say so up front
+        # instead of letting torch warn on every construction.
+        self.encoder = nn.TransformerEncoder(
+            layer, num_layers=num_layers, norm=nn.LayerNorm(width), enable_nested_tensor=False
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(width, out_features)
+
+    def forward(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
+        """Encode each sequence on its own, pool its real tokens, then project.
+
+        Args:
+            hidden_states (Tensor): ``(batch, length, in_features)``.
+            attention_mask (Tensor): ``(batch, length)`` bool, True for real tokens.
+
+        Returns:
+            Tensor: ``(batch, out_features)``.
+        """
+        mask = check_mask(hidden_states, attention_mask)
+        # Zeroing padding first keeps inf/NaN garbage there out of the layer norms.
+        states = self.project(zero_padding(hidden_states, mask))
+        states = self.encoder(states, src_key_padding_mask=~mask)
+        return self.linear(self.dropout(pool(states, mask, self.pooling)))
+
+
+class _ResidualBlock1D(nn.Module):
+    """Pre-activation residual block: (norm → act → conv) twice, padding zeroed before each conv."""
+
+    def __init__(self, channels: int, kernel_size: int, activation: str, dropout: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(channels)
+        self.conv1 = nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2)
+        self.norm2 = nn.LayerNorm(channels)
+        self.conv2 = nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2)
+        self.act = make_activation(activation)
+        self.dropout = nn.Dropout(dropout)
+
+    @staticmethod
+    def _conv(conv: nn.Conv1d, x: Tensor, mask: Tensor) -> Tensor:
+        # Padded positions are zero going in, exactly like the conv's own zero padding past
+        # the end of a sequence, so an item sees the same neighbours alone or batched.
+        return conv(zero_padding(x, mask).transpose(1, 2)).transpose(1, 2)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        y = self._conv(self.conv1, self.act(self.norm1(x)), mask)
+        y = self._conv(self.conv2, self.dropout(self.act(self.norm2(y))), mask)
+        return x + y
+
+
+class ResNet1DAdapter(SequenceAdapter):
+    """A 1-D residual convolution network over the tokens, then masked pooling and a linear layer.
+
+    Padded positions are set to zero before every convolution, so padding never leaks into
+    a real token's neighbourhood. Normalisation is per position (LayerNorm over channels),
+    so batch-mates never share statistics.
+
+    Accepted by: SequenceClassification, SequenceRegression (any task taking a
+    SequenceAdapter).
+
+    Args:
+        in_features (int): reserved, filled by the task: the backbone's hidden size.
+        out_features (int): reserved, filled by the task: the number of outputs.
+        kernel_size (int): convolution width; odd, so the output keeps the input's length.
+        channels (int): convolution channels.
+        num_blocks (int): residual blocks (two convolutions each).
+        dropout (float): dropout inside each block and before the output layer.
+        pooling (Pooling): ``"mean"``, ``"max"`` or ``"cls"`` after the convolutions.
+        activation (Activation): activation inside the blocks.
+
+    Raises:
+        ValueError: ``kernel_size`` is even, or a size is not positive.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        /,
+        *,
+        kernel_size: int = 5,
+        channels: int = 64,
+        num_blocks: int = 2,
+        dropout: float = 0.0,
+        pooling: Pooling = "mean",
+        activation: Activation = "gelu",
+    ) -> None:
+        super().__init__()
+        check_pooling(pooling)
+        check_sizes("kernel_size, channels, num_blocks", [kernel_size, channels, num_blocks])
+        if kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd to keep the length, got {kernel_size}.")
+        self.pooling = pooling
+        self.project = nn.Linear(in_features, channels)
+        self.blocks = nn.ModuleList(
+            _ResidualBlock1D(channels, kernel_size, activation, dropout) for _ in range(num_blocks)
+        )
+        self.norm = nn.LayerNorm(channels)
+        self.act = make_activation(activation)
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(channels, out_features)
+
+    def forward(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
+        """Convolve each sequence's real tokens, pool them, then project.
+
+        Args:
+            hidden_states (Tensor): ``(batch, length, in_features)``.
+            attention_mask (Tensor): ``(batch, length)`` bool, True for real tokens.
+
+        Returns:
+            Tensor: ``(batch, out_features)``.
+        """
+        mask = check_mask(hidden_states, attention_mask)
+        x = self.project(zero_padding(hidden_states, mask))
+        for block in self.blocks:
+            x = block(x, mask)
+        x = self.act(self.norm(x))
+        return self.linear(self.dropout(pool(x, mask, self.pooling)))

@@ -1,0 +1,205 @@
+"""Building blocks the tasks share: samples to a batch, residues lined up, per-item seeds.
+
+Every task tokenizes in ``collate`` through the backbone and keeps the masks of the
+agreed batch layout (``input_ids``, ``attention_mask``, ``special_tokens_mask``, ``ids``).
+Per-residue outputs are *packed*: an item's residue positions are gathered to the left,
+so row ``i`` of a packed tensor is residue ``i`` of the sequence whatever special tokens
+the backbone adds.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from mg.core import BackboneInterface
+
+Sample = dict[str, Any]
+
+
+def tokenize_samples(
+    backbone: BackboneInterface, samples: Sequence[Sample], sequences: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Tokenize the samples' sequences into the batch layout every mg task uses.
+
+    Args:
+        backbone (BackboneInterface): the backbone whose tokenizer to use.
+        samples (Sequence[Sample]): sample dicts with ``"sequences"`` and, usually, ``"ids"``.
+        sequences (Sequence[str] | None): sequences to tokenize instead of the samples' own.
+
+    Returns:
+        dict[str, Any]: ``input_ids`` (long), ``attention_mask`` and ``special_tokens_mask``
+        (bool), and ``ids`` (list of str, None where a sample has no id).
+    """
+    texts = [s["sequences"] for s in samples] if sequences is None else list(sequences)
+    tokens = backbone.tokenize(texts)
+    return {
+        "input_ids": tokens.input_ids.long(),
+        "attention_mask": tokens.attention_mask.bool(),
+        "special_tokens_mask": tokens.special_tokens_mask.bool(),
+        "ids": [s.get("ids") for s in samples],
+    }
+
+
+def residue_mask(batch: dict[str, Any]) -> Tensor:
+    """Return the ``(batch, length)`` bool mask of positions that hold a residue."""
+    return batch["attention_mask"] & ~batch["special_tokens_mask"]
+
+
+def pack_index(mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Find each item's masked positions, in order, packed to the left.
+
+    Args:
+        mask (Tensor): ``(batch, length)`` bool, True at the positions to keep.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``index`` ``(batch, width)`` long, the positions of each
+        item's kept tokens (padded with arbitrary positions), and ``packed_mask``
+        ``(batch, width)`` bool, True where ``index`` points at a kept token. ``width`` is
+        the largest number of kept tokens in the batch.
+    """
+    counts = mask.sum(1)
+    width = int(counts.max()) if mask.numel() else 0
+    order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)
+    index = order[:, :width]
+    packed_mask = torch.arange(width, device=mask.device)[None, :] < counts[:, None]
+    return index, packed_mask
+
+
+def gather_tokens(values: Tensor, index: Tensor) -> Tensor:
+    """Gather ``values[b, index[b, i]]``: ``(batch, length, ...)`` → ``(batch, width, ...)``."""
+    rows = torch.arange(values.shape[0], device=values.device)[:, None]
+    return values[rows, index]
+
+
+def gather_pairs(values: Tensor, index: Tensor) -> Tensor:
+    """Gather ``values[b, index[b, i], index[b, j]]``: ``(B, L, L, ...)`` → ``(B, W, W, ...)``."""
+    rows = torch.arange(values.shape[0], device=values.device)[:, None, None]
+    return values[rows, index[:, :, None], index[:, None, :]]
+
+
+def unpack(values: Tensor, packed_mask: Tensor, pairwise: bool = False) -> list[Tensor]:
+    """Split a packed batch into one tensor per item, trimmed to the item's residues.
+
+    Args:
+        values (Tensor): ``(batch, width, ...)`` or, when ``pairwise``, ``(batch, width, width, ...)``.
+        packed_mask (Tensor): ``(batch, width)`` bool from `pack_index`.
+        pairwise (bool): trim the first two dimensions after the batch.
+
+    Returns:
+        list[Tensor]: one detached CPU tensor per item.
+    """
+    items = []
+    for row, count in zip(values, packed_mask.sum(1).tolist(), strict=True):
+        item = row[:count, :count] if pairwise else row[:count]
+        items.append(item.detach().cpu())
+    return items
+
+
+def item_seed(item_id: Any, tokens: Tensor, seed: int) -> int:
+    """Return a seed that depends only on one item (its id, else its tokens) and ``seed``.
+
+    Evaluation masks and generation draw from per-item generators seeded this way, so an
+    item's result never depends on its batch-mates or on the order of the data.
+    """
+    key = str(item_id) if item_id is not None else ",".join(map(str, tokens.tolist()))
+    return zlib.crc32(f"{seed}:{key}".encode())
+
+
+def item_generators(batch: dict[str, Any], mask: Tensor, seed: int) -> list[torch.Generator]:
+    """Return one seeded CPU generator per item of ``batch`` (see `item_seed`).
+
+    Args:
+        batch (dict[str, Any]): a collated batch with ``input_ids`` and ``ids``.
+        mask (Tensor): ``(batch, length)`` bool, the positions whose tokens identify an
+            item that has no id.
+        seed (int): a seed shared by all items.
+    """
+    ids = batch.get("ids") or [None] * batch["input_ids"].shape[0]
+    generators = []
+    for item_id, tokens, keep in zip(ids, batch["input_ids"], mask, strict=True):
+        generators.append(torch.Generator().manual_seed(item_seed(item_id, tokens[keep], seed)))
+    return generators
+
+
+def uniform_at(mask: Tensor, generators: list[torch.Generator] | None = None) -> Tensor:
+    """Draw ``U[0, 1)`` numbers at the True positions of ``mask`` (1.0 elsewhere).
+
+    With per-item generators, item ``b`` draws exactly ``mask[b].sum()`` numbers, so what
+    it gets does not depend on how wide its batch is padded.
+
+    Args:
+        mask (Tensor): ``(batch, length)`` bool.
+        generators (list[torch.Generator] | None): one CPU generator per item; None draws
+            from the global generator on ``mask``'s device.
+
+    Returns:
+        Tensor: ``(batch, length)`` float32.
+    """
+    if generators is None:
+        return torch.rand(mask.shape, device=mask.device)
+    values = torch.ones(mask.shape)
+    cpu_mask = mask.cpu()
+    for row, keep, generator in zip(values, cpu_mask, generators, strict=True):
+        row[keep] = torch.rand(int(keep.sum()), generator=generator)
+    return values.to(mask.device)
+
+
+def uniform_per_item(
+    size: int, device: torch.device, generators: list[torch.Generator] | None = None
+) -> Tensor:
+    """Draw one ``U[0, 1)`` number per item, from per-item generators when given.
+
+    Args:
+        size (int): the number of items.
+        device (torch.device): where the result goes.
+        generators (list[torch.Generator] | None): one CPU generator per item.
+
+    Returns:
+        Tensor: ``(size,)`` float32.
+    """
+    if generators is None:
+        return torch.rand(size, device=device)
+    return torch.cat([torch.rand(1, generator=g) for g in generators]).to(device)
+
+
+def as_numbers(label: Any) -> list[float] | None:
+    """Read a label as a flat list of floats; None when it is not numeric.
+
+    Accepts a number, a sequence of numbers, a numpy array or a tensor.
+    """
+    if isinstance(label, str | bytes):
+        return None
+    if isinstance(label, Tensor):
+        label = label.tolist()
+    elif hasattr(label, "tolist"):
+        label = label.tolist()
+    values = label if isinstance(label, list | tuple) else [label]
+    try:
+        return [float(v) for v in values]
+    except (TypeError, ValueError):
+        return None
+
+
+def as_index(value: Any) -> int | None:
+    """Read a value as a whole number; None when it is not one (``1.5``, ``"a"``, NaN)."""
+    if isinstance(value, bool) or isinstance(value, str | bytes):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(number) or number != int(number):
+        return None
+    return int(number)
+
+
+def preview(label: Any, limit: int = 60) -> str:
+    """Return a short repr of a label for error messages."""
+    text = repr(label)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,376 @@
+"""Parse raw label values from files into the sample schema.
+
+The schema (see the project's conventions) by label type:
+
+- ``class``: an int class index (from an index, or a class name looked up in ``class_names``);
+- ``multilabel``: a list of 0/1 ints, one per label;
+- ``regression``: a float, or a list of floats for several targets;
+- ``token``: a list of ints, one class per residue;
+- ``pairs``: a list of ``[i, j]`` 0-based residue pairs, ``i < j``;
+- ``none``: no labels.
+
+Parsers raise `LabelFormatError` with a short message; the data module adds the file, row
+and column.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+LabelType = Literal["class", "multilabel", "regression", "token", "pairs", "none"]
+LABEL_TYPES: tuple[str, ...] = ("class", "multilabel", "regression", "token", "pairs", "none")
+
+OPENING = {"(": ")", "[": "]", "{": "}", "<": ">"}
+CLOSING = {close: open_ for open_, close in OPENING.items()}
+UNPAIRED = set(".-_:,")
+DOT_BRACKET = set(OPENING) | set(CLOSING) | UNPAIRED
+
+_INT = re.compile(r"[+-]?\d+")
+
+
+class LabelFormatError(ValueError):
+    """A raw label cannot be read as the configured label type."""
+
+
+def is_missing(value: Any) -> bool:
+    """Whether a raw value is empty (None, an empty string, or a float NaN)."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, float) and math.isnan(value)
+
+
+def as_int(value: Any) -> int | None:
+    """Read a value as an integer, or return None when it is not one (``"3"``, ``3.0``, True)."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        text = value.strip()
+        if _INT.fullmatch(text):
+            return int(text)
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+        return int(number) if number.is_integer() else None
+    return None
+
+
+def as_float(value: Any) -> float:
+    """Read a regression target.
+
+    Raises:
+        LabelFormatError: the value is empty, NaN, infinite or not a number.
+    """
+    if is_missing(value):
+        kind = "NaN" if isinstance(value, float) else "empty"
+        raise LabelFormatError(f"the regression target is {kind}; every row needs a number.")
+    if isinstance(value, bool):
+        raise LabelFormatError(f"the regression target {value!r} is a boolean, not a number.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise LabelFormatError(f"the regression target {value!r} is not a number.") from None
+    if math.isnan(number):
+        raise LabelFormatError(f"the regression target is NaN ({value!r}); every row needs a number.")
+    if math.isinf(number):
+        raise LabelFormatError(f"the regression target {value!r} is infinite.")
+    return number
+
+
+def _as_list(value: Any) -> list[Any] | None:
+    """Return a list from a list value or a JSON list string, else None."""
+    if isinstance(value, list | tuple):
+        return list(value)
+    if hasattr(value, "tolist") and not isinstance(value, str):  # numpy arrays
+        result = value.tolist()
+        return result if isinstance(result, list) else None
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise LabelFormatError(f"{_short(value)} is not a valid JSON list ({error}).") from None
+        if not isinstance(parsed, list):
+            raise LabelFormatError(f"{_short(value)} is not a JSON list.")
+        return parsed
+    return None
+
+
+def _short(value: Any, width: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def int_list(value: Any) -> list[int]:
+    """Read a list of ints from a list, a JSON list, separated ints or a string of digits.
+
+    ``"0 1 1"``, ``"0,1,1"``, ``"[0, 1, 1]"`` and ``"011"`` all give ``[0, 1, 1]`` (a string
+    without separators is one digit per item).
+
+    Raises:
+        LabelFormatError: the value is empty or holds something that is not an integer.
+    """
+    if is_missing(value):
+        raise LabelFormatError("the label is empty.")
+    items = _as_list(value)
+    if items is None:
+        if not isinstance(value, str):
+            raise LabelFormatError(f"{_short(value)} is not a list of integers.")
+        text = value.strip()
+        items = re.split(r"[\s,;]+", text) if re.search(r"[\s,;]", text) else list(text)
+    numbers = []
+    for position, item in enumerate(items):
+        number = as_int(item) if not isinstance(item, list | dict) else None
+        if number is None:
+            raise LabelFormatError(
+                f"item {position} ({item!r}) of {_short(value)} is not an integer; write token "
+                "labels as digits ('0110'), separated integers ('0 1 1 0') or a JSON list."
+            )
+        numbers.append(number)
+    return numbers
+
+
+def infer_class_names(values: Iterable[Any]) -> list[str] | None:
+    """Return the sorted class names of raw class labels, or None when all are indices.
+
+    Args:
+        values (Iterable[Any]): raw labels; empty ones are ignored.
+    """
+    present = [v for v in values if not is_missing(v)]
+    if all(as_int(v) is not None for v in present):
+        return None
+    return sorted({str(v).strip() for v in present})
+
+
+def parse_class(value: Any, class_names: Sequence[str] | None) -> int:
+    """Read a class label as an index.
+
+    With ``class_names``, a value naming a class gives its position; an integer is taken as
+    an index into ``class_names``. Without, the value must be an integer.
+
+    Raises:
+        LabelFormatError: empty label, unknown class name, negative or out-of-range index.
+    """
+    if is_missing(value):
+        raise LabelFormatError("the class label is empty.")
+    if class_names is not None:
+        key = str(value).strip()
+        if key in class_names:
+            return list(class_names).index(key)
+        index = as_int(value)
+        if index is None:
+            raise LabelFormatError(
+                f"unknown class name {key!r}; the classes are {list(class_names)}. Add it to "
+                "class_names, or fix the label."
+            )
+        if not 0 <= index < len(class_names):
+            raise LabelFormatError(
+                f"class index {index} is outside 0..{len(class_names) - 1} "
+                f"({len(class_names)} class_names)."
+            )
+        return index
+    index = as_int(value)
+    if index is None:
+        raise LabelFormatError(
+            f"unknown class name {str(value).strip()!r}: the training labels are class indices. "
+            "Give class_names to read class names."
+        )
+    if index < 0:
+        raise LabelFormatError(f"class index {index} is negative.")
+    return index
+
+
+def parse_multilabel(values: Sequence[Any]) -> list[int]:
+    """Read a multilabel target: one 0/1 per label column, or a 0/1 list in one column.
+
+    Raises:
+        LabelFormatError: a value is not 0 or 1.
+    """
+    flags = int_list(values[0]) if len(values) == 1 else [_flag(value) for value in values]
+    bad = [f for f in flags if f not in (0, 1)]
+    if bad:
+        raise LabelFormatError(f"multilabel targets must be 0 or 1, found {bad[0]}.")
+    return flags
+
+
+def _flag(value: Any) -> int:
+    flag = None if is_missing(value) else as_int(value)
+    if flag not in (0, 1):
+        raise LabelFormatError(f"the multilabel target {value!r} is not 0 or 1.")
+    return flag  # type: ignore[return-value]
+
+
+def parse_regression(values: Sequence[Any]) -> float | list[float]:
+    """Read a regression target: one float per label column, or a list in one column.
+
+    Raises:
+        LabelFormatError: a value is empty, NaN, infinite or not a number.
+    """
+    if len(values) == 1:
+        items = _as_list(values[0])
+        if items is None:
+            return as_float(values[0])
+        if not items:
+            raise LabelFormatError("the list of regression targets is empty.")
+        return [as_float(item) for item in items]
+    return [as_float(value) for value in values]
+
+
+def parse_tokens(value: Any, length: int) -> list[int]:
+    """Read per-residue labels; there must be one per residue of the sequence.
+
+    Raises:
+        LabelFormatError: unreadable, or not as many labels as residues.
+    """
+    labels = int_list(value)
+    if len(labels) != length:
+        raise LabelFormatError(
+            f"{len(labels)} token labels for a sequence of {length} residues; give one label "
+            "per residue."
+        )
+    return labels
+
+
+def dot_bracket_pairs(structure: str) -> list[list[int]]:
+    """Return the 0-based pairs of a dot-bracket string; ``()[]{}<>`` may nest and cross.
+
+    Raises:
+        LabelFormatError: the brackets do not balance.
+    """
+    stacks: dict[str, list[int]] = {opening: [] for opening in OPENING}
+    pairs = []
+    for position, char in enumerate(structure):
+        if char in OPENING:
+            stacks[char].append(position)
+        elif char in CLOSING:
+            stack = stacks[CLOSING[char]]
+            if not stack:
+                raise LabelFormatError(
+                    f"unbalanced dot-bracket: {char!r} at position {position} closes nothing."
+                )
+            pairs.append([stack.pop(), position])
+    for opening, stack in stacks.items():
+        if stack:
+            raise LabelFormatError(
+                f"unbalanced dot-bracket: {opening!r} at position {stack[-1]} is never closed."
+            )
+    return sorted(pairs)
+
+
+def parse_pairs(value: Any, length: int) -> list[list[int]]:
+    """Read residue pairs from a list of ``[i, j]`` (a value or JSON) or a dot-bracket string.
+
+    A string of only dot-bracket characters as long as the sequence is read as dot-bracket.
+    Pairs come back as ``[min, max]``, sorted, without duplicates.
+
+    Raises:
+        LabelFormatError: unreadable, an index outside the sequence, or a residue paired with
+            itself.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        raise LabelFormatError("the pair label is empty; write [] for a sequence without pairs.")
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) == length and text and set(text) <= DOT_BRACKET:
+            return dot_bracket_pairs(text)
+        if not text:
+            raise LabelFormatError(
+                "the pair label is empty; write [] for a sequence without pairs."
+            )
+    items = _as_list(value)
+    if items is None:
+        hint = (
+            f" A dot-bracket string must be as long as the sequence ({length}), not "
+            f"{len(value.strip())}."
+            if isinstance(value, str) and set(value.strip()) <= DOT_BRACKET
+            else ""
+        )
+        raise LabelFormatError(
+            f"{_short(value)} is neither a JSON list of [i, j] pairs nor a dot-bracket string."
+            + hint
+        )
+    pairs: set[tuple[int, int]] = set()
+    for item in items:
+        pair = [as_int(v) for v in item] if isinstance(item, list | tuple) else None
+        if pair is None or len(pair) != 2 or None in pair:
+            raise LabelFormatError(f"{item!r} is not a pair of residue indices [i, j].")
+        i, j = pair  # type: ignore[misc]
+        if not (0 <= i < length and 0 <= j < length):
+            raise LabelFormatError(
+                f"the pair {[i, j]} is outside the sequence (0-based indices 0..{length - 1})."
+            )
+        if i == j:
+            raise LabelFormatError(f"the pair {[i, j]} pairs a residue with itself.")
+        pairs.add((min(i, j), max(i, j)))
+    return [list(pair) for pair in sorted(pairs)]
+
+
+class LabelParser:
+    """Turns one row's raw label values into a schema label.
+
+    Args:
+        label_type (LabelType): how to read labels.
+        label_columns (Sequence[str]): the columns the raw values come from.
+        class_names (Sequence[str] | None): class names (``class`` labels only).
+    """
+
+    def __init__(
+        self,
+        label_type: LabelType,
+        label_columns: Sequence[str],
+        class_names: Sequence[str] | None = None,
+    ) -> None:
+        self.label_type = label_type
+        self.label_columns = list(label_columns)
+        self.class_names = list(class_names) if class_names is not None else None
+
+    def parse(self, values: Sequence[Any], sequence: str) -> tuple[Any, str | None]:
+        """Parse one row.
+
+        Args:
+            values (Sequence[Any]): one raw value per label column.
+            sequence (str): the row's sequence (token and pair labels are checked against it).
+
+        Returns:
+            tuple[Any, str | None]: the label, and None; or None and ``"column: message"``.
+        """
+        kind = self.label_type
+        if kind in ("multilabel", "regression") and len(values) > 1:
+            # One value per column: name the column at fault.
+            parse_one = _flag if kind == "multilabel" else as_float
+            parsed = []
+            for column, value in zip(self.label_columns, values, strict=True):
+                try:
+                    parsed.append(parse_one(value))
+                except LabelFormatError as error:
+                    return None, f"column {column!r}: {error}"
+            return parsed, None
+        try:
+            if kind == "class":
+                return parse_class(values[0], self.class_names), None
+            if kind == "multilabel":
+                return parse_multilabel(values), None
+            if kind == "regression":
+                return parse_regression(values), None
+            if kind == "token":
+                return parse_tokens(values[0], len(sequence)), None
+            if kind == "pairs":
+                return parse_pairs(values[0], len(sequence)), None
+        except LabelFormatError as error:
+            return None, f"{self.columns_text()}: {error}"
+        raise ValueError(f"label_type {kind!r} has no labels to parse.")
+
+    def columns_text(self) -> str:
+        """Name the label column(s) for messages: ``column 'label'`` or ``columns 'a', 'b'``."""
+        if len(self.label_columns) == 1:
+            return f"column {self.label_columns[0]!r}"
+        return "columns " + ", ".join(repr(c) for c in self.label_columns)

@@ -1,0 +1,533 @@
+"""Readers that turn sequence files into column tables, remembering where each row came from.
+
+Every reader returns a `Table`: columns of plain Python values plus, for each row, the file
+it came from and its 1-based data row (the header line is not counted; in FASTA files the
+row is the record number, in JSON Lines files the line number). Error messages everywhere
+in `mg.tasks.data` name that file and row.
+
+Supported inputs: CSV, TSV, Parquet (needs ``pyarrow``: ``pip install 'mg-tasks[parquet]'``),
+JSON Lines and FASTA files, optionally gzip-compressed (``.csv.gz``...), a folder of such
+files, and Hugging Face datasets (needs the ``datasets`` package).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+FileFormat = Literal["auto", "csv", "tsv", "parquet", "jsonl", "fasta"]
+
+SUFFIXES: dict[str, str] = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".fasta": "fasta",
+    ".fa": "fasta",
+    ".fna": "fasta",
+    ".faa": "fasta",
+    ".fas": "fasta",
+}
+"""File name suffix → format; a trailing ``.gz`` is allowed for every format but Parquet."""
+
+
+@dataclass
+class Table:
+    """Columns read from one or more files, with each row's origin.
+
+    Attributes:
+        source (str): what the user pointed at (a file, a folder or a dataset name).
+        columns (dict[str, list[Any]]): column name → one value per row; a column that some
+            files lack holds None in their rows.
+        files (list[str]): the file each row came from.
+        rows (list[int]): each row's 1-based data row within its file.
+        file_columns (dict[str, list[str]]): each file's own columns, in file order.
+    """
+
+    source: str
+    columns: dict[str, list[Any]]
+    files: list[str]
+    rows: list[int]
+    file_columns: dict[str, list[str]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def has_column(self, column: str) -> bool:
+        """Whether every file of the table holds ``column``."""
+        return bool(self.file_columns) and all(
+            column in names for names in self.file_columns.values()
+        )
+
+    def require_column(self, column: str, option: str, what: str) -> None:
+        """Raise a ValueError naming the first file without ``column``.
+
+        Args:
+            column (str): the column needed.
+            option (str): the data-module option that names the column.
+            what (str): what the column should hold, for the message.
+        """
+        for file, names in self.file_columns.items():
+            if column not in names:
+                raise ValueError(
+                    f"{file} has no column {column!r}; its columns are {names}. Set {option} "
+                    f"to the column that holds {what}."
+                )
+
+
+def detect_format(path: str | Path) -> str:
+    """Return a file's format from its name (``csv``, ``tsv``, ``parquet``, ``jsonl``, ``fasta``).
+
+    Raises:
+        ValueError: the suffix is not one mg reads.
+    """
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix not in SUFFIXES:
+        raise ValueError(
+            f"Cannot tell the format of {path} from its name: mg reads "
+            f"{', '.join(sorted(SUFFIXES))} files (optionally .gz). Rename the file or set "
+            "file_format."
+        )
+    return SUFFIXES[suffix]
+
+
+def _open_text(path: Path) -> Any:
+    if path.suffix.lower() == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8")
+
+
+def _empty_file_error(path: Path) -> ValueError:
+    return ValueError(f"{path} is empty: it holds no data rows. Remove it or fill it.")
+
+
+def _from_records(path: Path, columns: dict[str, list[Any]]) -> Table:
+    n = len(next(iter(columns.values()))) if columns else 0
+    if n == 0:
+        raise _empty_file_error(path)
+    return Table(
+        source=str(path),
+        columns=columns,
+        files=[str(path)] * n,
+        rows=list(range(1, n + 1)),
+        file_columns={str(path): list(columns)},
+    )
+
+
+def read_delimited(path: str | Path, *, sep: str = ",", max_rows: int | None = None) -> Table:
+    """Read a CSV or TSV file with a header line; every value is read as text.
+
+    Labels and numbers are parsed later, so that a bad value is reported with its row
+    rather than silently read as NaN.
+
+    Args:
+        path (str | Path): the file.
+        sep (str): the field delimiter.
+        max_rows (int | None): read at most this many data rows.
+    """
+    path = Path(path)
+    try:
+        frame = pd.read_csv(
+            path, sep=sep, dtype=str, keep_default_na=False, na_filter=False, nrows=max_rows
+        )
+    except pd.errors.EmptyDataError as error:
+        raise _empty_file_error(path) from error
+    except pd.errors.ParserError as error:
+        raise ValueError(f"{path} is not a valid {'TSV' if sep == chr(9) else 'CSV'} file: {error}")
+    if frame.empty:
+        raise ValueError(
+            f"{path} has a header ({list(frame.columns)}) but no data rows. Remove it or fill it."
+        )
+    columns = {str(name): frame[name].tolist() for name in frame.columns}
+    return _from_records(path, columns)
+
+
+def read_csv(path: str | Path, *, max_rows: int | None = None) -> Table:
+    """Read a comma-separated file (see `read_delimited`)."""
+    return read_delimited(path, sep=",", max_rows=max_rows)
+
+
+def read_tsv(path: str | Path, *, max_rows: int | None = None) -> Table:
+    """Read a tab-separated file (see `read_delimited`)."""
+    return read_delimited(path, sep="\t", max_rows=max_rows)
+
+
+def read_parquet(path: str | Path, *, max_rows: int | None = None) -> Table:
+    """Read a Parquet file; list columns come back as Python lists.
+
+    Raises:
+        ImportError: ``pyarrow`` is not installed (``pip install 'mg-tasks[parquet]'``).
+    """
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as error:
+        raise ImportError(
+            f"Reading the Parquet file {path} needs pyarrow, which is not installed: "
+            "pip install 'mg-tasks[parquet]'."
+        ) from error
+    path = Path(path)
+    table = pq.read_table(path)
+    if max_rows is not None:
+        table = table.slice(0, max_rows)
+    if table.num_rows == 0:
+        raise _empty_file_error(path)
+    return _from_records(path, {str(k): v for k, v in table.to_pydict().items()})
+
+
+def read_jsonl(path: str | Path, *, max_rows: int | None = None) -> Table:
+    """Read a JSON Lines file: one JSON object per line; blank lines are skipped.
+
+    The row of each record is its line number.
+    """
+    path = Path(path)
+    records: list[dict[str, Any]] = []
+    rows: list[int] = []
+    names: dict[str, None] = {}
+    with _open_text(path) as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            if max_rows is not None and len(records) >= max_rows:
+                break
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}, row {line_number}: not valid JSON ({error}).") from error
+            if not isinstance(record, dict):
+                raise ValueError(
+                    f"{path}, row {line_number}: expected a JSON object with named fields, got "
+                    f"{type(record).__name__}."
+                )
+            records.append(record)
+            rows.append(line_number)
+            names.update(dict.fromkeys(record))
+    if not records:
+        raise _empty_file_error(path)
+    columns = {name: [record.get(name) for record in records] for name in names}
+    return Table(str(path), columns, [str(path)] * len(rows), rows, {str(path): list(names)})
+
+
+def _fasta_records(path: Path) -> Iterator[tuple[str, str, int]]:
+    """Yield (header, sequence, line of the header) for each record."""
+    header: str | None = None
+    header_line = 0
+    body: list[str] = []
+    with _open_text(path) as handle:
+        for line_number, raw in enumerate(handle, start=1):
+            line = raw.strip()
+            if line.startswith(">"):
+                if header is not None:
+                    yield header, "".join(body), header_line
+                header, header_line, body = line[1:].strip(), line_number, []
+            elif not line or line.startswith(";"):
+                continue
+            elif header is None:
+                raise ValueError(
+                    f"{path}, line {line_number}: sequence text before the first '>' header; is "
+                    "this a FASTA file?"
+                )
+            else:
+                body.append("".join(line.split()))
+    if header is not None:
+        yield header, "".join(body), header_line
+
+
+def compile_header_pattern(pattern: str) -> re.Pattern[str]:
+    """Compile a FASTA header pattern and check it names at least one group.
+
+    Args:
+        pattern (str): a regular expression such as ``r"label=(?P<label>\\S+)"``.
+
+    Raises:
+        ValueError: the pattern is invalid or has no named group.
+    """
+    try:
+        compiled = re.compile(pattern)
+    except re.error as error:
+        raise ValueError(f"header_pattern {pattern!r} is not a valid regular expression: {error}")
+    if not compiled.groupindex:
+        raise ValueError(
+            f"header_pattern {pattern!r} has no named group: name the part of the header that "
+            r"holds a column, e.g. 'label=(?P<label>\S+)'."
+        )
+    return compiled
+
+
+def read_fasta(
+    path: str | Path,
+    *,
+    id_column: str = "id",
+    sequence_column: str = "sequence",
+    header_pattern: str | re.Pattern[str] | None = None,
+    max_rows: int | None = None,
+) -> Table:
+    """Read a FASTA file; sequences may span several lines.
+
+    The id is the header's first word; the whole header is the ``description`` column. With
+    ``header_pattern``, each named group of the pattern becomes a column, read from the
+    header (for labels such as ``>seq1 label=3``).
+
+    Args:
+        path (str | Path): the file.
+        id_column (str): the name to give the id column.
+        sequence_column (str): the name to give the sequence column.
+        header_pattern (str | re.Pattern[str] | None): a regular expression with named groups.
+        max_rows (int | None): read at most this many records.
+
+    Raises:
+        ValueError: a header does not match ``header_pattern``.
+    """
+    path = Path(path)
+    pattern = (
+        compile_header_pattern(header_pattern) if isinstance(header_pattern, str) else header_pattern
+    )
+    names = [id_column, sequence_column, "description"]
+    if pattern is not None:
+        names += [name for name in pattern.groupindex if name not in names]
+    columns: dict[str, list[Any]] = {name: [] for name in names}
+    for record, (header, sequence, line) in enumerate(_fasta_records(path), start=1):
+        if max_rows is not None and record > max_rows:
+            break
+        columns[id_column].append(header.split()[0] if header else "")
+        columns[sequence_column].append(sequence)
+        columns["description"].append(header)
+        if pattern is not None:
+            match = pattern.search(header)
+            if match is None:
+                raise ValueError(
+                    f"{path}, row {record} (line {line}), column 'header': the header {header!r} "
+                    f"does not match header_pattern {pattern.pattern!r}."
+                )
+            for name in pattern.groupindex:
+                if name not in (id_column, sequence_column, "description"):
+                    columns[name].append(match.group(name))
+    return _from_records(path, columns)
+
+
+def read_file(
+    path: str | Path,
+    *,
+    file_format: FileFormat = "auto",
+    id_column: str = "id",
+    sequence_column: str = "sequence",
+    header_pattern: str | re.Pattern[str] | None = None,
+    max_rows: int | None = None,
+) -> Table:
+    """Read one file of any supported format.
+
+    Args:
+        path (str | Path): the file.
+        file_format (FileFormat): the format, or ``"auto"`` to tell it from the name.
+        id_column (str): FASTA only: the name of the id column.
+        sequence_column (str): FASTA only: the name of the sequence column.
+        header_pattern (str | re.Pattern[str] | None): FASTA only: see `read_fasta`.
+        max_rows (int | None): read at most this many data rows.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No such file: {path}")
+    fmt = detect_format(path) if file_format == "auto" else file_format
+    if fmt == "csv":
+        return read_csv(path, max_rows=max_rows)
+    if fmt == "tsv":
+        return read_tsv(path, max_rows=max_rows)
+    if fmt == "parquet":
+        return read_parquet(path, max_rows=max_rows)
+    if fmt == "jsonl":
+        return read_jsonl(path, max_rows=max_rows)
+    if fmt == "fasta":
+        return read_fasta(
+            path,
+            id_column=id_column,
+            sequence_column=sequence_column,
+            header_pattern=header_pattern,
+            max_rows=max_rows,
+        )
+    raise ValueError(f"Unknown file_format {fmt!r}; choose one of {sorted(set(SUFFIXES.values()))}.")
+
+
+def concat_tables(tables: list[Table], source: str) -> Table:
+    """Stack tables row-wise; a column some tables lack holds None in their rows."""
+    names: dict[str, None] = {}
+    for table in tables:
+        names.update(dict.fromkeys(table.columns))
+    columns: dict[str, list[Any]] = {name: [] for name in names}
+    files: list[str] = []
+    rows: list[int] = []
+    file_columns: dict[str, list[str]] = {}
+    for table in tables:
+        n = len(table)
+        for name in names:
+            columns[name].extend(table.columns.get(name, [None] * n))
+        files += table.files
+        rows += table.rows
+        file_columns.update(table.file_columns)
+    return Table(source, columns, files, rows, file_columns)
+
+
+def data_files(folder: str | Path, exclude: tuple[str | Path, ...] = ()) -> list[Path]:
+    """List the files of a folder that mg reads, sorted by name (not recursive).
+
+    Args:
+        folder (str | Path): the folder.
+        exclude (tuple[str | Path, ...]): files to leave out (a label table kept beside the data).
+
+    Raises:
+        ValueError: the folder holds no readable file.
+    """
+    folder = Path(folder)
+    skip = {Path(p).resolve() for p in exclude}
+    found = []
+    for child in sorted(folder.iterdir()):
+        if not child.is_file() or child.name.startswith(".") or child.resolve() in skip:
+            continue
+        try:
+            detect_format(child)
+        except ValueError:
+            continue
+        found.append(child)
+    if not found:
+        raise ValueError(
+            f"The folder {folder} holds no file mg reads (looked for "
+            f"{', '.join(sorted(SUFFIXES))}); it holds {sorted(p.name for p in folder.iterdir())}."
+        )
+    return found
+
+
+def read_path(
+    path: str | Path,
+    *,
+    file_format: FileFormat = "auto",
+    id_column: str = "id",
+    sequence_column: str = "sequence",
+    header_pattern: str | re.Pattern[str] | None = None,
+    max_rows: int | None = None,
+    exclude: tuple[str | Path, ...] = (),
+) -> Table:
+    """Read a file, or every readable file of a folder (in name order), into one table.
+
+    Args:
+        path (str | Path): a file or a folder.
+        file_format (FileFormat): the format of every file, or ``"auto"`` (from each name).
+        id_column (str): FASTA only: the name of the id column.
+        sequence_column (str): FASTA only: the name of the sequence column.
+        header_pattern (str | re.Pattern[str] | None): FASTA only: see `read_fasta`.
+        max_rows (int | None): read at most this many data rows in all.
+        exclude (tuple[str | Path, ...]): files of a folder to leave out.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No such file or folder: {path}")
+    options: dict[str, Any] = {
+        "file_format": file_format,
+        "id_column": id_column,
+        "sequence_column": sequence_column,
+        "header_pattern": header_pattern,
+    }
+    if path.is_file():
+        return read_file(path, max_rows=max_rows, **options)
+    tables: list[Table] = []
+    total = 0
+    for file in data_files(path, exclude):
+        budget = None if max_rows is None else max_rows - total
+        if budget is not None and budget <= 0:
+            break
+        table = read_file(file, max_rows=budget, **options)
+        tables.append(table)
+        total += len(table)
+    return concat_tables(tables, str(path))
+
+
+HF_VAL_SPLITS = ("validation", "valid", "val", "dev")
+"""Split names of a Hugging Face dataset read as the validation split, first found wins."""
+
+
+def _import_datasets() -> Any:
+    try:
+        import datasets
+    except ImportError as error:
+        raise ImportError(
+            "Reading a Hugging Face dataset needs the `datasets` package, which is not "
+            "installed: pip install datasets (or read the data from CSV, TSV, Parquet, JSON "
+            "Lines or FASTA files instead)."
+        ) from error
+    return datasets
+
+
+def load_hf_dataset(name: str, config: str | None = None) -> Any:
+    """Load a Hugging Face dataset (a hub name, or a folder saved with ``save_to_disk``).
+
+    Args:
+        name (str): a hub dataset name or a local folder.
+        config (str | None): the dataset configuration, for hub datasets that have several.
+
+    Returns:
+        Any: a ``datasets.DatasetDict`` (a single saved ``Dataset`` becomes its ``train`` split).
+
+    Raises:
+        ImportError: ``datasets`` is not installed.
+    """
+    datasets = _import_datasets()
+    if Path(name).exists():
+        loaded = datasets.load_from_disk(name)
+    else:
+        loaded = datasets.load_dataset(name, config)
+    if isinstance(loaded, datasets.Dataset):
+        loaded = datasets.DatasetDict({"train": loaded})
+    return loaded
+
+
+def hf_split_table(loaded: Any, name: str, split: str, *, max_rows: int | None = None) -> Table:
+    """Turn one split of a loaded Hugging Face ``DatasetDict`` into a `Table`.
+
+    Rows are numbered from 1 within the split; the table's file is ``"name[split]"``.
+
+    Raises:
+        ValueError: the dataset has no such split, or the split is empty.
+    """
+    if split not in loaded:
+        raise ValueError(
+            f"The Hugging Face dataset {name!r} has no split {split!r}; it has {list(loaded)}."
+        )
+    dataset = loaded[split]
+    if max_rows is not None:
+        dataset = dataset.select(range(min(max_rows, len(dataset))))
+    source = f"{name}[{split}]"
+    if len(dataset) == 0:
+        raise ValueError(f"{source} is empty: it holds no rows.")
+    columns = {str(k): list(v) for k, v in dataset.to_dict().items()}
+    n = len(dataset)
+    return Table(source, columns, [source] * n, list(range(1, n + 1)), {source: list(columns)})
+
+
+def read_hf_dataset(
+    name: str, split: str, *, config: str | None = None, max_rows: int | None = None
+) -> Table:
+    """Read one split of a Hugging Face dataset, by hub name or a folder saved with ``save_to_disk``.
+
+    Rows are numbered from 1 within the split; the table's file is ``"name[split]"``.
+
+    Args:
+        name (str): a hub dataset name or a local folder.
+        split (str): the split, e.g. ``"train"``.
+        config (str | None): the dataset configuration, for hub datasets that have several.
+        max_rows (int | None): read at most this many rows.
+
+    Raises:
+        ImportError: ``datasets`` is not installed.
+        ValueError: the dataset has no such split, or the split is empty.
+    """
+    return hf_split_table(load_hf_dataset(name, config), name, split, max_rows=max_rows)
