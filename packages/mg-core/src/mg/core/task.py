@@ -20,7 +20,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from mg.core.backbone import BackboneCallable, BackboneInterface, Capability
-from mg.core.compat import IncompatibleError, missing_column_reasons, target_class
+from mg.core.compat import CompatibilityReport, check_compatibility, target_class
 from mg.core.data import DataInterface, Sample
 
 OptimizerCallable = Callable[[Iterable[nn.Parameter]], Optimizer]
@@ -76,6 +76,8 @@ class TaskInterface(pl.LightningModule, ABC):
         self.lr_scheduler_monitor = lr_scheduler_monitor
         self.backbone: BackboneInterface | None = None
         self.adapter: nn.Module | None = None
+        # Subclasses that take an adapter store its callable here; the checks read it.
+        self.adapter_fn: Callable[..., nn.Module] | None = None
         self.metrics = nn.ModuleDict()
         self._omitted_keys: set[str] = set()
 
@@ -181,11 +183,22 @@ class TaskInterface(pl.LightningModule, ABC):
         return self.metrics[key]  # type: ignore[return-value]
 
     # ----------------------------------------------------------------- Lightning hooks
+    def compatibility(
+        self, datamodule: DataInterface | None = None, stage: str = "fit"
+    ) -> CompatibilityReport:
+        """Say whether this task's backbone, adapter (and data) fit together, and why not.
+
+        Args:
+            datamodule (DataInterface | None): also check that it provides every column.
+            stage (str): the Lightning stage whose columns to check.
+        """
+        return check_compatibility(self, self.backbone_fn, self.adapter_fn, datamodule, stage)
+
     def setup(self, stage: str) -> None:
-        """Check data columns before any weights load, then hand ``collate`` to the data."""
+        """Check parts, columns and labels before any weights load; hand ``collate`` over."""
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if isinstance(datamodule, DataInterface):
-            self.check_data(datamodule, stage)
+            self.compatibility(datamodule, stage).raise_if_incompatible()
             if stage != "predict":
                 datamodule.check_labels(stage, self.label_problem)
             datamodule.collate_fn = self.collate
@@ -197,18 +210,6 @@ class TaskInterface(pl.LightningModule, ABC):
         fails at once with its file, row and column rather than mid-epoch.
         """
         return None
-
-    def check_data(self, datamodule: DataInterface, stage: str) -> None:
-        """Raise `IncompatibleError` when the data lacks a column this task needs.
-
-        Args:
-            datamodule (DataInterface): the configured data module.
-            stage (str): the Lightning stage about to run.
-        """
-        backbone_cls = self.backbone_class() or BackboneInterface
-        reasons = missing_column_reasons(type(self), backbone_cls, datamodule, stage)
-        if reasons:
-            raise IncompatibleError("\n".join(reasons))
 
     def _step(self, batch: dict[str, Any], stage: Stage) -> Tensor:
         preds = self(batch)
