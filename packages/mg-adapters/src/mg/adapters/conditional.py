@@ -124,6 +124,8 @@ class ConditionalLMAdapter(ConditionalGenerationAdapter):
             Tensor: ``(batch, length, vocab_size)`` logits, zero at padded positions.
         """
         mask = check_mask(hidden_states, attention_mask)
+        # Garbage at padded positions (even NaN) must not reach the weight gradients.
+        hidden_states = zero_padding(hidden_states, mask)
         mixed = self.condition_mlp(condition.to(hidden_states.dtype))[:, None, :]
         if self.mixing == "film":
             scale, shift = mixed.chunk(2, dim=-1)

@@ -33,7 +33,9 @@ def make_activation(name: str) -> nn.Module:
         ValueError: the name is unknown.
     """
     if name not in _ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose one of {list(get_args(Activation))}.")
+        raise ValueError(
+            f"unknown activation {name!r}; choose one of {list(get_args(Activation))}."
+        )
     return _ACTIVATIONS[name]()
 
 

@@ -43,7 +43,10 @@ class LinearTokenAdapter(TokenAdapter):
             Tensor: ``(batch, length, out_features)``, zero at padded positions.
         """
         mask = check_mask(hidden_states, attention_mask)
-        return zero_padding(self.linear(self.dropout(hidden_states)), mask)
+        # Zero padding going in as well as coming out: garbage there (even NaN) would
+        # otherwise reach the weight gradients through 0 * NaN.
+        states = zero_padding(hidden_states, mask)
+        return zero_padding(self.linear(self.dropout(states)), mask)
 
 
 class MLPTokenAdapter(TokenAdapter):
@@ -86,4 +89,5 @@ class MLPTokenAdapter(TokenAdapter):
             Tensor: ``(batch, length, out_features)``, zero at padded positions.
         """
         mask = check_mask(hidden_states, attention_mask)
-        return zero_padding(self.mlp(self.dropout(hidden_states)), mask)
+        states = zero_padding(hidden_states, mask)
+        return zero_padding(self.mlp(self.dropout(states)), mask)
