@@ -81,7 +81,9 @@ def as_float(value: Any) -> float:
     except (TypeError, ValueError):
         raise LabelFormatError(f"the regression target {value!r} is not a number.") from None
     if math.isnan(number):
-        raise LabelFormatError(f"the regression target is NaN ({value!r}); every row needs a number.")
+        raise LabelFormatError(
+            f"the regression target is NaN ({value!r}); every row needs a number."
+        )
     if math.isinf(number):
         raise LabelFormatError(f"the regression target {value!r} is infinite.")
     return number

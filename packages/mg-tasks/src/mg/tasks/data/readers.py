@@ -146,7 +146,8 @@ def read_delimited(path: str | Path, *, sep: str = ",", max_rows: int | None = N
     except pd.errors.EmptyDataError as error:
         raise _empty_file_error(path) from error
     except pd.errors.ParserError as error:
-        raise ValueError(f"{path} is not a valid {'TSV' if sep == chr(9) else 'CSV'} file: {error}")
+        kind = "TSV" if sep == "\t" else "CSV"
+        raise ValueError(f"{path} is not a valid {kind} file: {error}") from error
     if frame.empty:
         raise ValueError(
             f"{path} has a header ({list(frame.columns)}) but no data rows. Remove it or fill it."
@@ -246,10 +247,10 @@ def _fasta_records(path: Path) -> Iterator[tuple[str, str, int]]:
 
 
 def compile_header_pattern(pattern: str) -> re.Pattern[str]:
-    """Compile a FASTA header pattern and check it names at least one group.
+    r"""Compile a FASTA header pattern and check it names at least one group.
 
     Args:
-        pattern (str): a regular expression such as ``r"label=(?P<label>\\S+)"``.
+        pattern (str): a regular expression such as ``r"label=(?P<label>\S+)"``.
 
     Raises:
         ValueError: the pattern is invalid or has no named group.
@@ -257,7 +258,9 @@ def compile_header_pattern(pattern: str) -> re.Pattern[str]:
     try:
         compiled = re.compile(pattern)
     except re.error as error:
-        raise ValueError(f"header_pattern {pattern!r} is not a valid regular expression: {error}")
+        raise ValueError(
+            f"header_pattern {pattern!r} is not a valid regular expression: {error}"
+        ) from error
     if not compiled.groupindex:
         raise ValueError(
             f"header_pattern {pattern!r} has no named group: name the part of the header that "
@@ -292,7 +295,9 @@ def read_fasta(
     """
     path = Path(path)
     pattern = (
-        compile_header_pattern(header_pattern) if isinstance(header_pattern, str) else header_pattern
+        compile_header_pattern(header_pattern)
+        if isinstance(header_pattern, str)
+        else header_pattern
     )
     names = [id_column, sequence_column, "description"]
     if pattern is not None:
@@ -356,7 +361,9 @@ def read_file(
             header_pattern=header_pattern,
             max_rows=max_rows,
         )
-    raise ValueError(f"Unknown file_format {fmt!r}; choose one of {sorted(set(SUFFIXES.values()))}.")
+    raise ValueError(
+        f"Unknown file_format {fmt!r}; choose one of {sorted(set(SUFFIXES.values()))}."
+    )
 
 
 def concat_tables(tables: list[Table], source: str) -> Table:
@@ -516,7 +523,7 @@ def hf_split_table(loaded: Any, name: str, split: str, *, max_rows: int | None =
 def read_hf_dataset(
     name: str, split: str, *, config: str | None = None, max_rows: int | None = None
 ) -> Table:
-    """Read one split of a Hugging Face dataset, by hub name or a folder saved with ``save_to_disk``.
+    """Read one split of a Hugging Face dataset: a hub name, or a folder saved by ``save_to_disk``.
 
     Rows are numbered from 1 within the split; the table's file is ``"name[split]"``.
 

@@ -1,0 +1,37 @@
+"""Data modules, file readers, label parsing, splits and synthetic example data for mg tasks."""
+
+from mg.tasks.data.datamodule import SequenceData, SequenceDataset
+from mg.tasks.data.examples import example_names, example_path, write_examples
+from mg.tasks.data.labels import LABEL_TYPES, LabelType
+from mg.tasks.data.readers import (
+    Table,
+    read_csv,
+    read_fasta,
+    read_file,
+    read_hf_dataset,
+    read_jsonl,
+    read_parquet,
+    read_path,
+    read_tsv,
+)
+from mg.tasks.data.samplers import LengthGroupedBatchSampler
+
+__all__ = [
+    "LABEL_TYPES",
+    "LabelType",
+    "LengthGroupedBatchSampler",
+    "SequenceData",
+    "SequenceDataset",
+    "Table",
+    "example_names",
+    "example_path",
+    "read_csv",
+    "read_fasta",
+    "read_file",
+    "read_hf_dataset",
+    "read_jsonl",
+    "read_parquet",
+    "read_path",
+    "read_tsv",
+    "write_examples",
+]
