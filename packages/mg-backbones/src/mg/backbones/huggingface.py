@@ -1,0 +1,379 @@
+"""Backbones that wrap a Hugging Face model and tokenizer.
+
+`TransformersBackbone` holds what every such backbone shares (tokenizing, the forward
+pass, the masked-LM head, fine-tuning modes, ``save_pretrained``); `HFBackbone` loads any
+model from a local folder or the Hub through the Auto classes. The named families in
+`mg.backbones.families` and the tiny ones in `mg.backbones.tiny` build on these.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from torch import Tensor, nn
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from mg.backbones.finetuning import (
+    FinetuneMode,
+    LoraSettings,
+    apply_finetune_mode,
+    default_targets,
+    has_lora,
+    merged_copy,
+)
+from mg.backbones.loading import (
+    HubOptions,
+    apply_config_values,
+    find_lm_head,
+    freeze_unused,
+    load_config,
+    load_model,
+    load_tokenizer,
+    model_context,
+    resolve_model_path,
+)
+from mg.backbones.tokenization import SequenceTokenizer, Truncation, Unknown
+from mg.core.backbone import BackboneInterface, BackboneOutput, Capability, TokenizedBatch
+
+
+class TransformersBackbone(BackboneInterface):
+    """Base class of backbones built on a Hugging Face model and tokenizer.
+
+    Subclasses load or build a model and tokenizer, then call `attach`. Families set the
+    class attributes below.
+
+    Class attributes:
+        residues: the alphabet (generation samples from tokens made of these); None takes
+            every single-letter, non-special token of the vocabulary.
+        extra_residues: further characters accepted in input (ambiguity codes).
+        character_level: hand the tokenizer one word per character (needed by BERT-style
+            WordPiece vocabularies of single characters).
+        lora_target_modules: the family's default LoRA targets.
+    """
+
+    residues: ClassVar[str | None] = None
+    extra_residues: ClassVar[str] = ""
+    character_level: ClassVar[bool] = False
+    lora_target_modules: ClassVar[tuple[str, ...] | None] = None
+
+    model: PreTrainedModel
+    sequence_tokenizer: SequenceTokenizer
+
+    def attach(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        model: PreTrainedModel,
+        *,
+        max_length: int | None,
+        unknown: Unknown,
+        truncation: Truncation,
+        finetune: FinetuneMode,
+        lora: LoraSettings,
+        residues: str | None = None,
+        split_characters: bool | None = None,
+    ) -> None:
+        """Wire a loaded model and tokenizer into this backbone.
+
+        Args:
+            tokenizer (PreTrainedTokenizerBase): the model's tokenizer.
+            model (PreTrainedModel): a ``*ForMaskedLM`` model when ``use_lm_head``, else the
+                bare encoder.
+            max_length (int | None): tokens per sequence, special tokens included; None uses
+                all the model takes.
+            unknown (Unknown): ``"error"`` or ``"map"`` for characters outside the alphabet.
+            truncation (Truncation): ``"cut"`` or ``"error"`` for longer sequences.
+            finetune (FinetuneMode): ``"full"``, ``"frozen"`` or ``"lora"``.
+            lora (LoraSettings): LoRA settings (used with ``"lora"``).
+            residues (str | None): the alphabet; None uses the class's, else the vocabulary's.
+            split_characters (bool | None): None uses the class's ``character_level``.
+
+        Raises:
+            ValueError: ``max_length`` is more than the model takes, or the tokenizer lacks
+                a token the backbone needs.
+        """
+        self.model = model
+        self.finetune = finetune
+        self._head_name = find_lm_head(model) if self.use_lm_head else None
+        context = model_context(model.config, tokenizer)
+        if max_length is None:
+            max_length = context
+        elif max_length > context:
+            raise ValueError(
+                f"max_length={max_length} is more than the model takes ({context} tokens, "
+                "special tokens included); lower max_length."
+            )
+        alphabet = residues or self.residues or _vocabulary_letters(tokenizer)
+        self.sequence_tokenizer = SequenceTokenizer(
+            tokenizer,
+            residues=alphabet,
+            extra_residues=self.extra_residues,
+            max_length=max_length,
+            unknown=unknown,
+            truncation=truncation,
+            split_characters=self.character_level if split_characters is None else split_characters,
+            name=type(self).__name__,
+        )
+        if (
+            Capability.MASK_TOKEN in self.capabilities
+            and self.use_lm_head
+            and tokenizer.mask_token_id is None
+        ):
+            raise ValueError(
+                f"{type(self).__name__} promises a mask token for masked objectives, but this "
+                "tokenizer has none: choose a model trained with masked language modelling."
+            )
+        freeze_unused(model)
+        apply_finetune_mode(model, finetune, lora)
+        # from_pretrained returns a model in eval mode; Lightning keeps modes as it finds
+        # them, so without this a fine-tuned model would train without its dropout.
+        self.train(self.training)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def tokenizer(self) -> PreTrainedTokenizerBase:
+        """The underlying Hugging Face tokenizer."""
+        return self.sequence_tokenizer.tokenizer
+
+    @property
+    def max_length(self) -> int:
+        """Tokens per sequence, special tokens included; longer input is cut (or refused)."""
+        return self.sequence_tokenizer.max_length
+
+    @property
+    def encoder(self) -> nn.Module:
+        """The model without its masked-LM head."""
+        return self.model.base_model
+
+    # ------------------------------------------------------------------ interface
+    def train(self, mode: bool = True) -> TransformersBackbone:
+        """Set training mode; a frozen backbone always stays in eval mode (no dropout)."""
+        super().train(mode)
+        if getattr(self, "finetune", "full") == "frozen":
+            self.model.eval()
+        return self
+
+    def forward(
+        self, input_ids: Tensor, attention_mask: Tensor, all_hidden_states: bool = False
+    ) -> BackboneOutput:
+        """Encode a padded batch.
+
+        The bool mask goes to the model as its attention mask (as integers, which every
+        Hugging Face model takes), so padding never reaches a real token.
+
+        Args:
+            input_ids (Tensor): ``(batch, length)`` token ids.
+            attention_mask (Tensor): ``(batch, length)`` bool, True for real tokens.
+            all_hidden_states (bool): also return the embeddings and every layer's output;
+                the last entry is ``last_hidden_state`` (after any final layer norm).
+
+        Returns:
+            BackboneOutput: hidden states and masks.
+        """
+        mask = attention_mask.bool()
+        output = self.encoder(
+            input_ids=input_ids,
+            attention_mask=mask.long(),
+            output_hidden_states=all_hidden_states,
+            return_dict=True,
+        )
+        hidden = output.last_hidden_state
+        states = None
+        if all_hidden_states:
+            states = (*tuple(output.hidden_states)[:-1], hidden)
+        return BackboneOutput(
+            last_hidden_state=hidden,
+            attention_mask=mask,
+            special_tokens_mask=self.sequence_tokenizer.special_mask(input_ids, mask),
+            hidden_states=states,
+        )
+
+    def tokenize(
+        self, sequences: Sequence[str], *, add_special_tokens: bool = True
+    ) -> TokenizedBatch:
+        """Check, tokenize, truncate to ``max_length`` and pad to the longest item.
+
+        Raises:
+            ValueError: a character outside the alphabet (the message names the sequence
+                index and the character), unless ``unknown="map"``; or a sequence over
+                ``max_length`` with ``truncation="error"``.
+        """
+        return self.sequence_tokenizer(sequences, add_special_tokens)
+
+    def decode_tokens(self, input_ids: Tensor, *, skip_special_tokens: bool = True) -> list[str]:
+        """Turn ids back into sequences."""
+        return self.sequence_tokenizer.decode(input_ids, skip_special_tokens)
+
+    def get_token_id(self, token: str) -> int:
+        """Return a token's id (``KeyError`` when it is not in the vocabulary)."""
+        return self.sequence_tokenizer.token_id(token)
+
+    def get_special_token_id(self, role: str) -> int | None:
+        """Return the id of ``"pad"``, ``"mask"``, ``"cls"``, ``"eos"`` or ``"unk"``."""
+        return self.sequence_tokenizer.special_token_id(role)
+
+    def get_alphabet_token_ids(self) -> list[int]:
+        """Return the ids of tokens made of residues alone."""
+        return self.sequence_tokenizer.alphabet_token_ids()
+
+    def get_max_context(self) -> int:
+        """Return ``max_length``."""
+        return self.max_length
+
+    def get_embedding_size(self) -> int:
+        """Return the hidden size."""
+        return int(self.model.config.hidden_size)
+
+    def get_vocab_size(self) -> int:
+        """Return the LM head's output size (the config's vocabulary size)."""
+        return int(self.model.config.vocab_size)
+
+    def get_num_layer(self) -> int:
+        """Return the number of encoder layers."""
+        return int(self.model.config.num_hidden_layers)
+
+    def get_decoder(self) -> nn.Module | None:
+        """Return the masked-LM head (hidden states → vocabulary logits) when loaded."""
+        return getattr(self.model, self._head_name) if self._head_name else None
+
+    # ------------------------------------------------------------------ export
+    def exportable_model(self) -> PreTrainedModel:
+        """Return the model as ``save_pretrained`` should write it (LoRA merged in)."""
+        return merged_copy(self.model) if has_lora(self.model) else self.model
+
+    def save_pretrained(self, folder: str | os.PathLike[str]) -> Path:
+        """Write the model and its tokenizer to ``folder``, LoRA updates merged in.
+
+        The folder loads back through ``model_path`` of this family (or `HFBackbone`), the
+        same path a user takes with published weights.
+
+        Args:
+            folder (str | os.PathLike[str]): created if missing.
+
+        Returns:
+            Path: the folder.
+        """
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        self.exportable_model().save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+        return path
+
+
+def _vocabulary_letters(tokenizer: PreTrainedTokenizerBase) -> str:
+    special = set(tokenizer.all_special_tokens)
+    letters = sorted(
+        token
+        for token in tokenizer.get_vocab()
+        if len(token) == 1 and token.isalpha() and token not in special
+    )
+    if not letters:
+        raise ValueError(
+            "The tokenizer has no single-letter tokens to take as the alphabet: set alphabet."
+        )
+    return "".join(letters)
+
+
+class HFBackbone(TransformersBackbone):
+    """Any Hugging Face encoder, from a local folder or a Hub id, through the Auto classes.
+
+    The masked-LM head is loaded (``AutoModelForMaskedLM``) when the task needs it, the bare
+    encoder (``AutoModel``) otherwise; the tokenizer comes from ``AutoTokenizer``. Nothing
+    from the checkpoint runs as code unless ``trust_remote_code=True``.
+
+    Capabilities: the class declares a masked-LM head and a mask token, which hold for
+    masked-LM checkpoints (a model without them fails at load with a clear message). It
+    does *not* declare one token per residue: a generic tokenizer may merge residues
+    (k-mers, BPE), so per-residue labels are not guaranteed to line up with tokens. For
+    token-level tasks use a character-level family (ESM2, BertDNA, BertRNA).
+
+    Args:
+        use_lm_head (bool): reserved; load the masked-LM head.
+        default_config (dict[str, Any] | None): reserved; task defaults for the model
+            config. ``config_overwrites`` wins over them.
+        model_path (str): a local folder (what ``save_pretrained`` writes) or a Hub id.
+        max_length (int | None): tokens per sequence, special tokens included; None uses
+            all the model takes.
+        config_overwrites (dict[str, Any] | None): values set on the model config
+            (e.g. ``{"hidden_dropout_prob": 0.1}``); a key the config lacks is an error.
+        model_init_args (dict[str, Any] | None): further ``from_pretrained`` arguments
+            (e.g. ``{"dtype": "bfloat16", "attn_implementation": "sdpa"}``).
+        revision (str | None): branch, tag or commit of a Hub repository.
+        cache_dir (str | None): Hub cache folder (default: ``HF_HOME``).
+        trust_remote_code (bool): run modeling code shipped with the checkpoint. Off by
+            default: turn it on only for checkpoints you trust.
+        alphabet (str | None): residue characters; None takes the vocabulary's single letters.
+        split_characters (bool | None): hand the tokenizer one word per character, as
+            BERT-style WordPiece vocabularies of single characters need; None: off (k-mer
+            and BPE tokenizers must read whole strings).
+        unknown (Literal["error", "map"]): a character outside the alphabet raises, or is
+            read as the unknown token.
+        truncation (Literal["cut", "error"]): longer sequences are cut to ``max_length``,
+            or raise.
+        finetune (Literal["full", "frozen", "lora"]): which weights train.
+        lora_r (int): LoRA rank.
+        lora_alpha (int): LoRA scaling numerator.
+        lora_dropout (float): dropout on the LoRA input.
+        lora_target_modules (list[str] | None): linear layers to adapt; None uses the
+            family's default (for HFBackbone: peft's choice for the model type).
+
+    Raises:
+        ModelPathNotFoundError: ``model_path`` is a local path with nothing there.
+        BackboneLoadError: a Hub id that cannot be reached or is not cached, or a folder
+            without a model.
+    """
+
+    capabilities = frozenset({Capability.MASKED_LM_HEAD, Capability.MASK_TOKEN})
+
+    def __init__(
+        self,
+        use_lm_head: bool = False,
+        default_config: dict[str, Any] | None = None,
+        /,
+        *,
+        model_path: str,
+        max_length: int | None = None,
+        config_overwrites: dict[str, Any] | None = None,
+        model_init_args: dict[str, Any] | None = None,
+        revision: str | None = None,
+        cache_dir: str | None = None,
+        trust_remote_code: bool = False,
+        alphabet: str | None = None,
+        split_characters: bool | None = None,
+        unknown: Literal["error", "map"] = "error",
+        truncation: Literal["cut", "error"] = "cut",
+        finetune: Literal["full", "frozen", "lora"] = "full",
+        lora_r: int = 8,
+        lora_alpha: int = 16,
+        lora_dropout: float = 0.05,
+        lora_target_modules: list[str] | None = None,
+    ) -> None:
+        super().__init__(use_lm_head, default_config)
+        self.model_path = str(model_path)
+        source, is_local = resolve_model_path(model_path)
+        options = HubOptions(
+            revision=revision, cache_dir=cache_dir, trust_remote_code=trust_remote_code
+        )
+        config = load_config(source, is_local, options)
+        apply_config_values(config, self.default_config, config_overwrites)
+        tokenizer = load_tokenizer(source, is_local, options)
+        model = load_model(source, is_local, config, use_lm_head, options, model_init_args)
+        lora = LoraSettings(
+            r=lora_r,
+            alpha=lora_alpha,
+            dropout=lora_dropout,
+            target_modules=default_targets(lora_target_modules, self.lora_target_modules),
+        )
+        self.attach(
+            tokenizer,
+            model,
+            max_length=max_length,
+            unknown=unknown,
+            truncation=truncation,
+            finetune=finetune,
+            lora=lora,
+            residues=alphabet,
+            split_characters=split_characters,
+        )

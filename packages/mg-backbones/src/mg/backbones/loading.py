@@ -1,0 +1,335 @@
+"""Loading Hugging Face configs, tokenizers and models from a folder or the Hub.
+
+Every named backbone takes ``model_path``: a local folder (what ``save_pretrained``
+writes, or a downloaded Hub snapshot) or a Hub id. This module turns the ways that can
+fail — a folder that is not there, a Hub id with no network and no cache — into one clear
+error each, and applies the task's and the user's config values in the right order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForMaskedLM,
+    AutoTokenizer,
+    PretrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+
+class BackboneLoadError(OSError):
+    """A backbone's weights, config or tokenizer could not be loaded.
+
+    The message says what to do: point ``model_path`` at a local folder, or fix the folder.
+    """
+
+
+class ModelPathNotFoundError(BackboneLoadError, FileNotFoundError):
+    """``model_path`` names a local folder that does not exist."""
+
+
+_TRUE = {"1", "ON", "YES", "TRUE"}
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json")
+
+# Models whose learned positions start after the padding index (RoBERTa's layout): they
+# take ``max_position_embeddings - pad_token_id - 1`` tokens.
+_PADDING_OFFSET_MODEL_TYPES = frozenset({"esm", "roberta", "xlm-roberta", "camembert"})
+
+
+def hub_offline() -> bool:
+    """Whether ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) asks for the local cache only.
+
+    Read at call time, so setting the variable after import still takes effect.
+    """
+    if any(
+        os.environ.get(v, "").upper() in _TRUE for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    ):
+        return True
+    try:
+        from huggingface_hub import constants
+    except ImportError:  # pragma: no cover - transformers depends on huggingface_hub
+        return False
+    return bool(getattr(constants, "HF_HUB_OFFLINE", False))
+
+
+def looks_like_local_path(model_path: str) -> bool:
+    """Tell a local path from a Hub id (``owner/name``) by its spelling alone.
+
+    Absolute, home-relative and dot-relative paths, Windows paths and anything with more
+    than one ``/`` cannot be Hub ids.
+    """
+    return (
+        model_path.startswith(("/", ".", "~"))
+        or "\\" in model_path
+        or (len(model_path) > 1 and model_path[1] == ":")
+        or model_path.count("/") > 1
+    )
+
+
+def resolve_model_path(model_path: str | os.PathLike[str]) -> tuple[str, bool]:
+    """Check ``model_path`` and say whether it is a local folder.
+
+    Args:
+        model_path (str | os.PathLike[str]): a folder or a Hub id.
+
+    Returns:
+        tuple[str, bool]: the folder (user home expanded) or the Hub id, and True for a folder.
+
+    Raises:
+        ModelPathNotFoundError: it looks like a local path but nothing is there.
+        BackboneLoadError: it is a file, or a folder without ``config.json``.
+    """
+    text = os.fspath(model_path)
+    if not text:
+        raise BackboneLoadError("model_path is empty: give a local folder or a Hub id.")
+    folder = Path(text).expanduser()
+    if folder.is_dir():
+        if not (folder / "config.json").is_file():
+            raise BackboneLoadError(
+                f"model_path {text!r} is a folder without config.json, so it holds no Hugging "
+                "Face model. Point model_path at the folder that save_pretrained wrote (or a "
+                "downloaded Hub snapshot), which holds config.json, the weights and the "
+                "tokenizer files."
+            )
+        return str(folder), True
+    if folder.exists():
+        raise BackboneLoadError(
+            f"model_path {text!r} is a file; point it at the folder that holds config.json, "
+            "the weights and the tokenizer files."
+        )
+    if looks_like_local_path(text) or isinstance(model_path, Path):
+        raise ModelPathNotFoundError(
+            f"model_path {text!r} looks like a local folder, but there is nothing at "
+            f"{folder.resolve()}. Check the path (relative paths start from {Path.cwd()}), or "
+            "give a Hub id such as 'facebook/esm2_t30_150M_UR50D'."
+        )
+    return text, False
+
+
+@dataclass(frozen=True)
+class HubOptions:
+    """Options for every ``from_pretrained`` call of one backbone.
+
+    Attributes:
+        revision (str | None): a branch, tag or commit of a Hub repository.
+        cache_dir (str | None): where Hub downloads are cached (default: ``HF_HOME``).
+        trust_remote_code (bool): run modeling code shipped with the checkpoint.
+    """
+
+    revision: str | None = None
+    cache_dir: str | None = None
+    trust_remote_code: bool = False
+
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments shared by AutoConfig, AutoTokenizer and AutoModel."""
+        options: dict[str, Any] = {"trust_remote_code": self.trust_remote_code}
+        if self.revision is not None:
+            options["revision"] = self.revision
+        if self.cache_dir is not None:
+            options["cache_dir"] = self.cache_dir
+        if hub_offline():
+            options["local_files_only"] = True
+        return options
+
+
+@contextlib.contextmanager
+def explain_load_errors(model_path: str, is_local: bool, what: str) -> Iterator[None]:
+    """Turn the OSErrors of ``from_pretrained`` into one `BackboneLoadError` that says what to do.
+
+    Args:
+        model_path (str): the folder or Hub id being loaded.
+        is_local (bool): it is a local folder.
+        what (str): what is being loaded (``"config"``, ``"tokenizer"``, ``"weights"``).
+    """
+    try:
+        yield
+    except BackboneLoadError:
+        raise
+    except OSError as error:
+        if is_local:
+            message = (
+                f"Could not load the {what} from the folder {model_path!r}: {error}. The folder "
+                "must hold what save_pretrained writes for both the model and its tokenizer."
+            )
+        else:
+            cache = "HF_HOME" if "HF_HOME" in os.environ else "~/.cache/huggingface"
+            message = (
+                f"Could not load the {what} of {model_path!r} from the Hugging Face Hub: no "
+                f"network, no such repository, or it is not in the local cache ({cache}). To "
+                "run without network, download it once where there is network (`hf download "
+                f"{model_path} --local-dir <folder>`), copy the folder over and set model_path "
+                "to that local folder; with HF_HUB_OFFLINE=1 only the local cache is read. "
+                f"Cause: {error}"
+            )
+        raise BackboneLoadError(message) from error
+
+
+def load_config(model_path: str, is_local: bool, options: HubOptions) -> PretrainedConfig:
+    """Load a model config from a folder or the Hub (see `explain_load_errors`)."""
+    with explain_load_errors(model_path, is_local, "config"):
+        return AutoConfig.from_pretrained(model_path, **options.kwargs())
+
+
+def load_tokenizer(model_path: str, is_local: bool, options: HubOptions) -> PreTrainedTokenizerBase:
+    """Load a tokenizer from a folder or the Hub (see `explain_load_errors`)."""
+    if (
+        is_local
+        and not any((Path(model_path) / name).is_file() for name in _TOKENIZER_FILES)
+        and not any(Path(model_path).glob("*.model"))
+    ):
+        raise BackboneLoadError(
+            f"The folder {model_path!r} holds a model but no tokenizer files (tokenizer.json, "
+            "tokenizer_config.json or vocab.txt). Save the tokenizer beside the weights with "
+            "tokenizer.save_pretrained(folder), or use the backbone's save_pretrained, which "
+            "writes both."
+        )
+    with explain_load_errors(model_path, is_local, "tokenizer"):
+        return AutoTokenizer.from_pretrained(model_path, **options.kwargs())
+
+
+def apply_config_values(
+    config: PretrainedConfig,
+    task_defaults: dict[str, Any] | None,
+    user_values: dict[str, Any] | None,
+) -> None:
+    """Set task defaults, then user values, on a config: the user's value wins.
+
+    Args:
+        config (PretrainedConfig): edited in place.
+        task_defaults (dict[str, Any] | None): values a task asks for (e.g. ``num_labels``).
+        user_values (dict[str, Any] | None): the user's ``config_overwrites``.
+
+    Raises:
+        ValueError: a user key the config does not have (most likely a typo).
+    """
+    for key, value in (task_defaults or {}).items():
+        setattr(config, key, value)
+    unknown = [key for key in (user_values or {}) if not hasattr(config, key)]
+    if unknown:
+        raise ValueError(
+            f"config_overwrites sets {unknown}, which the {config.model_type!r} config does not "
+            f"have. Its keys: {sorted(config.to_dict())}."
+        )
+    for key, value in (user_values or {}).items():
+        setattr(config, key, value)
+
+
+def _model_class_accepts(auto: Any, config: PretrainedConfig, argument: str) -> bool:
+    try:
+        cls = auto._model_mapping[type(config)]
+    except (KeyError, AttributeError):
+        return False
+    return argument in inspect.signature(cls.__init__).parameters
+
+
+def load_model(
+    model_path: str,
+    is_local: bool,
+    config: PretrainedConfig,
+    use_lm_head: bool,
+    options: HubOptions,
+    model_init_args: dict[str, Any] | None = None,
+) -> PreTrainedModel:
+    """Load weights through ``AutoModelForMaskedLM`` (with the head) or ``AutoModel``.
+
+    The bare encoder is loaded without its pooling layer where the class allows it: mg's
+    adapters pool themselves, and unused weights break distributed training.
+
+    Args:
+        model_path (str): folder or Hub id.
+        is_local (bool): it is a local folder.
+        config (PretrainedConfig): the config, with task and user values applied.
+        use_lm_head (bool): load the masked-LM head.
+        options (HubOptions): revision, cache and remote-code options.
+        model_init_args (dict[str, Any] | None): further ``from_pretrained`` arguments
+            (``dtype``, ``attn_implementation``, ...).
+
+    Raises:
+        BackboneLoadError: the weights cannot be found.
+        ValueError: ``use_lm_head`` but transformers has no masked-LM class for the model.
+    """
+    auto = AutoModelForMaskedLM if use_lm_head else AutoModel
+    kwargs: dict[str, Any] = {**options.kwargs(), "config": config, **(model_init_args or {})}
+    if (
+        not use_lm_head
+        and "add_pooling_layer" not in kwargs
+        and _model_class_accepts(auto, config, "add_pooling_layer")
+    ):
+        kwargs["add_pooling_layer"] = False
+    with explain_load_errors(model_path, is_local, "weights"):
+        try:
+            return auto.from_pretrained(model_path, **kwargs)
+        except ValueError as error:
+            if use_lm_head and "Unrecognized configuration class" in str(error):
+                raise ValueError(
+                    f"{model_path!r} ({config.model_type}) has no masked-LM model class in "
+                    "transformers, and this task needs a masked-LM head: choose a model with one."
+                ) from error
+            raise
+
+
+def model_context(config: PretrainedConfig, tokenizer: PreTrainedTokenizerBase) -> int:
+    """Return how many tokens, special tokens included, a model accepts.
+
+    Raises:
+        ValueError: neither the config nor the tokenizer says; then ``max_length`` must be set.
+    """
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions:
+        if config.model_type in _PADDING_OFFSET_MODEL_TYPES:
+            positions -= (getattr(config, "pad_token_id", None) or 0) + 1
+        return int(positions)
+    limit = getattr(tokenizer, "model_max_length", None)
+    if limit and limit < 1_000_000:
+        return int(limit)
+    raise ValueError(
+        "Neither the model config nor the tokenizer says how many tokens the model takes: set "
+        "max_length."
+    )
+
+
+def find_lm_head(model: PreTrainedModel) -> str:
+    """Return the attribute name of a ``*ForMaskedLM`` model's head (all but the encoder).
+
+    Raises:
+        ValueError: the head is not one module.
+    """
+    prefix = model.base_model_prefix
+    heads = [name for name, _ in model.named_children() if name != prefix]
+    if len(heads) != 1:
+        raise ValueError(
+            f"Cannot tell the masked-LM head of {type(model).__name__}: besides the encoder "
+            f"{prefix!r} it has {heads}. Use a model whose head is one module (ESM, BERT, "
+            "RoBERTa and most encoders)."
+        )
+    return heads[0]
+
+
+UNUSED_SUBMODULES = ("contact_head",)
+"""Submodules some encoders carry that a backbone never runs (ESM's contact predictor)."""
+
+
+def freeze_unused(model: nn.Module) -> list[str]:
+    """Freeze weights the forward pass never uses, so distributed training does not stall.
+
+    Returns:
+        list[str]: the names of the parameters frozen.
+    """
+    frozen = []
+    for name, parameter in model.named_parameters():
+        if any(part in UNUSED_SUBMODULES for part in name.split(".")):
+            parameter.requires_grad_(False)
+            frozen.append(name)
+    return frozen

@@ -1,0 +1,377 @@
+"""Tokenizers for DNA, RNA and protein, and the layer that checks sequences before them.
+
+Two jobs live here:
+
+- Builders that make Hugging Face fast tokenizers offline, from an alphabet alone: a
+  character tokenizer with the ESM-2 vocabulary, BERT-style character tokenizers for DNA
+  and RNA, a k-mer tokenizer like Nucleotide Transformer's, and the bare one the one-hot
+  backbones use. They save and load with ``save_pretrained`` / ``AutoTokenizer`` like any
+  tokenizer on the Hub.
+- `SequenceTokenizer`, which wraps any Hugging Face tokenizer (built here or loaded from
+  a model folder) and gives every backbone the same behaviour: characters outside the
+  alphabet are an error naming the sequence and character (or map to the unknown token),
+  one ``max_length`` decides truncation, padding is on the right, masks are bool.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
+from torch import Tensor
+from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
+
+from mg.core.backbone import TokenizedBatch
+
+Unknown = Literal["error", "map"]
+"""What to do with a character outside the alphabet: raise, or read it as the unknown token."""
+
+Truncation = Literal["cut", "error"]
+"""What to do with a sequence longer than ``max_length``: cut it, or raise."""
+
+DNA = "ACGT"
+"""DNA residues."""
+
+RNA = "ACGU"
+"""RNA residues."""
+
+PROTEIN = "ACDEFGHIKLMNPQRSTVWY"
+"""The twenty standard amino acids."""
+
+NUCLEOTIDE_AMBIGUITY = "N"
+"""Accepted in DNA and RNA input (any nucleotide); never generated."""
+
+PROTEIN_AMBIGUITY = "XBUZO"
+"""Accepted in protein input (unknown, Asx, selenocysteine, Glx, pyrrolysine); never generated."""
+
+ESM_VOCAB: tuple[str, ...] = (
+    "<cls>", "<pad>", "<eos>", "<unk>",
+    "L", "A", "G", "V", "S", "E", "R", "T", "I", "D", "P", "K", "Q", "N", "F", "Y", "M", "H",
+    "W", "C", "X", "B", "U", "Z", "O", ".", "-", "<null_1>", "<mask>",
+)  # fmt: skip
+"""The ESM-2 vocabulary, in the order of the published checkpoints (so ids match them)."""
+
+_ROLES = ("pad", "mask", "cls", "eos", "unk")
+
+
+def _fast_tokenizer(
+    vocab: Sequence[str],
+    *,
+    split: str,
+    special: dict[str, str],
+    prefix: Sequence[str] = (),
+    suffix: Sequence[str] = (),
+) -> PreTrainedTokenizerFast:
+    """Build a word-level fast tokenizer.
+
+    Args:
+        vocab (Sequence[str]): every token, in id order.
+        split (str): a regular expression; each match is one token.
+        special (dict[str, str]): Hugging Face role (``"pad_token"``, ...) → token.
+        prefix (Sequence[str]): special tokens put before every sequence.
+        suffix (Sequence[str]): special tokens put after every sequence.
+
+    Returns:
+        PreTrainedTokenizerFast: the tokenizer, ready for ``save_pretrained``.
+    """
+    ids = {token: index for index, token in enumerate(vocab)}
+    if len(ids) != len(vocab):
+        raise ValueError("The vocabulary holds a token twice.")
+    backend = Tokenizer(models.WordLevel(ids, unk_token=special["unk_token"]))
+    backend.pre_tokenizer = pre_tokenizers.Split(Regex(split), behavior="isolated")
+    if prefix or suffix:
+        backend.post_processor = processors.TemplateProcessing(
+            single=" ".join([*prefix, "$A", *suffix]),
+            special_tokens=[(token, ids[token]) for token in dict.fromkeys([*prefix, *suffix])],
+        )
+    return PreTrainedTokenizerFast(tokenizer_object=backend, **special)
+
+
+def esm_tokenizer() -> PreTrainedTokenizerFast:
+    """Return a protein character tokenizer with the ESM-2 vocabulary and ids.
+
+    Each sequence becomes ``<cls> residues <eos>``, one token per residue.
+    """
+    special = {
+        "cls_token": "<cls>",
+        "pad_token": "<pad>",
+        "eos_token": "<eos>",
+        "unk_token": "<unk>",
+        "mask_token": "<mask>",
+    }
+    return _fast_tokenizer(
+        ESM_VOCAB, split=".", special=special, prefix=["<cls>"], suffix=["<eos>"]
+    )
+
+
+def bert_char_tokenizer(residues: str) -> PreTrainedTokenizerFast:
+    """Return a BERT-style character tokenizer: ``[CLS] residues [SEP]``.
+
+    Args:
+        residues (str): the characters of the alphabet, one token each, in id order after
+            the five special tokens.
+    """
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    special = {
+        "pad_token": "[PAD]",
+        "unk_token": "[UNK]",
+        "cls_token": "[CLS]",
+        "sep_token": "[SEP]",
+        "mask_token": "[MASK]",
+    }
+    return _fast_tokenizer(
+        [*specials, *residues], split=".", special=special, prefix=["[CLS]"], suffix=["[SEP]"]
+    )
+
+
+def kmer_tokenizer(
+    k: int = 6, residues: str = DNA, extra: str = NUCLEOTIDE_AMBIGUITY
+) -> PreTrainedTokenizerFast:
+    """Return a non-overlapping k-mer tokenizer laid out like Nucleotide Transformer's.
+
+    A sequence is read left to right in k-mers; whatever cannot form a whole k-mer of
+    ``residues`` (the tail, or a stretch around an ``N``) becomes single-character tokens.
+    Each sequence starts with ``<cls>`` and has no end token.
+
+    Args:
+        k (int): the k-mer length.
+        residues (str): characters k-mers are made of.
+        extra (str): further single-character tokens (ambiguity codes).
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, not {k}.")
+    specials = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"]
+    kmers = ["".join(chars) for chars in itertools.product(residues, repeat=k)]
+    singles = [c for c in residues + extra if c not in kmers]
+    special = {
+        "unk_token": "<unk>",
+        "pad_token": "<pad>",
+        "mask_token": "<mask>",
+        "cls_token": "<cls>",
+        "eos_token": "<eos>",
+        "bos_token": "<bos>",
+    }
+    return _fast_tokenizer(
+        [*specials, *kmers, *singles],
+        split=f"[{residues}]{{{k}}}|.",
+        special=special,
+        prefix=["<cls>"],
+    )
+
+
+def onehot_tokenizer(residues: str) -> PreTrainedTokenizerFast:
+    """Return a character tokenizer with only padding and unknown tokens, no CLS or EOS."""
+    return _fast_tokenizer(
+        ["<pad>", "<unk>", *residues],
+        split=".",
+        special={"pad_token": "<pad>", "unk_token": "<unk>"},
+    )
+
+
+class SequenceTokenizer:
+    """Check, tokenize, truncate and pad biological sequences with a Hugging Face tokenizer.
+
+    Sequences are checked against an alphabet before the tokenizer sees them, because most
+    tokenizers silently turn unknown characters into the unknown token. Lower-case input is
+    read as upper case when the vocabulary holds only upper case (and the reverse).
+
+    Args:
+        tokenizer (PreTrainedTokenizerBase): the underlying tokenizer; it needs a pad token.
+        residues (str): the alphabet: characters that are residues, each a vocabulary token;
+            generation samples from tokens made of these alone.
+        extra_residues (str): characters also accepted in input (ambiguity codes), where the
+            vocabulary has them.
+        max_length (int): tokens per sequence, special tokens included.
+        unknown (Unknown): ``"error"`` raises on a character outside the accepted ones,
+            ``"map"`` reads it as the unknown token.
+        truncation (Truncation): ``"cut"`` shortens longer sequences to ``max_length``;
+            ``"error"`` raises.
+        split_characters (bool): hand the tokenizer one word per character. Character-level
+            WordPiece vocabularies (BERT-style) need this; k-mer and BPE tokenizers must not
+            get it.
+        name (str): what to call the alphabet in error messages, e.g. ``"ESM2"``.
+
+    Raises:
+        ValueError: the tokenizer lacks a pad token, a residue, or (with ``unknown="map"``)
+            an unknown token.
+    """
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        residues: str,
+        extra_residues: str = "",
+        max_length: int,
+        unknown: Unknown = "error",
+        truncation: Truncation = "cut",
+        split_characters: bool = False,
+        name: str = "",
+    ) -> None:
+        if unknown not in ("error", "map"):
+            raise ValueError(f"unknown must be 'error' or 'map', not {unknown!r}.")
+        if truncation not in ("cut", "error"):
+            raise ValueError(f"truncation must be 'cut' or 'error', not {truncation!r}.")
+        if max_length < 1:
+            raise ValueError(f"max_length must be positive, not {max_length}.")
+        self.tokenizer = tokenizer
+        self.tokenizer.padding_side = "right"
+        self.max_length = max_length
+        self.unknown = unknown
+        self.truncation = truncation
+        self.split_characters = split_characters
+        self.name = name or type(tokenizer).__name__
+        vocab = tokenizer.get_vocab()
+        if tokenizer.pad_token_id is None:
+            raise ValueError(
+                f"The {self.name} tokenizer has no pad token; batches cannot be padded."
+            )
+        missing = [r for r in residues if r not in vocab]
+        if missing:
+            raise ValueError(
+                f"The {self.name} tokenizer has no token for the residues {missing}: is the model "
+                "for a different kind of sequence?"
+            )
+        if unknown == "map" and tokenizer.unk_token is None:
+            raise ValueError(
+                f"unknown='map' needs an unknown token; the {self.name} tokenizer "
+                "has none. Use unknown='error'."
+            )
+        self.residues = residues
+        accepted = residues + "".join(c for c in extra_residues if c in vocab and c not in residues)
+        self.accepted = frozenset(accepted)
+        folds = {}
+        for char in accepted:
+            for variant in (char.lower(), char.upper()):
+                if variant not in self.accepted:
+                    folds[variant] = char
+        self._fold = str.maketrans(folds)
+        structural = set(tokenizer.all_special_ids) - {
+            tokenizer.unk_token_id,
+            tokenizer.mask_token_id,
+        }
+        self._structural_ids = torch.tensor(
+            sorted(i for i in structural if i is not None), dtype=torch.long
+        )
+
+    # ---------------------------------------------------------------------- encode
+    def _clean(self, index: int, sequence: str) -> str | list[str]:
+        folded = sequence.translate(self._fold)
+        bad = set(folded) - self.accepted
+        if bad and self.unknown == "error":
+            position = next(i for i, c in enumerate(folded) if c in bad)
+            raise ValueError(
+                f"Sequence {index} holds {sequence[position]!r} at position {position}, which "
+                f"is not in the {self.name} alphabet {''.join(sorted(self.accepted))!r}; fix the "
+                "sequence or set unknown='map' to read such characters as the unknown token."
+            )
+        unk = self.tokenizer.unk_token
+        chars = [unk if c in bad else c for c in folded] if bad else list(folded)
+        return chars if self.split_characters else "".join(chars)
+
+    def __call__(self, sequences: Sequence[str], add_special_tokens: bool = True) -> TokenizedBatch:
+        """Tokenize and pad a batch (see `mg.core.BackboneInterface.tokenize`).
+
+        Raises:
+            ValueError: a character outside the alphabet (with ``unknown="error"``), or a
+                sequence longer than ``max_length`` (with ``truncation="error"``).
+        """
+        if isinstance(sequences, str):
+            raise TypeError("tokenize takes a list of sequences, not one string.")
+        if not sequences:
+            empty = torch.zeros(0, 0, dtype=torch.long)
+            return TokenizedBatch(empty, empty.bool(), empty.bool())
+        texts = [self._clean(i, s) for i, s in enumerate(sequences)]
+        cut = self.truncation == "cut"
+        encoded = self.tokenizer(
+            texts,
+            is_split_into_words=self.split_characters,
+            add_special_tokens=add_special_tokens,
+            padding=True,
+            truncation=cut,
+            max_length=self.max_length if cut else None,
+            return_attention_mask=True,
+            return_tensors="pt",
+        )
+        input_ids = encoded["input_ids"].long()
+        attention_mask = encoded["attention_mask"].bool()
+        unk = self.tokenizer.unk_token_id
+        if self.unknown == "error" and unk is not None and (input_ids == unk).any():
+            # Every character passed the alphabet check, so the tokenizer itself failed to
+            # split the sequence (a character WordPiece vocabulary read whole words).
+            row = int((input_ids == unk).any(1).nonzero()[0])
+            raise ValueError(
+                f"The {self.name} tokenizer read sequence {row} as unknown tokens although every "
+                "character is in its alphabet: it does not split sequences into characters. "
+                "For a BERT-style vocabulary of single characters set split_characters=True."
+            )
+        if not cut:
+            lengths = attention_mask.sum(1)
+            too_long = (lengths > self.max_length).nonzero().flatten().tolist()
+            if too_long:
+                i = too_long[0]
+                raise ValueError(
+                    f"Sequence {i} is {int(lengths[i])} tokens long, special tokens included, "
+                    f"more than max_length={self.max_length}; shorten it, raise max_length, or "
+                    "set truncation='cut'."
+                )
+        return TokenizedBatch(
+            input_ids, attention_mask, self.special_mask(input_ids, attention_mask)
+        )
+
+    def special_mask(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """Return True where a token carries no residue: CLS, EOS, SEP, padding.
+
+        Mask and unknown tokens stand in for a residue, so they are not special here.
+        """
+        ids = self._structural_ids.to(input_ids.device)
+        return torch.isin(input_ids, ids) | ~attention_mask.bool()
+
+    # ---------------------------------------------------------------------- decode
+    def decode(self, input_ids: Tensor, skip_special_tokens: bool = True) -> list[str]:
+        """Turn ``(batch, length)`` ids back into sequences (whitespace removed)."""
+        rows = input_ids.tolist() if isinstance(input_ids, Tensor) else input_ids
+        texts = self.tokenizer.batch_decode(rows, skip_special_tokens=skip_special_tokens)
+        return ["".join(text.split()) for text in texts]
+
+    # ---------------------------------------------------------------------- lookups
+    def token_id(self, token: str) -> int:
+        """Return a token's id.
+
+        Raises:
+            KeyError: the token is not in the vocabulary.
+        """
+        vocab = self.tokenizer.get_vocab()
+        if token not in vocab:
+            raise KeyError(f"{token!r} is not in the {self.name} vocabulary.")
+        return vocab[token]
+
+    def special_token_id(self, role: str) -> int | None:
+        """Return the id of ``"pad"``, ``"mask"``, ``"cls"``, ``"eos"`` or ``"unk"``, or None."""
+        t = self.tokenizer
+        ids = {
+            "pad": t.pad_token_id,
+            "mask": t.mask_token_id,
+            "cls": t.cls_token_id if t.cls_token_id is not None else t.bos_token_id,
+            "eos": t.eos_token_id if t.eos_token_id is not None else t.sep_token_id,
+            "unk": t.unk_token_id,
+        }
+        if role not in ids:
+            raise ValueError(f"Unknown special-token role {role!r}; choose one of {list(_ROLES)}.")
+        return ids[role]
+
+    def alphabet_token_ids(self) -> list[int]:
+        """Return the ids of non-special tokens made of residues alone (k-mers included)."""
+        special = set(self.tokenizer.all_special_tokens)
+        residues = set(self.residues)
+        return sorted(
+            index
+            for token, index in self.tokenizer.get_vocab().items()
+            if token and token not in special and set(token) <= residues
+        )
+
+    def __len__(self) -> int:
+        return len(self.tokenizer)

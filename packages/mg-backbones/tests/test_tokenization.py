@@ -1,0 +1,165 @@
+"""Tokenizers built offline, and the sequence checks every backbone shares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoTokenizer, EsmTokenizer
+
+from mg.backbones import BertDNA, ESM2Tiny, HFBackbone, NucleotideTransformerTiny, OneHotDNA
+from mg.backbones.tokenization import (
+    ESM_VOCAB,
+    SequenceTokenizer,
+    bert_char_tokenizer,
+    esm_tokenizer,
+    kmer_tokenizer,
+)
+
+PROTEINS = ["MKTAYIAKQRQISFVKSHFSRQ", "ACDEFGHIKLMNPQRSTVWYXBUZO", "M"]
+DNA = ["ACGTACGTAC", "ACGNTTAAGGC", "A", "GATTACAGATTACANNAC"]
+
+
+def _write_vocab(folder: Path, tokens: list[str] | tuple[str, ...]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(tokens), encoding="utf-8")
+    return folder / "vocab.txt"
+
+
+def test_esm_tokenizer_gives_the_ids_of_transformers_own_esm_tokenizer(tmp_path: Path) -> None:
+    reference = EsmTokenizer(str(_write_vocab(tmp_path, ESM_VOCAB)))
+    ours = esm_tokenizer()
+    for sequence in PROTEINS:
+        assert ours(sequence)["input_ids"] == reference(sequence)["input_ids"]
+    assert ours.mask_token_id == reference.mask_token_id == 32
+    assert ours.pad_token_id == reference.pad_token_id == 1
+
+
+def test_kmer_tokenizer_splits_like_nucleotide_transformers_tokenizer(tmp_path: Path) -> None:
+    ours = kmer_tokenizer(6)
+    vocab = sorted(ours.get_vocab(), key=ours.get_vocab().get)
+    # NT checkpoints ship an EsmTokenizer over their k-mer vocabulary.
+    reference = EsmTokenizer(str(_write_vocab(tmp_path, vocab)))
+    for sequence in DNA:
+        expected = reference(sequence, add_special_tokens=False)["input_ids"]
+        assert ours(sequence, add_special_tokens=False)["input_ids"] == expected
+    tokens = ours.convert_ids_to_tokens(ours("ACGTACGTACGTA")["input_ids"])
+    assert tokens == ["<cls>", "ACGTAC", "GTACGT", "A"]
+
+
+@pytest.mark.parametrize(
+    "build", [esm_tokenizer, lambda: bert_char_tokenizer("ACGU"), lambda: kmer_tokenizer(3)]
+)
+def test_built_tokenizers_round_trip_through_a_folder(build, tmp_path: Path) -> None:
+    tokenizer = build()
+    tokenizer.save_pretrained(tmp_path)
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    sequences = ["ACGAC", "CAGGA", "A"]
+    assert loaded(sequences)["input_ids"] == tokenizer(sequences)["input_ids"]
+    assert loaded.all_special_tokens == tokenizer.all_special_tokens
+
+
+def _dna_tokenizer(**options) -> SequenceTokenizer:
+    return SequenceTokenizer(
+        bert_char_tokenizer("ACGTN"),
+        residues="ACGT",
+        extra_residues="N",
+        max_length=12,
+        name="BertDNA",
+        split_characters=True,
+        **options,
+    )
+
+
+def test_invalid_character_names_sequence_position_and_character() -> None:
+    tokenizer = _dna_tokenizer()
+    with pytest.raises(ValueError) as error:
+        tokenizer(["ACGT", "ACGT", "ACXGT"])
+    message = str(error.value)
+    assert "Sequence 2" in message and "'X'" in message and "position 2" in message
+    assert "unknown='map'" in message
+
+
+def test_unknown_map_reads_bad_characters_as_the_unknown_token() -> None:
+    tokenizer = _dna_tokenizer(unknown="map")
+    batch = tokenizer(["AC?GT"])
+    unk = tokenizer.special_token_id("unk")
+    assert batch.input_ids[0].tolist()[3] == unk
+    # The unknown token stands for a residue: it is not a special token.
+    assert batch.residue_mask().sum().item() == 5
+
+
+def test_unknown_map_in_kmer_sequences() -> None:
+    backbone = NucleotideTransformerTiny(unknown="map")
+    tokens = backbone.tokenizer.convert_ids_to_tokens(
+        backbone.tokenize(["ACGTAC?ACGTAC"]).input_ids[0]
+    )
+    assert tokens == ["<cls>", "ACGTAC", "<unk>", "ACGTAC"]
+
+
+def test_lower_case_reads_as_upper_case() -> None:
+    tokenizer = _dna_tokenizer()
+    assert torch.equal(tokenizer(["acgtn"]).input_ids, tokenizer(["ACGTN"]).input_ids)
+
+
+def test_truncation_cut_keeps_special_tokens_and_error_names_the_sequence() -> None:
+    cut = _dna_tokenizer()
+    batch = cut(["ACGT" * 10])
+    assert batch.input_ids.shape == (1, 12)
+    assert cut.decode(batch.input_ids) == ["ACGT" * 2 + "AC"]
+    assert batch.special_tokens_mask[0].tolist() == [True] + [False] * 10 + [True]
+    strict = _dna_tokenizer(truncation="error")
+    assert strict(["ACGT" * 2]).input_ids.shape == (1, 10)
+    with pytest.raises(ValueError, match=r"Sequence 1 is 42 tokens long.*max_length=12"):
+        strict(["ACGT", "ACGT" * 10])
+
+
+def test_mask_and_unknown_tokens_are_residues_cls_eos_pad_are_special() -> None:
+    backbone = ESM2Tiny()
+    mask, unk = backbone.get_special_token_id("mask"), backbone.get_special_token_id("unk")
+    ids = torch.tensor([[0, 5, mask, unk, 2, 1]])
+    special = backbone.sequence_tokenizer.special_mask(ids, ids != 1)
+    assert special.tolist() == [[True, False, False, False, True, True]]
+
+
+def test_empty_batch_and_single_string_input() -> None:
+    backbone = OneHotDNA()
+    assert backbone.tokenize([]).input_ids.shape == (0, 0)
+    with pytest.raises(TypeError, match="list of sequences"):
+        backbone.tokenize("ACGT")  # type: ignore[arg-type]
+
+
+def test_tokenizer_without_a_family_residue_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"no token for the residues \['U'\]"):
+        SequenceTokenizer(bert_char_tokenizer("ACGT"), residues="ACGU", max_length=8)
+
+
+def test_bert_family_reads_a_classic_wordpiece_vocabulary(tmp_path: Path) -> None:
+    """A BERT checkpoint with a vocab.txt of single characters, as published models ship."""
+    from transformers import BertConfig, BertForMaskedLM, BertTokenizer
+
+    vocab = _write_vocab(tmp_path, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"ACGTN"])
+    BertTokenizer(str(vocab), do_lower_case=False).save_pretrained(tmp_path)
+    config = BertConfig(
+        vocab_size=10,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+    )
+    BertForMaskedLM(config).save_pretrained(tmp_path)
+    backbone = BertDNA(model_path=str(tmp_path))
+    assert type(backbone.tokenizer).__name__ == "BertTokenizer"
+    batch = backbone.tokenize(["ACGTN", "GA"])
+    # Without one word per character, WordPiece would read "ACGTN" as one unknown word.
+    assert batch.input_ids[0].tolist() == [2, 5, 6, 7, 8, 9, 3]
+    assert backbone.decode_tokens(batch.input_ids) == ["ACGTN", "GA"]
+    # The generic backbone does not know the vocabulary is character-level: it says so.
+    generic = HFBackbone(model_path=str(tmp_path))
+    with pytest.raises(ValueError, match="split_characters=True"):
+        generic.tokenize(["ACGTN"])
+    assert HFBackbone(model_path=str(tmp_path), split_characters=True).tokenize(
+        ["ACGTN"]
+    ).input_ids[0].tolist() == [2, 5, 6, 7, 8, 9, 3]
