@@ -17,8 +17,9 @@ class MeanPoolLinear(SequenceAdapter):
         self.linear = nn.Linear(in_features, out_features, bias=bias)
 
     def forward(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
-        weights = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
-        pooled = (hidden_states * weights).sum(1) / weights.sum(1).clamp(min=1)
+        keep = attention_mask.unsqueeze(-1)
+        total = torch.where(keep, hidden_states, 0.0).sum(1)
+        pooled = total / keep.sum(1).clamp(min=1).to(hidden_states.dtype)
         return self.linear(pooled)
 
 

@@ -139,7 +139,7 @@ def check_compatibility(
         reasons += _capability_reasons(
             task_cls.__name__, task_cls.required_capabilities(), backbone_cls
         )
-    reasons += _adapter_reasons(task_cls, adapter_cls)
+    reasons += adapter_reasons(task_cls, adapter_cls)
     if (
         adapter_cls is not None
         and backbone_cls is not None
@@ -175,7 +175,8 @@ def _capability_reasons(
     return reasons
 
 
-def _adapter_reasons(task_cls: type[TaskInterface], adapter_cls: type | None) -> list[str]:
+def adapter_reasons(task_cls: type[TaskInterface], adapter_cls: type | None) -> list[str]:
+    """List why ``adapter_cls`` does not fit ``task_cls`` (empty when it does)."""
     expected = task_cls.adapter_type
     if expected is None:
         if adapter_cls is not None:

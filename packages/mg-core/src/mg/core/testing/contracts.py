@@ -177,8 +177,8 @@ class BackboneContract:
 class AdapterContract:
     """Contract tests for an adapter. Implement `make_adapter`.
 
-    For a `ConditionalGenerationAdapter`, ``out_features`` is the vocabulary size and
-    the factory may also receive ``condition_size``.
+    For a `ConditionalGenerationAdapter`, ``out_features`` is the vocabulary size; build
+    it with ``self.condition_size`` as its condition size.
     """
 
     in_features = 12
@@ -234,6 +234,25 @@ class AdapterContract:
             atol=ATOL,
             rtol=1e-4,
         )
+
+    def test_nan_in_padding_reaches_no_output_or_gradient(self) -> None:
+        # Real backbones can leave NaN in padded rows; 0 * NaN is NaN, so masking late leaks.
+        adapter = self.make_adapter(self.in_features, self.out_features).train()
+        lengths = [4, 9]
+        hidden, mask, condition = self._inputs(lengths, seed=4)
+        hidden = hidden.masked_fill(~mask[..., None], float("nan"))
+        out = self._run(adapter, hidden, mask, condition)
+        valid = torch.cat(
+            [self._valid(out[i], adapter, n).flatten() for i, n in enumerate(lengths)]
+        )
+        assert valid.isfinite().all(), "NaN in padding reached the outputs"
+        valid.pow(2).mean().backward()
+        leaky = [
+            n
+            for n, p in adapter.named_parameters()
+            if p.grad is not None and not p.grad.isfinite().all()
+        ]
+        assert not leaky, f"NaN in padding reached the gradients of {leaky}"
 
     def test_permuting_the_batch_permutes_the_outputs(self) -> None:
         adapter = self.make_adapter(self.in_features, self.out_features).eval()

@@ -1,0 +1,26 @@
+"""``mg check``: parse a config and check its parts fit, without loading any weights."""
+
+from __future__ import annotations
+
+import argparse
+
+from mg.cli.lightning import MGCLI
+
+
+def main(args: list[str]) -> int:
+    """Build the task and data module from the config (no weights) and report."""
+    parser = argparse.ArgumentParser(
+        prog="mg check",
+        description="Check that a config's task, backbone, adapter and data fit together.",
+        epilog="Other options (--config, --model.*, --data.*) are read as by `mg fit`.",
+    )
+    parser.add_argument("--stage", default="fit", choices=["fit", "validate", "test", "predict"])
+    options, rest = parser.parse_known_args(args)
+    cli = MGCLI(rest, run=False)
+    report = cli.model.compatibility(cli.datamodule, options.stage)
+    report.raise_if_incompatible()
+    print(
+        f"{report.triple()}: compatible for {options.stage}; data provides "
+        f"{sorted(cli.datamodule.provided_columns(options.stage))}"
+    )
+    return 0

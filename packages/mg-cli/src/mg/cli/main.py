@@ -1,0 +1,99 @@
+"""The ``mg`` command: dispatch to a subcommand, importing only what it needs.
+
+``mg --help``, ``mg --version`` and ``mg list`` never import torch or transformers;
+the training subcommands load them when they run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+TRAINING = ("fit", "validate", "test", "predict")
+COMMANDS = (*TRAINING, "list", "check", "matrix")
+
+HELP = """\
+usage: mg <command> [options]
+
+Adapt pretrained DNA, RNA and protein models to your task.
+
+Training (Lightning CLI; `mg <command> --help` lists every option):
+  fit        train a task:            mg fit --config my.yaml
+  validate   run the validation split of a trained task
+  test       run the test split and report metrics
+  predict    write predictions (TSV, Parquet or .pt) with their ids
+
+Inspecting:
+  list       registered backbones, adapters, tasks and data modules: mg list [KIND]
+  check      check a config without loading weights:   mg check --config my.yaml
+  matrix     the backbone x adapter x task table:    mg matrix [--format text|markdown|json]
+
+Options:
+  -h, --help     show this message
+  --version      show the versions of every installed mg distribution
+
+Configs compose: later --config files and --key value options override earlier ones.
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``mg`` command.
+
+    Args:
+        argv (Sequence[str] | None): arguments after ``mg``; defaults to ``sys.argv[1:]``.
+
+    Returns:
+        int: the exit status.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = args[0] if args else None
+    if command in (None, "-h", "--help", "help"):
+        print(HELP, end="")
+        return 0
+    if command == "--version":
+        from mg.cli.runinfo import mg_versions
+
+        for name, version in mg_versions().items():
+            print(f"{name} {version}")
+        return 0
+    if command == "list":
+        from mg.cli.listing import main as list_main
+
+        return list_main(args[1:])
+    if command == "matrix":
+        from mg.cli.matrix import main as matrix_main
+
+        return _guarded(matrix_main, args[1:])
+    if command == "check":
+        from mg.cli.check import main as check_main
+
+        return _guarded(check_main, args[1:])
+    if command in TRAINING:
+        from mg.cli.lightning import run
+
+        return _guarded(run, args)
+    print(
+        f"mg: unknown command {command!r}. Commands: {', '.join(COMMANDS)}.\n"
+        "Run `mg --help` for usage.",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def _guarded(command: object, args: list[str]) -> int:
+    """Run a subcommand; turn a user-facing error into one line and a non-zero status."""
+    from mg.cli.errors import USER_ERRORS, describe
+
+    try:
+        return int(command(args) or 0)  # type: ignore[operator]
+    except USER_ERRORS as error:
+        if os.environ.get("MG_DEBUG") == "1":
+            raise
+        print(f"mg: error: {describe(error)}", file=sys.stderr)
+        print("(set MG_DEBUG=1 for the full traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Small configs and data for the CLI tests."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import yaml
+
+
+def write_motif_csv(path: Path, n: int, seed: int, bad_label_row: int | None = None) -> Path:
+    """DNA 24-mers; label 1 exactly when TATAAT is present."""
+    rng = random.Random(seed)
+    lines = ["id,sequence,label"]
+    for i in range(n):
+        seq = [rng.choice("ACGC") for _ in range(24)]
+        label = i % 2
+        if label:
+            start = rng.randrange(0, 18)
+            seq[start : start + 6] = "TATAAT"
+        if bad_label_row is not None and i == bad_label_row:
+            label = 7
+        lines.append(f"s{seed}_{i},{''.join(seq)},{label}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_config(folder: Path, **overrides: object) -> Path:
+    """A small SequenceClassification config over CSVs in ``folder``; returns its path."""
+    train = write_motif_csv(folder / "train.csv", 48, 0)
+    val = write_motif_csv(folder / "val.csv", 16, 1)
+    config: dict = {
+        "trainer": {
+            "max_epochs": 1,
+            "accelerator": "cpu",
+            "enable_progress_bar": False,
+            "logger": {
+                "class_path": "lightning.pytorch.loggers.CSVLogger",
+                "init_args": {"save_dir": str(folder / "runs"), "name": "test"},
+            },
+        },
+        "model": {
+            "class_path": "SequenceClassification",
+            "init_args": {
+                "backbone": {"class_path": "OneHotDNA"},
+                "adapter": {"class_path": "LinearMeanPoolAdapter"},
+                "n_classes": 2,
+            },
+        },
+        "data": {
+            "class_path": "SequenceData",
+            "init_args": {
+                "train_file": str(train),
+                "val_file": str(val),
+                "test_file": str(val),
+                "predict_file": str(val),
+                "label_columns": "label",
+                "batch_size": 8,
+            },
+        },
+    }
+    for dotted, value in overrides.items():
+        target = config
+        *parents, last = dotted.split(".")
+        for key in parents:
+            target = target.setdefault(key, {})
+        target[last] = value
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
