@@ -76,10 +76,20 @@ def test_predict_writes_every_id_with_probabilities(
     assert not list(folder.glob(f".predictions.{suffix}.part*")), "part files left behind"
 
 
-def test_test_reports_metrics(
+def test_test_reports_metrics_of_the_best_checkpoint_by_name(
     trained: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder, config = trained
-    checkpoint = next((folder / "runs" / "test").rglob("last.ckpt"))
-    assert main(["test", "--config", str(config), "--ckpt_path", str(checkpoint)]) == 0
-    assert "test_accuracy" in capsys.readouterr().out
+    assert main(["test", "--config", str(config), "--ckpt_path", "best"]) == 0
+    captured = capsys.readouterr()
+    assert "test_accuracy" in captured.out
+    best = next((folder / "runs" / "test").rglob("best-*.ckpt"))
+    assert f"Using the best checkpoint {best}" in captured.err
+
+
+def test_best_checkpoint_of_a_config_never_fitted_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    assert main(["test", "--config", str(config), "--ckpt_path", "best"]) == 1
+    assert "No best checkpoint under" in capsys.readouterr().err

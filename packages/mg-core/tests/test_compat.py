@@ -118,3 +118,13 @@ def test_task_without_adapter_rejects_one() -> None:
 
 def test_backbone_requires_sequences_column() -> None:
     assert BackboneInterface.required_data_columns() == {"sequences"}
+
+
+def test_a_stage_the_task_cannot_run_is_a_reason() -> None:
+    class PredictOnly(ToyRegression):
+        supported_stages = frozenset({"predict"})
+
+    data = InMemoryData(train=gc_samples(4, 0), test=gc_samples(4, 1))
+    report = check_compatibility(PredictOnly, ToyBackbone, None, data, "fit")
+    assert report.reasons == ("PredictOnly cannot fit: it only runs predict.",)
+    assert check_compatibility(PredictOnly, ToyBackbone, None, data, "predict").compatible

@@ -109,3 +109,28 @@ class CleanFailure(Callback):
             if not parent.is_relative_to(root) or any(parent.iterdir()):
                 break
             parent.rmdir()
+
+
+class FitSummary(Callback):
+    """Print the final validation metrics and where the checkpoints are, after fitting."""
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Print the summary on the main process."""
+        if not trainer.is_global_zero:
+            return
+        metrics = {
+            k: float(v)
+            for k, v in trainer.callback_metrics.items()
+            if k.startswith("val_") and v.numel() == 1
+        }
+        lines = [f"Finished {trainer.current_epoch} epochs."]
+        if metrics:
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items()))
+            lines.append(f"Validation after the last epoch: {shown}")
+        checkpoint = trainer.checkpoint_callback
+        if isinstance(checkpoint, ModelCheckpoint):
+            if checkpoint.best_model_path:
+                lines.append(f"Best checkpoint: {checkpoint.best_model_path}")
+            if checkpoint.last_model_path:
+                lines.append(f"Last checkpoint: {checkpoint.last_model_path}")
+        print("\n".join(lines), flush=True)

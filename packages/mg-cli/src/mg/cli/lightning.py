@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import warnings
 from importlib.resources import files
+from pathlib import Path
 from typing import Any, NoReturn
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
@@ -62,6 +63,8 @@ class MGCLI(LightningCLI):
             parser_kwargs = {k: {"default_config_files": v} for k, v in SUBCOMMAND_DEFAULTS.items()}
         else:
             parser_kwargs = {"default_config_files": [DEFAULTS]}
+        # Lightning warns when args are given while sys.argv holds others: mg run in-process.
+        warnings.filterwarnings("ignore", message=".*args parameter is intended to run")
         super().__init__(
             model_class=TaskInterface,
             datamodule_class=DataInterface,
@@ -79,27 +82,53 @@ class MGCLI(LightningCLI):
         """Raise `IncompatibleError` unless task, backbone, adapter and data fit together."""
         self.model.compatibility(self.datamodule, stage).raise_if_incompatible()
 
+    def resolve_checkpoint(self, subcommand: str) -> None:
+        """Turn ``--ckpt_path best|last`` into the newest such file of this config's runs.
+
+        Lightning knows "best" only within the process that fitted; mg runs each
+        subcommand in its own process, so it looks in the logger's run folders instead.
+        """
+        arguments = self.config_init[subcommand]
+        wanted = arguments.get("ckpt_path")
+        if wanted not in ("best", "last"):
+            return
+        logger = self.trainer.logger
+        root = (
+            Path(logger.save_dir) / (logger.name or "")
+            if logger
+            else Path(self.trainer.default_root_dir)
+        )
+        pattern = "best-*.ckpt" if wanted == "best" else "last.ckpt"
+        found = sorted(root.glob(f"*/checkpoints/{pattern}"), key=lambda p: p.stat().st_mtime)
+        if not found:
+            raise FileNotFoundError(
+                f"No {wanted} checkpoint under {root}: run `mg fit` with this config first, "
+                "or pass --ckpt_path PATH/TO/FILE.ckpt."
+            )
+        arguments["ckpt_path"] = str(found[-1])
+        print(f"Using the {wanted} checkpoint {found[-1]}", file=sys.stderr)
+
     def before_fit(self) -> None:
         """Check before fitting."""
         self.preflight("fit")
 
     def before_validate(self) -> None:
-        """Check before validating."""
+        """Check and find the checkpoint before validating."""
         self.preflight("validate")
+        self.resolve_checkpoint("validate")
 
     def before_test(self) -> None:
-        """Check before testing."""
+        """Check and find the checkpoint before testing."""
         self.preflight("test")
+        self.resolve_checkpoint("test")
 
     def before_predict(self) -> None:
-        """Check before predicting."""
+        """Check and find the checkpoint before predicting."""
         self.preflight("predict")
+        self.resolve_checkpoint("predict")
 
 
 def run(args: list[str]) -> int:
     """Run ``mg fit|validate|test|predict`` with the given arguments."""
-    with warnings.catch_warnings():
-        # Lightning warns when args are given while sys.argv holds others (mg called in-process).
-        warnings.filterwarnings("ignore", message=".*args parameter is intended to run")
-        MGCLI(args)
+    MGCLI(args)
     return 0

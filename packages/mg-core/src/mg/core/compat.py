@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mg.core.backbone import BackboneInterface, Capability
+from mg.core.data import STAGES
 
 if TYPE_CHECKING:
     from mg.core.data import DataInterface
@@ -130,28 +131,22 @@ def check_compatibility(
     backbone_cls = target_class(backbone)
     adapter_cls = target_class(adapter) if adapter is not None else task_cls.default_adapter_class()
     reasons: list[str] = []
-
-    if backbone_cls is None or not issubclass(backbone_cls, BackboneInterface):
+    is_backbone = backbone_cls is not None and issubclass(backbone_cls, BackboneInterface)
+    if not is_backbone:
         reasons.append(
             f"{backbone!r} is not a backbone: pass a subclass of mg.core.BackboneInterface."
         )
     else:
-        reasons += _capability_reasons(
-            task_cls.__name__, task_cls.required_capabilities(), backbone_cls
-        )
+        needs = task_cls.required_capabilities()
+        reasons += _capability_reasons(task_cls.__name__, needs, backbone_cls)
     reasons += adapter_reasons(task_cls, adapter_cls)
-    if (
-        adapter_cls is not None
-        and backbone_cls is not None
-        and issubclass(backbone_cls, BackboneInterface)
-    ):
+    if adapter_cls is not None and is_backbone:
         needs = frozenset(getattr(adapter_cls, "required_capabilities", frozenset()))
         reasons += _capability_reasons(adapter_cls.__name__, needs, backbone_cls)
-    if (
-        data is not None
-        and backbone_cls is not None
-        and issubclass(backbone_cls, BackboneInterface)
-    ):
+    if data is not None and stage not in task_cls.supported_stages:
+        runs = ", ".join(s for s in STAGES if s in task_cls.supported_stages)
+        reasons.append(f"{task_cls.__name__} cannot {stage}: it only runs {runs}.")
+    elif data is not None and is_backbone:
         reasons += missing_column_reasons(task_cls, backbone_cls, data, stage)
     return CompatibilityReport(
         task=task_cls.__name__,

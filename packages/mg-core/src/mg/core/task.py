@@ -21,7 +21,7 @@ from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from mg.core.backbone import BackboneCallable, BackboneInterface, Capability
 from mg.core.compat import CompatibilityReport, check_compatibility, target_class
-from mg.core.data import DataInterface, Sample
+from mg.core.data import STAGES, DataInterface, Sample
 
 OptimizerCallable = Callable[[Iterable[nn.Parameter]], Optimizer]
 """``optimizer(trainable_parameters)`` → Optimizer, e.g. ``torch.optim.AdamW``."""
@@ -46,6 +46,8 @@ class TaskInterface(pl.LightningModule, ABC):
         adapter_type: the adapter base type this task accepts (None: takes no adapter).
         uses_lm_head: the backbone must load its masked-LM head.
         needs_capabilities: backbone capabilities the task relies on.
+        supported_stages: the Lightning stages the task can run (an embedding task, with
+            no objective, only predicts).
 
     Args:
         backbone (BackboneCallable): builds the backbone; the task fills its reserved
@@ -59,6 +61,7 @@ class TaskInterface(pl.LightningModule, ABC):
     adapter_type: ClassVar[type[nn.Module] | None] = None
     uses_lm_head: ClassVar[bool] = False
     needs_capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    supported_stages: ClassVar[frozenset[str]] = frozenset(STAGES)
 
     def __init__(
         self,
@@ -180,6 +183,8 @@ class TaskInterface(pl.LightningModule, ABC):
         key = f"{stage}_metrics"  # a bare "train" would clash with Module.train
         if key not in self.metrics:
             self.metrics[key] = MetricCollection(self.configure_metrics(stage)).to(self.device)
+            # Lightning caches where logged metrics live at the first log; make it look again.
+            self._metric_attributes = None
         return self.metrics[key]  # type: ignore[return-value]
 
     # ----------------------------------------------------------------- Lightning hooks

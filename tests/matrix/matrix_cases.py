@@ -1,0 +1,147 @@
+"""Build configs for every (task, backbone, adapter) triple of the compatibility matrix."""
+
+from __future__ import annotations
+
+import json
+import random
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from mg.cli.matrix import compute_matrix
+from mg.core.backbone import Modality
+from mg.core.compat import CompatibilityReport
+from mg.core.registry import load, load_all, plugins
+
+ALPHABETS = {
+    Modality.DNA: "ACGT",
+    Modality.RNA: "ACGU",
+    Modality.PROTEIN: "ACDEFGHIKLMNPQRSTVWY",
+}
+# Per task: the label kind its data carries and the options a few-step run needs.
+TASK_SETUP: dict[str, tuple[str, dict[str, Any]]] = {
+    "SequenceClassification": ("class", {"n_classes": 2}),
+    "SequenceRegression": ("regression", {}),
+    "TokenClassification": ("token", {"n_classes": 2}),
+    "PairwiseTokenClassification": ("pairs", {"min_separation": 3}),
+    "ConditionalDiffusion": ("class", {"n_classes": 2, "num_steps": 2}),
+    "Diffusion": ("none", {"num_steps": 2}),
+    "MLM": ("none", {}),
+    "Inference": ("none", {}),
+    "Embed": ("none", {}),
+}
+# A hub-default family is tested on its tiny variant saved to a folder: the user's path.
+HF_STAND_IN = "BertDNATiny"
+
+
+@cache
+def reports() -> list[CompatibilityReport]:
+    """Every triple mg matrix shows."""
+    return compute_matrix()
+
+
+def wrong_adapter_cases() -> list[tuple[str, str]]:
+    """(task, adapter) pairs whose adapter type the task does not accept."""
+    tasks, adapters = load_all("tasks"), load_all("adapters")
+    return [
+        (task_name, adapter_name)
+        for task_name, task in tasks.items()
+        if task.adapter_type is not None
+        for adapter_name, adapter in adapters.items()
+        if not issubclass(adapter, task.adapter_type)
+    ]
+
+
+def tiny_source(backbone: str) -> str | None:
+    """The tiny registered class whose saved folder stands in for a hub model, if any."""
+    if backbone == "HFBackbone":
+        return HF_STAND_IN
+    if backbone + "Tiny" in plugins("backbones"):
+        return backbone + "Tiny"
+    return None
+
+
+def data_modality(backbone: str) -> Modality:
+    """Which alphabet the test data uses for a backbone."""
+    source = tiny_source(backbone) or backbone
+    modality = load("backbones", source).modality
+    return modality if modality in ALPHABETS else Modality.DNA
+
+
+def write_data(folder: Path, modality: Modality, kind: str, n: int = 12, seed: int = 0) -> Path:
+    """A JSONL file of random sequences over the alphabet, labelled as ``kind`` needs."""
+    path = folder / f"{modality.value}_{kind}.jsonl"
+    if path.exists():
+        return path
+    rng = random.Random(seed)
+    alphabet = ALPHABETS[modality]
+    with path.open("w") as handle:
+        for i in range(n):
+            length = rng.randrange(12, 30)
+            record: dict[str, Any] = {
+                "id": f"item{i}",
+                "sequence": "".join(rng.choice(alphabet) for _ in range(length)),
+            }
+            if kind == "class":
+                record["label"] = i % 2
+            elif kind == "regression":
+                record["label"] = rng.uniform(-1, 1)
+            elif kind == "token":
+                record["label"] = [rng.randrange(2) for _ in range(length)]
+            elif kind == "pairs":
+                record["label"] = [[j, length - 1 - j] for j in range(3)]
+            handle.write(json.dumps(record) + "\n")
+    return path
+
+
+def case_config(
+    folder: Path,
+    task: str,
+    backbone: str,
+    adapter: str | None,
+    model_paths: dict[str, Path],
+    accelerator: str = "cpu",
+) -> dict[str, Any]:
+    """The config `mg fit` would read for one triple: a few steps, one batch of each stage."""
+    kind, options = TASK_SETUP[task]
+    backbone_spec: dict[str, Any] = {"class_path": backbone}
+    source = tiny_source(backbone)
+    if source is not None and source != backbone:
+        backbone_spec["init_args"] = {"model_path": str(model_paths[source])}
+    model: dict[str, Any] = {"backbone": backbone_spec, **options}
+    if adapter is not None:
+        model["adapter"] = {"class_path": adapter}
+    data_file = str(write_data(folder, data_modality(backbone), kind))
+    data: dict[str, Any] = {
+        "train_file": data_file,
+        "val_file": data_file,
+        "test_file": data_file,
+        "predict_file": data_file,
+        "batch_size": 4,
+        "file_format": "jsonl",
+        "label_type": kind,
+    }
+    if kind != "none":
+        data["label_columns"] = "label"
+    trainer: dict[str, Any] = {
+        "accelerator": accelerator,
+        "devices": 1,
+        "max_steps": 2,
+        "limit_val_batches": 1,
+        "limit_test_batches": 1,
+        "limit_predict_batches": 1,
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "callbacks": [],
+        "num_sanity_val_steps": 0,
+    }
+    if accelerator == "gpu":
+        trainer["precision"] = "bf16-mixed"
+    return {
+        "seed_everything": 0,
+        "trainer": trainer,
+        "model": {"class_path": task, "init_args": model},
+        "data": {"class_path": "SequenceData", "init_args": data},
+    }
