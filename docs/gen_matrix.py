@@ -1,17 +1,16 @@
 """Write docs/reference/matrix.md: the backbone × adapter × task compatibility table.
 
 Run before ``mkdocs build`` (the nox ``docs`` session does; so does the mkdocs hook in
-docs/hooks.py). The table comes from ``mg matrix --format markdown`` when mg-cli provides
-it, and otherwise is computed here the same way: every registered task, backbone and
-adapter checked with `mg.core.compat.check_compatibility`, from classes alone.
+docs/hooks.py). The table comes from the code behind ``mg matrix --format markdown``
+when mg-cli is installed, and otherwise is computed here the same way: every registered
+task, backbone and adapter checked with `mg.core.compat.check_compatibility`, from
+classes alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -33,15 +32,14 @@ so the same rules answer `mg check` before a run and fill this table. See
 
 
 def _from_cli() -> str | None:
-    """Return ``mg matrix --format markdown`` when mg-cli has a matrix command."""
-    if importlib.util.find_spec("mg.cli") is None or importlib.util.find_spec("mg.cli.matrix") is None:
+    """Return what ``mg matrix --format markdown`` prints, when mg-cli is installed."""
+    if importlib.util.find_spec("mg.cli") is None:
         return None
-    command = [sys.executable, "-c", "import sys; from mg.cli.main import main; sys.exit(main())",
-               "matrix", "--format", "markdown"]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"`mg matrix --format markdown` failed:\n{result.stderr}")
-    return result.stdout
+    if importlib.util.find_spec("mg.cli.matrix") is None:
+        return None
+    from mg.cli.matrix import compute_matrix, render
+
+    return render(compute_matrix(), "markdown")
 
 
 def _escape(text: str) -> str:
@@ -56,13 +54,18 @@ def _computed() -> str:
     tasks, backbones, adapters = load_all("tasks"), load_all("backbones"), load_all("adapters")
     sources = {kind: plugins(kind) for kind in ("tasks", "backbones", "adapters")}
     if not tasks or not backbones:
-        return ("No tasks or backbones are registered in this environment yet: install "
-                "mg-tasks and mg-backbones (or a plugin) and run `mg matrix`.\n")
+        return (
+            "No tasks or backbones are registered in this environment yet: install "
+            "mg-tasks and mg-backbones (or a plugin) and run `mg matrix`.\n"
+        )
 
     lines: list[str] = []
-    lines += ["## Tasks and the adapters they take", "",
-              "| Task | Adapter base type | Adapters that fit | Backbone needs |",
-              "| --- | --- | --- | --- |"]
+    lines += [
+        "## Tasks and the adapters they take",
+        "",
+        "| Task | Adapter base type | Adapters that fit | Backbone needs |",
+        "| --- | --- | --- | --- |",
+    ]
     fitting: dict[str, list[str | None]] = {}
     for name, task in tasks.items():
         base = task.adapter_type
@@ -75,11 +78,16 @@ def _computed() -> str:
         needs = ", ".join(sorted(c.value for c in task.required_capabilities())) or "—"
         lines.append(f"| `{name}` | {f'`{base.__name__}`' if base else '—'} | {fits} | {needs} |")
 
-    lines += ["", "## Backbones × tasks", "",
-              "A cell counts the adapters that work with that backbone and task (✓ alone for "
-              "tasks that take no adapter); ✗ means none does, for the reason listed below.", "",
-              "| Backbone | " + " | ".join(f"`{t}`" for t in tasks) + " |",
-              "| --- |" + " --- |" * len(tasks)]
+    lines += [
+        "",
+        "## Backbones × tasks",
+        "",
+        "A cell counts the adapters that work with that backbone and task (✓ alone for "
+        "tasks that take no adapter); ✗ means none does, for the reason listed below.",
+        "",
+        "| Backbone | " + " | ".join(f"`{t}`" for t in tasks) + " |",
+        "| --- |" + " --- |" * len(tasks),
+    ]
     reasons: dict[str, set[str]] = defaultdict(set)
     compatible_triples = 0
     for b_name, backbone in backbones.items():
@@ -104,8 +112,13 @@ def _computed() -> str:
         for pair, why in sorted(reasons.items()):
             lines.append(f"- {pair}: " + " ".join(_escape(r) for r in sorted(why)))
 
-    lines += ["", "## Where each component comes from", "",
-              "| Kind | Name | Distribution |", "| --- | --- | --- |"]
+    lines += [
+        "",
+        "## Where each component comes from",
+        "",
+        "| Kind | Name | Distribution |",
+        "| --- | --- | --- |",
+    ]
     for kind, found in sources.items():
         for name, plugin in found.items():
             lines.append(f"| {kind[:-1]} | `{name}` | {plugin.distribution} {plugin.version} |")
