@@ -124,6 +124,7 @@ def case_config(
     if kind != "none":
         data["label_columns"] = "label"
     trainer: dict[str, Any] = {
+        "default_root_dir": str(folder),
         "accelerator": accelerator,
         "devices": 1,
         "max_steps": 2,
