@@ -87,7 +87,8 @@ def unpack(values: Tensor, packed_mask: Tensor, pairwise: bool = False) -> list[
     """Split a packed batch into one tensor per item, trimmed to the item's residues.
 
     Args:
-        values (Tensor): ``(batch, width, ...)`` or, when ``pairwise``, ``(batch, width, width, ...)``.
+        values (Tensor): ``(batch, width, ...)``; with ``pairwise``,
+            ``(batch, width, width, ...)``.
         packed_mask (Tensor): ``(batch, width)`` bool from `pack_index`.
         pairwise (bool): trim the first two dimensions after the batch.
 
@@ -127,26 +128,31 @@ def item_generators(batch: dict[str, Any], mask: Tensor, seed: int) -> list[torc
     return generators
 
 
-def uniform_at(mask: Tensor, generators: list[torch.Generator] | None = None) -> Tensor:
+def uniform_at(
+    mask: Tensor, generators: list[torch.Generator] | None = None, size: int | None = None
+) -> Tensor:
     """Draw ``U[0, 1)`` numbers at the True positions of ``mask`` (1.0 elsewhere).
 
-    With per-item generators, item ``b`` draws exactly ``mask[b].sum()`` numbers, so what
-    it gets does not depend on how wide its batch is padded.
+    With per-item generators, item ``b`` draws exactly ``mask[b].sum()`` numbers (times
+    ``size``), so what it gets does not depend on how wide its batch is padded.
 
     Args:
         mask (Tensor): ``(batch, length)`` bool.
         generators (list[torch.Generator] | None): one CPU generator per item; None draws
             from the global generator on ``mask``'s device.
+        size (int | None): draw a vector of this size per position instead of one number.
 
     Returns:
-        Tensor: ``(batch, length)`` float32.
+        Tensor: ``(batch, length)`` float32, or ``(batch, length, size)``.
     """
+    shape = tuple(mask.shape) if size is None else (*mask.shape, size)
     if generators is None:
-        return torch.rand(mask.shape, device=mask.device)
-    values = torch.ones(mask.shape)
+        return torch.rand(shape, device=mask.device)
+    values = torch.ones(shape)
     cpu_mask = mask.cpu()
     for row, keep, generator in zip(values, cpu_mask, generators, strict=True):
-        row[keep] = torch.rand(int(keep.sum()), generator=generator)
+        count = int(keep.sum())
+        row[keep] = torch.rand((count,) if size is None else (count, size), generator=generator)
     return values.to(mask.device)
 
 
@@ -188,7 +194,7 @@ def as_numbers(label: Any) -> list[float] | None:
 
 def as_index(value: Any) -> int | None:
     """Read a value as a whole number; None when it is not one (``1.5``, ``"a"``, NaN)."""
-    if isinstance(value, bool) or isinstance(value, str | bytes):
+    if isinstance(value, str | bytes):
         return None
     try:
         number = float(value)

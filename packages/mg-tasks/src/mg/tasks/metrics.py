@@ -43,7 +43,9 @@ class TopLPrecision(Metric):
             raise ValueError(f"min_separation must be at least 1, not {min_separation}.")
         self.divisor = divisor
         self.min_separation = min_separation
-        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state(
+            "total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum"
+        )
         self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, preds: Tensor, target: Tensor, mask: Tensor) -> None:
@@ -57,8 +59,9 @@ class TopLPrecision(Metric):
         for scores, truth, keep in zip(preds, target, mask.bool(), strict=True):
             positions = keep.nonzero().squeeze(1)
             length = int(positions.numel())
-            i, j = torch.triu_indices(length, length, offset=self.min_separation,
-                                      device=scores.device)
+            i, j = torch.triu_indices(
+                length, length, offset=self.min_separation, device=scores.device
+            )
             if i.numel() == 0:
                 continue
             scores = scores[positions][:, positions]
@@ -127,3 +130,17 @@ class MeanOverOutputs(WrapperMetric):
         """Reset the wrapped metric."""
         self.metric.reset()
         super().reset()
+
+
+def build_stage_metrics(task: Any) -> None:
+    """Build a task's train, val and test metric collections now, in ``configure_model``.
+
+    Lightning looks up where a logged metric lives once, at the first ``log`` call, and
+    caches the answer; a collection built later (the first validation or test step) is
+    then not found. Building them all with the model avoids that.
+
+    Args:
+        task (Any): a `mg.core.TaskInterface`.
+    """
+    for stage in ("train", "val", "test"):
+        task.stage_metrics(stage)

@@ -1,0 +1,30 @@
+"""mg-tasks: the nine tasks, the data module they read from, and their metrics.
+
+Each task is a `mg.core.TaskInterface`: it builds a backbone and an adapter, batches
+samples in ``collate``, runs them in ``forward`` and scores them in ``evaluate``.
+"""
+
+from importlib.metadata import version
+
+from mg.tasks.classification import SequenceClassification, TokenClassification
+from mg.tasks.data import SequenceData
+from mg.tasks.diffusion import ConditionalDiffusion, Diffusion
+from mg.tasks.embedding import Embed
+from mg.tasks.masked_lm import MLM, Inference
+from mg.tasks.pairwise import PairwiseTokenClassification
+from mg.tasks.regression import SequenceRegression
+
+__version__ = version("mg-tasks")
+
+__all__ = [
+    "MLM",
+    "ConditionalDiffusion",
+    "Diffusion",
+    "Embed",
+    "Inference",
+    "PairwiseTokenClassification",
+    "SequenceClassification",
+    "SequenceData",
+    "SequenceRegression",
+    "TokenClassification",
+]

@@ -1,0 +1,405 @@
+"""SequenceClassification (one class or several labels per sequence) and TokenClassification."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+from torchmetrics import Metric
+from torchmetrics.classification import (
+    BinaryAccuracy,
+    BinaryAUROC,
+    BinaryF1Score,
+    BinaryMatthewsCorrCoef,
+    MulticlassAccuracy,
+    MulticlassAUROC,
+    MulticlassF1Score,
+    MulticlassMatthewsCorrCoef,
+    MultilabelAccuracy,
+    MultilabelAUROC,
+    MultilabelF1Score,
+    MultilabelMatthewsCorrCoef,
+)
+
+from mg.adapters import LinearCLSAdapter, LinearTokenAdapter
+from mg.core import (
+    BackboneCallable,
+    Capability,
+    SequenceAdapter,
+    SequenceAdapterCallable,
+    TaskInterface,
+    TokenAdapter,
+    TokenAdapterCallable,
+)
+from mg.core.task import Stage
+from mg.tasks.batching import (
+    Sample,
+    as_index,
+    gather_tokens,
+    pack_index,
+    preview,
+    residue_mask,
+    tokenize_samples,
+    unpack,
+)
+from mg.tasks.masking import IGNORE_INDEX
+from mg.tasks.metrics import SelectOutput, build_stage_metrics
+
+
+def _check_class_options(
+    n_classes: int,
+    class_weights: Sequence[float] | None,
+    class_names: Sequence[str] | None = None,
+    minimum: int = 2,
+) -> None:
+    if n_classes < minimum:
+        raise ValueError(f"n_classes must be at least {minimum}, not {n_classes}.")
+    if class_weights is not None:
+        if len(class_weights) != n_classes:
+            raise ValueError(
+                f"class_weights has {len(class_weights)} values but n_classes is {n_classes}."
+            )
+        if any(not w > 0 for w in class_weights):
+            raise ValueError(f"class_weights must all be positive, got {list(class_weights)}.")
+    if class_names is not None and len(class_names) != n_classes:
+        raise ValueError(f"class_names has {len(class_names)} names but n_classes is {n_classes}.")
+
+
+def _single_label_metrics(n_classes: int, with_auroc: bool = True) -> dict[str, Metric]:
+    """Accuracy, F1, MCC (and AUROC): binary metrics for two classes, macro F1 and AUROC above."""
+    if n_classes == 2:
+        metrics: dict[str, Metric] = {
+            "accuracy": BinaryAccuracy(),
+            "f1": BinaryF1Score(),
+            "mcc": BinaryMatthewsCorrCoef(),
+        }
+        if with_auroc:
+            metrics["auroc"] = BinaryAUROC()
+        return metrics
+    metrics = {
+        "accuracy": MulticlassAccuracy(n_classes, average="micro"),
+        "f1": MulticlassF1Score(n_classes, average="macro"),
+        "mcc": MulticlassMatthewsCorrCoef(n_classes),
+    }
+    if with_auroc:
+        metrics["auroc"] = MulticlassAUROC(n_classes, average="macro")
+    return metrics
+
+
+def _metric_scores(probabilities: Tensor) -> Tensor:
+    """What single-label metrics read: P(class 1) for two classes, every probability above."""
+    return probabilities[..., 1] if probabilities.shape[-1] == 2 else probabilities
+
+
+class SequenceClassification(TaskInterface):
+    """Assign each sequence one of ``n_classes`` classes, or any number of labels.
+
+    Single-label (the default) trains with cross-entropy; ``multilabel`` trains one
+    independent yes/no decision per label with binary cross-entropy.
+
+    Data: samples with ``"sequences"`` and, except for prediction, ``"labels"``: a class
+    index in ``[0, n_classes)``, or with ``multilabel`` a list of ``n_classes`` 0/1 values.
+
+    Predictions: ``"predictions"``, the predicted class ``(batch,)`` (multilabel: 0/1 per
+    label, ``(batch, n_classes)``), and ``"probabilities"`` ``(batch, n_classes)``.
+
+    Metrics: ``accuracy``, ``f1``, ``mcc``, ``auroc`` (binary for two classes, macro F1 and
+    AUROC for more, macro over labels for multilabel; ``auroc`` on validation and test
+    only); with ``multilabel``, on test also per label as ``test_{metric}_{name}``, with
+    ``class_names`` or ``label{i}`` as name.
+
+    Args:
+        backbone (BackboneCallable): builds the backbone; the task fills its reserved
+            ``(use_lm_head, default_config)`` arguments.
+        adapter (SequenceAdapterCallable): builds the head, filled with
+            ``(embedding_size, n_classes)``.
+        n_classes (int): number of classes (or of labels, with ``multilabel``).
+        multilabel (bool): each sequence carries any subset of the labels.
+        class_weights (list[float] | None): per-class loss weights (cross-entropy
+            ``weight``); with ``multilabel``, the positive weight of each label.
+        class_names (list[str] | None): names used for per-label metrics.
+        **kwargs (Any): `TaskInterface` options (``optimizer``, ``lr_scheduler``, ...).
+
+    Raises:
+        ValueError: fewer than two classes (one label for multilabel), or
+            ``class_weights`` / ``class_names`` of the wrong length.
+    """
+
+    adapter_type = SequenceAdapter
+
+    def __init__(
+        self,
+        backbone: BackboneCallable,
+        adapter: SequenceAdapterCallable = LinearCLSAdapter,
+        *,
+        n_classes: int = 2,
+        multilabel: bool = False,
+        class_weights: list[float] | None = None,
+        class_names: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(backbone, **kwargs)
+        _check_class_options(n_classes, class_weights, class_names, 1 if multilabel else 2)
+        self.adapter_fn = adapter
+        self.n_classes = n_classes
+        self.multilabel = multilabel
+        self.class_names = list(class_names) if class_names is not None else None
+        weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
+        self.register_buffer("class_weights", weights, persistent=False)
+
+    def configure_model(self) -> None:
+        """Build the backbone, and an adapter from its embedding size to ``n_classes``."""
+        if self.backbone is not None:
+            return
+        self.backbone = self.build_backbone()
+        self.adapter = self.adapter_fn(self.backbone.get_embedding_size(), self.n_classes)
+        build_stage_metrics(self)
+
+    def collate(self, samples: list[Sample]) -> dict[str, Any]:
+        """Tokenize the sequences; stack labels as class indices or a 0/1 matrix.
+
+        Returns:
+            dict[str, Any]: the tokenized batch, plus ``"labels"``: long ``(batch,)``, or
+            float ``(batch, n_classes)`` with ``multilabel``.
+        """
+        batch = tokenize_samples(self.backbone, samples)
+        if samples and "labels" in samples[0]:
+            if self.multilabel:
+                rows = [[float(v) for v in s["labels"]] for s in samples]
+                batch["labels"] = torch.tensor(rows, dtype=torch.float32)
+            else:
+                batch["labels"] = torch.tensor([as_index(s["labels"]) for s in samples])
+        return batch
+
+    def forward(self, batch: dict[str, Any]) -> Tensor:
+        """Return class logits ``(batch, n_classes)``."""
+        out = self.backbone(batch["input_ids"], batch["attention_mask"])
+        return self.adapter(out.last_hidden_state, out.attention_mask)
+
+    def evaluate(self, preds: Tensor, batch: dict[str, Any], stage: Stage) -> dict[str, Tensor]:
+        """Cross-entropy (binary cross-entropy for multilabel), then update the metrics."""
+        logits = preds.float()
+        labels = batch["labels"].to(logits.device)
+        if self.multilabel:
+            loss = F.binary_cross_entropy_with_logits(logits, labels, pos_weight=self.class_weights)
+            self.stage_metrics(stage).update(logits.detach().sigmoid(), labels.long())
+        else:
+            loss = F.cross_entropy(logits, labels, weight=self.class_weights)
+            scores = _metric_scores(logits.detach().softmax(-1))
+            self.stage_metrics(stage).update(scores, labels)
+        return {"loss": loss}
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        """Return the predicted class (0/1 per label for multilabel) and the probabilities."""
+        logits = self(batch).float()
+        if self.multilabel:
+            probabilities = logits.sigmoid()
+            predictions = (probabilities > 0.5).long()
+        else:
+            probabilities = logits.softmax(-1)
+            predictions = probabilities.argmax(-1)
+        return {
+            "ids": batch["ids"],
+            "predictions": predictions.cpu(),
+            "probabilities": probabilities.cpu(),
+        }
+
+    def configure_metrics(self, stage: Stage) -> dict[str, Metric]:
+        """Accuracy, F1, MCC and AUROC; per label on test for multilabel.
+
+        AUROC keeps every prediction until the epoch ends, so training skips it.
+        """
+        with_auroc = stage != "train"
+        if not self.multilabel:
+            return _single_label_metrics(self.n_classes, with_auroc)
+        n = self.n_classes
+        metrics: dict[str, Metric] = {
+            "accuracy": MultilabelAccuracy(n, average="micro"),
+            "f1": MultilabelF1Score(n, average="macro"),
+            "mcc": MultilabelMatthewsCorrCoef(n),
+        }
+        if with_auroc:
+            metrics["auroc"] = MultilabelAUROC(n, average="macro")
+        if stage == "test":
+            names = self.class_names or [f"label{i}" for i in range(n)]
+            for i, name in enumerate(names):
+                metrics[f"accuracy_{name}"] = SelectOutput(BinaryAccuracy(), i)
+                metrics[f"f1_{name}"] = SelectOutput(BinaryF1Score(), i)
+                metrics[f"mcc_{name}"] = SelectOutput(BinaryMatthewsCorrCoef(), i)
+                metrics[f"auroc_{name}"] = SelectOutput(BinaryAUROC(), i)
+        return metrics
+
+    @classmethod
+    def provided_data_columns(cls, stage: str) -> set[str]:
+        """Prediction columns: ``ids``, ``predictions`` and ``probabilities``."""
+        return {"ids", "predictions", "probabilities"}
+
+    def label_problem(self, label: Any) -> str | None:
+        """Say what is wrong with a label: a class outside ``[0, n_classes)``, a bad 0/1 list."""
+        if self.multilabel:
+            if isinstance(label, str | bytes) or not hasattr(label, "__len__"):
+                return (
+                    f"label {preview(label)} is not a list of {self.n_classes} 0/1 values "
+                    "(multilabel)"
+                )
+            values = [as_index(v) for v in label]
+            if len(values) != self.n_classes:
+                return (
+                    f"label {preview(label)} has {len(values)} values, but n_classes is "
+                    f"{self.n_classes} (multilabel: one 0/1 value per label)"
+                )
+            if any(v not in (0, 1) for v in values):
+                return f"label {preview(label)} holds values other than 0 and 1 (multilabel)"
+            return None
+        index = as_index(label)
+        if index is None:
+            return f"label {preview(label)} is not a class index (a whole number)"
+        if not 0 <= index < self.n_classes:
+            return (
+                f"label {index} is outside [0, {self.n_classes}): classes are numbered "
+                f"0 to {self.n_classes - 1}; raise n_classes or fix the label"
+            )
+        return None
+
+
+class TokenClassification(TaskInterface):
+    """Assign each residue one of ``n_classes`` classes (secondary structure, binding sites, ...).
+
+    Labels line up with residues: the i-th label belongs to the i-th residue token, after
+    the backbone's special tokens and its truncation to ``max_length``. Special tokens and
+    padding get no label, and neither the loss nor the metrics read them.
+
+    Data: samples with ``"sequences"`` and, except for prediction, ``"labels"``: one class
+    index per residue (``len(labels) == len(sequence)``); ``-100`` marks a residue with no
+    label.
+
+    Predictions: per item, trimmed to its residues: ``"predictions"`` (class per residue)
+    and ``"probabilities"`` ``(residues, n_classes)``.
+
+    Metrics: ``accuracy``, ``f1`` and ``mcc`` over labelled residues (binary for two
+    classes, macro F1 above).
+
+    Args:
+        backbone (BackboneCallable): builds the backbone (one token per residue).
+        adapter (TokenAdapterCallable): builds the per-token head, filled with
+            ``(embedding_size, n_classes)``.
+        n_classes (int): number of classes.
+        class_weights (list[float] | None): per-class cross-entropy weights.
+        **kwargs (Any): `TaskInterface` options (``optimizer``, ``lr_scheduler``, ...).
+
+    Raises:
+        ValueError: fewer than two classes, or ``class_weights`` of the wrong length.
+    """
+
+    adapter_type = TokenAdapter
+    needs_capabilities = frozenset({Capability.PER_RESIDUE_TOKENS})
+
+    def __init__(
+        self,
+        backbone: BackboneCallable,
+        adapter: TokenAdapterCallable = LinearTokenAdapter,
+        *,
+        n_classes: int = 2,
+        class_weights: list[float] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(backbone, **kwargs)
+        _check_class_options(n_classes, class_weights)
+        self.adapter_fn = adapter
+        self.n_classes = n_classes
+        weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
+        self.register_buffer("class_weights", weights, persistent=False)
+
+    def configure_model(self) -> None:
+        """Build the backbone, and a token adapter from its embedding size to ``n_classes``."""
+        if self.backbone is not None:
+            return
+        self.backbone = self.build_backbone()
+        self.adapter = self.adapter_fn(self.backbone.get_embedding_size(), self.n_classes)
+        build_stage_metrics(self)
+
+    def collate(self, samples: list[Sample]) -> dict[str, Any]:
+        """Tokenize, then put each residue's label at its token (``-100`` elsewhere).
+
+        Returns:
+            dict[str, Any]: the tokenized batch, plus ``"labels"`` ``(batch, length)`` long.
+
+        Raises:
+            ValueError: an item's labels do not have one value per residue.
+        """
+        batch = tokenize_samples(self.backbone, samples)
+        if samples and "labels" in samples[0]:
+            residues = residue_mask(batch)
+            labels = torch.full_like(batch["input_ids"], IGNORE_INDEX)
+            for row, (sample, keep) in enumerate(zip(samples, residues, strict=True)):
+                values = list(sample["labels"])
+                if len(values) != len(sample["sequences"]):
+                    raise ValueError(
+                        f"Sample {sample.get('ids', row)!r} has {len(values)} labels for a "
+                        f"sequence of {len(sample['sequences'])} residues: give one label per "
+                        "residue."
+                    )
+                count = int(keep.sum())
+                if count > len(values):
+                    raise ValueError(
+                        f"Sample {sample.get('ids', row)!r}: the backbone made {count} residue "
+                        f"tokens from {len(values)} residues; TokenClassification needs one "
+                        "token per residue."
+                    )
+                # Truncation keeps the first residues, so their labels are the first ones.
+                labels[row, keep] = torch.tensor([as_index(v) for v in values[:count]])
+            batch["labels"] = labels
+        return batch
+
+    def forward(self, batch: dict[str, Any]) -> Tensor:
+        """Return per-token logits ``(batch, length, n_classes)``."""
+        out = self.backbone(batch["input_ids"], batch["attention_mask"])
+        return self.adapter(out.last_hidden_state, out.attention_mask)
+
+    def evaluate(self, preds: Tensor, batch: dict[str, Any], stage: Stage) -> dict[str, Tensor]:
+        """Cross-entropy over labelled residues; metrics over the same residues."""
+        logits = preds.float()
+        labels = batch["labels"].to(logits.device)
+        loss = F.cross_entropy(
+            logits.transpose(1, 2), labels, weight=self.class_weights, ignore_index=IGNORE_INDEX
+        )
+        labelled = labels != IGNORE_INDEX
+        if labelled.any():
+            scores = _metric_scores(logits.detach()[labelled].softmax(-1))
+            self.stage_metrics(stage).update(scores, labels[labelled])
+        return {"loss": loss}
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        """Return per-item class and probability tensors, trimmed to the item's residues."""
+        index, packed = pack_index(residue_mask(batch))
+        probabilities = gather_tokens(self(batch).float().softmax(-1), index)
+        return {
+            "ids": batch["ids"],
+            "predictions": unpack(probabilities.argmax(-1), packed),
+            "probabilities": unpack(probabilities, packed),
+        }
+
+    def configure_metrics(self, stage: Stage) -> dict[str, Metric]:
+        """Accuracy, F1 and MCC over labelled residues."""
+        return _single_label_metrics(self.n_classes, with_auroc=False)
+
+    @classmethod
+    def provided_data_columns(cls, stage: str) -> set[str]:
+        """Prediction columns: ``ids``, ``predictions`` and ``probabilities``."""
+        return {"ids", "predictions", "probabilities"}
+
+    def label_problem(self, label: Any) -> str | None:
+        """Say what is wrong with a label list: not a list, or a class outside the range."""
+        if isinstance(label, str | bytes) or not hasattr(label, "__iter__"):
+            return f"label {preview(label)} is not a list of class indices, one per residue"
+        for position, value in enumerate(label):
+            index = as_index(value)
+            if index is None or not (0 <= index < self.n_classes or index == IGNORE_INDEX):
+                return (
+                    f"label {preview(value)} at residue {position} is not a class index in "
+                    f"[0, {self.n_classes}) (or {IGNORE_INDEX} for no label)"
+                )
+        return None
