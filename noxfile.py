@@ -35,6 +35,12 @@ PACKAGES = ["mg-core", "mg-adapters", "mg-backbones", "mg-tasks", "mg-cli"]
 # Extras a distribution's own tests exercise (LoRA needs peft, Parquet needs pyarrow).
 TEST_EXTRAS = {"mg-core": ["testing"], "mg-backbones": ["peft"], "mg-tasks": ["parquet"]}
 PYTHON = "3.11"
+# Data files that must travel inside the wheels (DESIGN.md: defaults outside the wheel were
+# silently lost by pip installs in the earlier framework).
+SHIPPED_DATA = {
+    "mg-cli": ["mg/cli/configs/defaults.yaml", "mg/cli/configs/predict.yaml"],
+    "mg-tasks": ["mg/tasks/examples/promoters_train.csv"],
+}
 
 
 def _pyproject(package: str) -> dict:
@@ -129,7 +135,8 @@ def wheels(session: nox.Session) -> None:
         )
         if package == "mg-cli":
             session.run(str(venv / "bin" / "mg"), "--help", external=True, silent=True)
-            session.log("mg --help runs from the installed wheel")
+            session.run(str(venv / "bin" / "mg"), "list", external=True, silent=True)
+            session.log("mg --help and mg list run from the installed wheel")
 
 
 def _sibling_closure(package: str) -> list[str]:
@@ -159,6 +166,9 @@ def _check_wheel_metadata(session: nox.Session, wheel: Path, package: str) -> No
         session.error(f"{wheel.name} ships mg/__init__.py; mg is a namespace package")
     if not any(f.endswith("py.typed") for f in files):
         session.error(f"{wheel.name} lacks py.typed")
+    for required in SHIPPED_DATA.get(package, []):
+        if required not in files:
+            session.error(f"{wheel.name} lacks {required}: a pip install would lose it")
     for line in metadata.splitlines():
         if line.startswith("Requires-Dist:"):
             requirement = Requirement(line.partition(":")[2].strip())

@@ -99,10 +99,19 @@ def test_options_land_where_the_user_put_them() -> None:
     assert adapter.pooling == "max" and adapter.dropout.p == 0.3
 
 
+def test_transformer_head_projects_an_odd_width_to_a_multiple_of_the_heads() -> None:
+    adapter = TransformerPoolAdapter(7, 2, num_heads=4)  # one-hot DNA is 7 wide
+    assert isinstance(adapter.project, nn.Linear) and adapter.project.out_features == 8
+    assert isinstance(TransformerPoolAdapter(8, 2, num_heads=4).project, nn.Identity)
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: TransformerPoolAdapter(10, 2, num_heads=4), "num_heads=4 must divide.*10"),
+        (
+            lambda: TransformerPoolAdapter(10, 2, num_heads=4, hidden_size=10),
+            "num_heads=4 must divide hidden_size=10",
+        ),
         (lambda: ResNet1DAdapter(8, 2, kernel_size=4), "kernel_size must be odd"),
         (lambda: MLPPoolAdapter(8, 2, pooling="sum"), "unknown pooling 'sum'"),
         (lambda: MLPPoolAdapter(8, 2, activation="swish"), "unknown activation 'swish'"),

@@ -186,11 +186,12 @@ class TransformerPoolAdapter(SequenceAdapter):
         dropout (float): dropout inside the encoder and before the output layer.
         pooling (Pooling): ``"mean"``, ``"max"`` or ``"cls"`` over the encoder's output.
         hidden_size (int | None): project the states to this width before the encoder;
-            None keeps ``in_features``.
+            None keeps ``in_features`` when ``num_heads`` divides it, and otherwise projects
+            to the next multiple of ``num_heads`` (a one-hot backbone's odd width, say).
         activation (Literal["relu", "gelu"]): the encoder's feed-forward activation.
 
     Raises:
-        ValueError: ``num_heads`` does not divide the encoder width, or a size is not positive.
+        ValueError: ``num_heads`` does not divide ``hidden_size``, or a size is not positive.
     """
 
     def __init__(
@@ -211,16 +212,16 @@ class TransformerPoolAdapter(SequenceAdapter):
         check_pooling(pooling)
         if activation not in ("relu", "gelu"):
             raise ValueError(f"activation must be 'relu' or 'gelu', got {activation!r}.")
-        width = in_features if hidden_size is None else hidden_size
-        check_sizes("num_layers, num_heads, hidden_size", [num_layers, num_heads, width])
+        check_sizes("num_layers, num_heads", [num_layers, num_heads])
+        width = hidden_size or -(-in_features // num_heads) * num_heads
+        check_sizes("hidden_size", [width])
         if width % num_heads:
             raise ValueError(
-                f"num_heads={num_heads} must divide the encoder width {width} "
-                f"({'in_features' if hidden_size is None else 'hidden_size'}); pick a divisor of "
-                f"{width} or set hidden_size to a multiple of {num_heads}."
+                f"num_heads={num_heads} must divide hidden_size={width}; set hidden_size to a "
+                f"multiple of {num_heads}."
             )
         self.pooling = pooling
-        self.project = nn.Identity() if hidden_size is None else nn.Linear(in_features, width)
+        self.project = nn.Identity() if width == in_features else nn.Linear(in_features, width)
         layer = nn.TransformerEncoderLayer(
             d_model=width,
             nhead=num_heads,

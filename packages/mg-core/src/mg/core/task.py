@@ -204,7 +204,7 @@ class TaskInterface(pl.LightningModule, ABC):
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if isinstance(datamodule, DataInterface):
             self.compatibility(datamodule, stage).raise_if_incompatible()
-            if stage != "predict":
+            if "labels" in self.required_data_columns(str(getattr(stage, "value", stage))):
                 datamodule.check_labels(stage, self.label_problem)
             datamodule.collate_fn = self.collate
 
