@@ -135,7 +135,7 @@ def test_unknown_suffix_suggests_file_format(tmp_path):
 
 def test_hugging_face_without_datasets_package_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "datasets", None)
-    with pytest.raises(ImportError, match="pip install datasets"):
+    with pytest.raises(ImportError, match=r"pip install 'mg-tasks\[hf\]'"):
         read_hf_dataset("some/dataset", "train")
     data = SequenceData(hf_dataset="some/dataset", label_columns="label")
     with pytest.raises(ImportError, match="datasets"):

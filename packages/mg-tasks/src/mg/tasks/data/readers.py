@@ -468,7 +468,7 @@ def _import_datasets() -> Any:
     except ImportError as error:
         raise ImportError(
             "Reading a Hugging Face dataset needs the `datasets` package, which is not "
-            "installed: pip install datasets (or read the data from CSV, TSV, Parquet, JSON "
+            "installed: pip install 'mg-tasks[hf]' (or read the data from CSV, TSV, Parquet, JSON "
             "Lines or FASTA files instead)."
         ) from error
     return datasets
