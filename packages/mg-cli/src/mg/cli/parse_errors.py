@@ -18,7 +18,12 @@ KIND_OF_KEY = {"model": "tasks", "data": "data", "backbone": "backbones", "adapt
 NOUN = {"tasks": "task", "data": "data module", "backbones": "backbone", "adapters": "adapter"}
 
 _CLASS_PATH = re.compile(r"class_path '([\w.]+)'")
-_BAD_PATH = re.compile(r'Parser key "(\w+)":\s*(?:- )?Expected a path but ([\w.]+) either not')
+# From the command line jsonargparse says "Expected a path but X either not accessible";
+# from a config file, "Expected a dot import path string: X".
+_BAD_PATH = re.compile(
+    r'Parser key "(\w+)":\s*(?:- )?Expected a (?:path but ([\w.]+) either not|dot import path '
+    r"string: ([\w.]+))"
+)
 _BAD_OPTION = re.compile(r"Option '(\w+)' is not accepted")
 
 
@@ -26,7 +31,7 @@ def explain(message: str) -> str | None:
     """Return a clearer message for a known kind of parse error, or None."""
     flat = " ".join(message.split())
     if match := _BAD_PATH.search(flat):
-        key, value = match.groups()
+        key, value = match.group(1), match.group(2) or match.group(3)
         return _explain_class(key, value, _owner(flat, match.start()))
     if match := _BAD_OPTION.search(flat):
         return _explain_option(match.group(1), _owner(flat, match.start()))
