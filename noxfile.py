@@ -33,7 +33,12 @@ nox.options.sessions = [
 ROOT = Path(__file__).parent
 PACKAGES = ["mg-core", "mg-adapters", "mg-backbones", "mg-tasks", "mg-cli"]
 # Extras a distribution's own tests exercise (LoRA needs peft, Parquet needs pyarrow).
-TEST_EXTRAS = {"mg-core": ["testing"], "mg-backbones": ["peft"], "mg-tasks": ["parquet"]}
+TEST_EXTRAS = {
+    "mg-core": ["testing"],
+    "mg-backbones": ["peft"],
+    "mg-tasks": ["parquet"],
+    "mg-cli": ["parquet"],
+}
 PYTHON = "3.11"
 # Data files that must travel inside the wheels (DESIGN.md: defaults outside the wheel were
 # silently lost by pip installs in the earlier framework).
@@ -116,7 +121,7 @@ def wheels(session: nox.Session) -> None:
     for package in PACKAGES:
         _check_wheel_metadata(session, built[package], package)
         venv = Path(session.create_tmp()) / f"venv-{package}"
-        session.run("uv", "venv", "-q", "--python", PYTHON, str(venv), external=True)
+        session.run("uv", "venv", "-q", "--clear", "--python", PYTHON, str(venv), external=True)
         python = str(venv / "bin" / "python")
         closure = _sibling_closure(package)
         session.run(

@@ -89,8 +89,8 @@ class PredictionWriter(BasePredictionWriter):
                 import pyarrow  # noqa: F401
             except ImportError as error:
                 raise ImportError(
-                    "Writing Parquet needs pyarrow: pip install 'mg-tasks[parquet]', or write "
-                    "TSV with --trainer.callbacks... output=predictions.tsv."
+                    "Writing Parquet needs pyarrow: pip install 'mg-cli[parquet]', or give the "
+                    "prediction writer an output ending in .tsv or .csv."
                 ) from error
         part = self._part(self._rank)
         if part.exists():
