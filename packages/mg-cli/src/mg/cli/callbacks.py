@@ -15,6 +15,17 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from mg.cli.runinfo import run_versions
 
 
+def run_folder(trainer: pl.Trainer) -> Path:
+    """The run's folder, read without a collective call.
+
+    ``trainer.log_dir`` broadcasts from rank zero, so calling it on one rank alone
+    deadlocks distributed runs; the logger knows the same folder locally.
+    """
+    logger = trainer.logger
+    folder = getattr(logger, "log_dir", None) if logger is not None else None
+    return Path(folder or trainer.default_root_dir)
+
+
 class BestAndLastCheckpoint(ModelCheckpoint):
     """Keep the best checkpoint by a monitored value and the last one; nothing else.
 
@@ -73,9 +84,9 @@ class RunRecord(Callback):
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         """Record versions and the command line once, on the main process."""
-        if not trainer.is_global_zero or trainer.log_dir is None:
+        if not trainer.is_global_zero:
             return
-        folder = Path(trainer.log_dir)
+        folder = run_folder(trainer)
         folder.mkdir(parents=True, exist_ok=True)
         record = {
             "command": " ".join(["mg", *sys.argv[1:]]),
@@ -96,9 +107,9 @@ class CleanFailure(Callback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
     ) -> None:
         """Delete the empty run folder."""
-        if trainer.global_step > 0 or not trainer.is_global_zero or trainer.log_dir is None:
+        if trainer.global_step > 0 or not trainer.is_global_zero:
             return
-        folder = Path(trainer.log_dir).resolve()
+        folder = run_folder(trainer).resolve()
         if not folder.is_dir() or any(folder.rglob("*.ckpt")):
             return
         shutil.rmtree(folder, ignore_errors=True)
