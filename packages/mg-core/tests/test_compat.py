@@ -128,3 +128,13 @@ def test_a_stage_the_task_cannot_run_is_a_reason() -> None:
     report = check_compatibility(PredictOnly, ToyBackbone, None, data, "fit")
     assert report.reasons == ("PredictOnly cannot fit: it only runs predict.",)
     assert check_compatibility(PredictOnly, ToyBackbone, None, data, "predict").compatible
+
+
+def test_a_checkpoint_without_the_declared_lm_head_stops_the_build() -> None:
+    class HeadLost(ToyBackbone):
+        def get_decoder(self) -> None:
+            return None
+
+    task = ToyMLM(HeadLost)
+    with pytest.raises(IncompatibleError, match="ToyMLM needs the backbone's masked-LM head"):
+        task.build_backbone()

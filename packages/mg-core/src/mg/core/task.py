@@ -20,7 +20,12 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from mg.core.backbone import BackboneCallable, BackboneInterface, Capability
-from mg.core.compat import CompatibilityReport, check_compatibility, target_class
+from mg.core.compat import (
+    CompatibilityReport,
+    IncompatibleError,
+    check_compatibility,
+    target_class,
+)
 from mg.core.data import STAGES, DataInterface, Sample
 
 OptimizerCallable = Callable[[Iterable[nn.Parameter]], Optimizer]
@@ -169,6 +174,13 @@ class TaskInterface(pl.LightningModule, ABC):
             raise TypeError(
                 f"The backbone option built a {type(backbone).__name__}, not a backbone: give "
                 "a subclass of mg.core.BackboneInterface."
+            )
+        if self.uses_lm_head and backbone.get_decoder() is None:
+            # A class may declare a head that a particular checkpoint lacks.
+            raise IncompatibleError(
+                f"{type(self).__name__} needs the backbone's masked-LM head, but this "
+                f"{type(backbone).__name__} has none: point it at a checkpoint saved with its "
+                "masked-LM head (a *ForMaskedLM model)."
             )
         return backbone
 

@@ -46,7 +46,7 @@ from mg.tasks.batching import (
     unpack,
 )
 from mg.tasks.masking import IGNORE_INDEX
-from mg.tasks.metrics import SelectOutput, build_stage_metrics
+from mg.tasks.metrics import SelectOutput
 
 
 def _check_class_options(
@@ -156,7 +156,6 @@ class SequenceClassification(TaskInterface):
             return
         self.backbone = self.build_backbone()
         self.adapter = self.adapter_fn(self.backbone.get_embedding_size(), self.n_classes)
-        build_stage_metrics(self)
 
     def collate(self, samples: list[Sample]) -> dict[str, Any]:
         """Tokenize the sequences; stack labels as class indices or a 0/1 matrix.
@@ -319,7 +318,6 @@ class TokenClassification(TaskInterface):
             return
         self.backbone = self.build_backbone()
         self.adapter = self.adapter_fn(self.backbone.get_embedding_size(), self.n_classes)
-        build_stage_metrics(self)
 
     def collate(self, samples: list[Sample]) -> dict[str, Any]:
         """Tokenize, then put each residue's label at its token (``-100`` elsewhere).

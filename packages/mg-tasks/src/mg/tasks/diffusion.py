@@ -39,7 +39,6 @@ from mg.tasks.batching import (
     unpack,
 )
 from mg.tasks.masking import IGNORE_INDEX, mask_for_diffusion
-from mg.tasks.metrics import build_stage_metrics
 
 
 class _MaskedDiffusion(TaskInterface):
@@ -301,12 +300,6 @@ class Diffusion(_MaskedDiffusion):
         if self.backbone is not None:
             return
         self.backbone = self.build_backbone()
-        if self.backbone.get_decoder() is None:
-            raise ValueError(
-                f"Diffusion needs the backbone's masked-LM head, but "
-                f"{type(self.backbone).__name__}.get_decoder() returned None."
-            )
-        build_stage_metrics(self)
 
     def denoise_logits(self, input_ids: Tensor, batch: dict[str, Any]) -> Tensor:
         """Return the LM head's logits for ``input_ids``."""
@@ -411,7 +404,6 @@ class ConditionalDiffusion(_MaskedDiffusion):
             self.condition_width,
             self.backbone.get_decoder(),
         )
-        build_stage_metrics(self)
 
     def collate(self, samples: list[Sample]) -> dict[str, Any]:
         """Tokenize as `Diffusion` does, and turn the labels into condition vectors.

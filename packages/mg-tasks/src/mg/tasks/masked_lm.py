@@ -21,7 +21,6 @@ from mg.tasks.batching import (
     unpack,
 )
 from mg.tasks.masking import IGNORE_INDEX, mask_for_mlm
-from mg.tasks.metrics import build_stage_metrics
 
 InferenceOutput = Literal["probabilities", "logits", "tokens"]
 """What `Inference` predicts per residue token."""
@@ -37,12 +36,6 @@ class _LMHeadTask(TaskInterface):
         if self.backbone is not None:
             return
         self.backbone = self.build_backbone()
-        if self.backbone.get_decoder() is None:
-            raise ValueError(
-                f"{type(self).__name__} needs the backbone's masked-LM head, but "
-                f"{type(self.backbone).__name__}.get_decoder() returned None."
-            )
-        build_stage_metrics(self)
 
     def collate(self, samples: list[Sample]) -> dict[str, Any]:
         """Tokenize the sequences (the tokens are their own targets: no labels).

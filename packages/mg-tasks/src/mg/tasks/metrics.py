@@ -130,17 +130,3 @@ class MeanOverOutputs(WrapperMetric):
         """Reset the wrapped metric."""
         self.metric.reset()
         super().reset()
-
-
-def build_stage_metrics(task: Any) -> None:
-    """Build a task's train, val and test metric collections now, in ``configure_model``.
-
-    Lightning looks up where a logged metric lives once, at the first ``log`` call, and
-    caches the answer; a collection built later (the first validation or test step) is
-    then not found. Building them all with the model avoids that.
-
-    Args:
-        task (Any): a `mg.core.TaskInterface`.
-    """
-    for stage in ("train", "val", "test"):
-        task.stage_metrics(stage)

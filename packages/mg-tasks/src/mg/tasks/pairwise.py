@@ -28,7 +28,7 @@ from mg.tasks.batching import (
     tokenize_samples,
     unpack,
 )
-from mg.tasks.metrics import TopLPrecision, build_stage_metrics
+from mg.tasks.metrics import TopLPrecision
 
 
 class PairwiseTokenClassification(TaskInterface):
@@ -91,7 +91,6 @@ class PairwiseTokenClassification(TaskInterface):
             return
         self.backbone = self.build_backbone()
         self.adapter = self.adapter_fn(self.backbone.get_embedding_size(), 1)
-        build_stage_metrics(self)
 
     def collate(self, samples: list[Sample]) -> dict[str, Any]:
         """Tokenize, then draw each item's pairs into a residue-by-residue 0/1 map.

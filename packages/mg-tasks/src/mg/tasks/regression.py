@@ -22,7 +22,7 @@ from mg.core import BackboneCallable, SequenceAdapter, SequenceAdapterCallable, 
 from mg.core.data import DataInterface
 from mg.core.task import Stage
 from mg.tasks.batching import Sample, as_numbers, preview, tokenize_samples
-from mg.tasks.metrics import MeanOverOutputs, SelectOutput, build_stage_metrics
+from mg.tasks.metrics import MeanOverOutputs, SelectOutput
 
 RegressionLoss = Literal["mse", "huber", "l1"]
 """The built-in regression losses, by name."""
@@ -119,7 +119,6 @@ class SequenceRegression(TaskInterface):
             return
         self.backbone = self.build_backbone()
         self.adapter = self.adapter_fn(self.backbone.get_embedding_size(), self.num_outputs)
-        build_stage_metrics(self)
 
     def collate(self, samples: list[Sample]) -> dict[str, Any]:
         """Tokenize the sequences and stack the labels, when there are any.
