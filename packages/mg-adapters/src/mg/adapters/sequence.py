@@ -54,10 +54,22 @@ class LinearCLSAdapter(SequenceAdapter):
             Tensor: ``(batch, out_features)``.
         """
         mask = check_mask(hidden_states, attention_mask)
-        return self.linear(self.dropout(cls_pool(hidden_states, mask)))
+        return self.linear(self.dropout(self.pool(hidden_states, mask)))
+
+    def pool(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
+        """Return the first token's state; subclasses pool differently.
+
+        Args:
+            hidden_states (Tensor): ``(batch, length, in_features)``.
+            attention_mask (Tensor): ``(batch, length)`` bool, True for real tokens.
+
+        Returns:
+            Tensor: ``(batch, in_features)``.
+        """
+        return cls_pool(hidden_states, attention_mask)
 
 
-class LinearMeanPoolAdapter(SequenceAdapter):
+class LinearMeanPoolAdapter(LinearCLSAdapter):
     """A linear layer on the mean of the real tokens' states.
 
     Accepted by: SequenceClassification, SequenceRegression (any task taking a
@@ -69,26 +81,12 @@ class LinearMeanPoolAdapter(SequenceAdapter):
         dropout (float): dropout on the pooled state before the linear layer.
     """
 
-    def __init__(self, in_features: int, out_features: int, /, *, dropout: float = 0.0) -> None:
-        super().__init__()
-        self.dropout = nn.Dropout(dropout)
-        self.linear = nn.Linear(in_features, out_features)
-
-    def forward(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
-        """Mean-pool the real tokens, then project.
-
-        Args:
-            hidden_states (Tensor): ``(batch, length, in_features)``.
-            attention_mask (Tensor): ``(batch, length)`` bool, True for real tokens.
-
-        Returns:
-            Tensor: ``(batch, out_features)``.
-        """
-        mask = check_mask(hidden_states, attention_mask)
-        return self.linear(self.dropout(masked_mean(hidden_states, mask)))
+    def pool(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
+        """Return the mean of the real tokens' states."""
+        return masked_mean(hidden_states, attention_mask)
 
 
-class LinearMaxPoolAdapter(SequenceAdapter):
+class LinearMaxPoolAdapter(LinearCLSAdapter):
     """A linear layer on the feature-wise maximum over the real tokens' states.
 
     Accepted by: SequenceClassification, SequenceRegression (any task taking a
@@ -100,23 +98,9 @@ class LinearMaxPoolAdapter(SequenceAdapter):
         dropout (float): dropout on the pooled state before the linear layer.
     """
 
-    def __init__(self, in_features: int, out_features: int, /, *, dropout: float = 0.0) -> None:
-        super().__init__()
-        self.dropout = nn.Dropout(dropout)
-        self.linear = nn.Linear(in_features, out_features)
-
-    def forward(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
-        """Max-pool the real tokens, then project.
-
-        Args:
-            hidden_states (Tensor): ``(batch, length, in_features)``.
-            attention_mask (Tensor): ``(batch, length)`` bool, True for real tokens.
-
-        Returns:
-            Tensor: ``(batch, out_features)``.
-        """
-        mask = check_mask(hidden_states, attention_mask)
-        return self.linear(self.dropout(masked_max(hidden_states, mask)))
+    def pool(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
+        """Return the feature-wise maximum over the real tokens' states."""
+        return masked_max(hidden_states, attention_mask)
 
 
 class MLPPoolAdapter(SequenceAdapter):
