@@ -120,11 +120,3 @@ ConditionalGenerationAdapterCallable = Callable[
     [int, int, int, nn.Module | None], ConditionalGenerationAdapter
 ]
 """``adapter(in_features, vocab_size, condition_size, lm_head)`` → a conditional adapter."""
-
-ADAPTER_TYPES: tuple[type[nn.Module], ...] = (
-    SequenceAdapter,
-    TokenAdapter,
-    PairwiseAdapter,
-    ConditionalGenerationAdapter,
-)
-"""Every adapter base type, in the order `mg list` shows them."""

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
-import torch
 from torch import Tensor, nn
 
 
@@ -242,17 +241,3 @@ class BackboneInterface(nn.Module, ABC):
 
 BackboneCallable = Callable[[bool, dict[str, Any] | None], BackboneInterface]
 """How a task builds its backbone: ``backbone(use_lm_head, default_config)``."""
-
-
-def lengths_to_mask(lengths: Tensor, max_length: int | None = None) -> Tensor:
-    """Build a bool attention mask (True = real token) from item lengths.
-
-    Args:
-        lengths (Tensor): ``(batch,)`` lengths.
-        max_length (int | None): the padded length; defaults to the longest item.
-
-    Returns:
-        Tensor: ``(batch, max_length)`` bool mask.
-    """
-    width = int(lengths.max()) if max_length is None else max_length
-    return torch.arange(width, device=lengths.device)[None, :] < lengths[:, None]
