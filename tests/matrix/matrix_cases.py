@@ -18,17 +18,17 @@ ALPHABETS = {
     Modality.RNA: "ACGU",
     Modality.PROTEIN: "ACDEFGHIKLMNPQRSTVWY",
 }
-# Per task: the label kind its data carries and the options a few-step run needs.
-TASK_SETUP: dict[str, tuple[str, dict[str, Any]]] = {
-    "SequenceClassification": ("class", {"n_classes": 2}),
-    "SequenceRegression": ("regression", {}),
-    "TokenClassification": ("token", {"n_classes": 2}),
-    "PairwiseTokenClassification": ("pairs", {"min_separation": 3}),
-    "ConditionalDiffusion": ("class", {"n_classes": 2, "num_steps": 2}),
-    "Diffusion": ("none", {"num_steps": 2}),
-    "MLM": ("none", {}),
-    "Inference": ("none", {}),
-    "Embed": ("none", {}),
+# Per task: the options a few-step run needs (each task says its own label kind).
+TASK_OPTIONS: dict[str, dict[str, Any]] = {
+    "SequenceClassification": {"n_classes": 2},
+    "SequenceRegression": {},
+    "TokenClassification": {"n_classes": 2},
+    "PairwiseTokenClassification": {"min_separation": 3},
+    "ConditionalDiffusion": {"n_classes": 2, "num_steps": 2},
+    "Diffusion": {"num_steps": 2},
+    "MLM": {},
+    "Inference": {},
+    "Embed": {},
 }
 # A hub-default family is tested on its tiny variant saved to a folder: the user's path.
 HF_STAND_IN = "BertDNATiny"
@@ -103,7 +103,8 @@ def case_config(
     accelerator: str = "cpu",
 ) -> dict[str, Any]:
     """The config `mg fit` would read for one triple: a few steps, one batch of each stage."""
-    kind, options = TASK_SETUP[task]
+    options = TASK_OPTIONS[task]
+    kind = str(load("tasks", task).label_kind)
     backbone_spec: dict[str, Any] = {"class_path": backbone}
     source = tiny_source(backbone)
     if source is not None and source != backbone:
@@ -119,7 +120,6 @@ def case_config(
         "predict_file": data_file,
         "batch_size": 4,
         "file_format": "jsonl",
-        "label_type": kind,
     }
     if kind != "none":
         data["label_columns"] = "label"

@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 from matrix_cases import (
-    TASK_SETUP,
+    TASK_OPTIONS,
     case_config,
     reports,
     tiny_source,
@@ -140,4 +140,4 @@ def test_adapter_of_the_wrong_type_fails_at_parse_time(
 
 
 def test_every_task_has_matrix_data() -> None:
-    assert {r.task for r in reports()} == set(TASK_SETUP)
+    assert {r.task for r in reports()} == set(TASK_OPTIONS)

@@ -7,7 +7,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from mg.core import SequenceAdapter, SequenceAdapterCallable, TaskInterface
+from mg.core import (
+    BackboneInterface,
+    LabelKind,
+    SequenceAdapter,
+    SequenceAdapterCallable,
+    TaskInterface,
+)
 from mg.core.testing import InMemoryData
 
 
@@ -25,18 +31,15 @@ class MeanPoolLinear(SequenceAdapter):
 
 class ToyRegression(TaskInterface):
     adapter_type = SequenceAdapter
+    label_kind = LabelKind.REGRESSION
 
     def __init__(
         self, backbone: Any, adapter: SequenceAdapterCallable = MeanPoolLinear, **kwargs: Any
     ) -> None:
-        super().__init__(backbone, **kwargs)
-        self.adapter_fn = adapter
+        super().__init__(backbone, adapter, **kwargs)
 
-    def configure_model(self) -> None:
-        if self.backbone is not None:
-            return
-        self.backbone = self.build_backbone()
-        self.adapter = self.adapter_fn(self.backbone.get_embedding_size(), 1)
+    def adapter_arguments(self, backbone: BackboneInterface) -> tuple[int, int]:
+        return backbone.get_embedding_size(), 1
 
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
         assert self.backbone is not None

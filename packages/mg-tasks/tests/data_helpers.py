@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from mg.core import SequenceAdapter, TaskInterface
+from mg.core import BackboneInterface, LabelKind, SequenceAdapter, TaskInterface
 from mg.core.testing import ToyBackbone
 
 
@@ -62,10 +62,10 @@ class ToyClassification(TaskInterface):
     """A minimal classification task whose label check rejects indices >= n_classes."""
 
     adapter_type = SequenceAdapter
+    label_kind = LabelKind.CLASS
 
     def __init__(self, n_classes: int = 2) -> None:
-        super().__init__(ToyBackbone)
-        self.adapter_fn = MeanPool
+        super().__init__(ToyBackbone, MeanPool)
         self.n_classes = n_classes
 
     def label_problem(self, label: Any) -> str | None:
@@ -73,11 +73,8 @@ class ToyClassification(TaskInterface):
             return f"class index {label} is outside 0..{self.n_classes - 1} (n_classes)."
         return None
 
-    def configure_model(self) -> None:
-        if self.backbone is not None:
-            return
-        self.backbone = self.build_backbone()
-        self.adapter = self.adapter_fn(self.backbone.get_embedding_size(), self.n_classes)
+    def adapter_arguments(self, backbone: BackboneInterface) -> tuple[int, int]:
+        return backbone.get_embedding_size(), self.n_classes
 
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
         assert self.backbone is not None
@@ -90,10 +87,6 @@ class ToyClassification(TaskInterface):
         if "labels" in samples[0]:
             batch["labels"] = torch.tensor([s["labels"] for s in samples])
         return batch
-
-    def forward(self, batch: dict[str, Any]) -> Tensor:
-        out = self.backbone(batch["input_ids"], batch["attention_mask"])
-        return self.adapter(out.last_hidden_state, out.attention_mask)
 
     def evaluate(self, preds: Tensor, batch: dict[str, Any], stage: str) -> dict[str, Tensor]:
         return {"loss": nn.functional.cross_entropy(preds, batch["labels"])}

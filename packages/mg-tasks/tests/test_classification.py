@@ -73,11 +73,6 @@ def test_predictions_are_classes_with_their_probabilities() -> None:
     assert probabilities.shape == (6, 3)
     torch.testing.assert_close(probabilities.sum(-1), torch.ones(6))
     assert torch.equal(classes, probabilities.argmax(-1))
-    assert SequenceClassification.provided_data_columns("predict") == {
-        "ids",
-        "predictions",
-        "probabilities",
-    }
 
 
 def test_multilabel_predictions_are_one_decision_per_label() -> None:

@@ -19,7 +19,7 @@ def data_for(stem: str, **options) -> SequenceData:
         f"{split}_file": str(example_path(f"{stem}_{split}{suffix}"))
         for split in ("train", "val", "test")
     }
-    return SequenceData(**files, **options)
+    return SequenceData(**{"label_type": "class", **files, **options})
 
 
 def all_samples(data: SequenceData) -> list[dict]:
@@ -87,6 +87,7 @@ def test_hairpin_structure_and_pairs_agree_and_pair_complementary_bases():
 
 def test_localization_fasta_joins_its_label_table_and_follows_the_signals():
     data = SequenceData(
+        label_type="class",
         path=str(example_path("localization.fasta")),
         label_table=str(example_path("localization_labels.tsv")),
         label_columns="location",
@@ -95,7 +96,7 @@ def test_localization_fasta_joins_its_label_table_and_follows_the_signals():
     )
     data.setup("fit")
     assert data.class_names == ["cytosol", "er_lumen", "nucleus"]
-    samples = list(data.dataset("predict"))
+    samples = [s for split in ("train", "val", "test") for s in data.dataset(split)]
     assert len(samples) == 300
     assert any(len(s["sequences"]) > 60 for s in samples)  # multi-line FASTA bodies
     for s in samples:
@@ -115,5 +116,5 @@ def test_multilabel_example_with_fold_column():
     data.setup("fit")
     assert len(data.datasets["val"]) == 60 and len(data.datasets["train"]) == 240
     motifs = ("TATAAT", "GGGCGG", "CCAAT")
-    for s in data.dataset("predict"):
+    for s in [*data.dataset("train"), *data.dataset("val")]:
         assert s["labels"] == [int(m in s["sequences"]) for m in motifs]

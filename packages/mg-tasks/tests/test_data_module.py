@@ -24,7 +24,9 @@ def test_column_mapping_and_generated_ids(tmp_path):
     path = write_table(
         tmp_path / "my data.csv", [{"dna": " AC GT ", "y": "1"}, {"dna": "GG", "y": "0"}]
     )
-    data = SequenceData(train_file=str(path), sequence_column="dna", label_columns="y")
+    data = SequenceData(
+        label_type="class", train_file=str(path), sequence_column="dna", label_columns="y"
+    )
     data.setup("fit")
     assert data.datasets["train"][0] == {"sequences": "ACGT", "ids": "my data-1", "labels": 1}
     assert data.dataset("train").origin(1) == f"{path}, row 2"
@@ -32,7 +34,7 @@ def test_column_mapping_and_generated_ids(tmp_path):
 
 def test_id_column_that_is_set_must_exist(tmp_path):
     path = write_table(tmp_path / "d.csv", rows(2))
-    data = SequenceData(path=str(path), id_column="name")
+    data = SequenceData(predict_file=str(path), id_column="name")
     with pytest.raises(ValueError) as error:
         data.setup("predict")
     assert_names(error, path, "'name'", "id_column", "['id', 'sequence']")
@@ -93,7 +95,9 @@ def test_label_type_none_and_no_label_columns_give_no_labels(tmp_path):
 def test_class_names_inferred_from_training_data_and_unknown_names_rejected(tmp_path):
     train = write_table(tmp_path / "train.csv", rows(4, y=lambda i: ["b", "a", "c", "a"][i]))
     val = write_table(tmp_path / "val.csv", rows(3, y=lambda i: ["c", "a", "zebra"][i]))
-    data = SequenceData(train_file=str(train), val_file=str(val), label_columns="y")
+    data = SequenceData(
+        label_type="class", train_file=str(train), val_file=str(val), label_columns="y"
+    )
     assert [s["labels"] for s in data.dataset("train")] == [1, 0, 2, 0]
     assert data.class_names == ["a", "b", "c"]
     with pytest.raises(ValueError) as error:
@@ -103,12 +107,17 @@ def test_class_names_inferred_from_training_data_and_unknown_names_rejected(tmp_
 
 def test_given_class_names_fix_the_order_and_survive_a_checkpoint(tmp_path):
     train = write_table(tmp_path / "train.csv", rows(3, y=lambda i: ["hi", "lo", "mid"][i]))
-    data = SequenceData(train_file=str(train), label_columns="y", class_names=["lo", "mid", "hi"])
+    data = SequenceData(
+        label_type="class",
+        train_file=str(train),
+        label_columns="y",
+        class_names=["lo", "mid", "hi"],
+    )
     assert [s["labels"] for s in data.dataset("train")] == [2, 0, 1]
-    learned = SequenceData(train_file=str(train), label_columns="y")
+    learned = SequenceData(label_type="class", train_file=str(train), label_columns="y")
     learned.setup("fit")
     test = write_table(tmp_path / "test.csv", rows(2, y=lambda i: ["mid", "lo"][i]))
-    restored = SequenceData(test_file=str(test), label_columns="y")
+    restored = SequenceData(label_type="class", test_file=str(test), label_columns="y")
     restored.setup("test")
     assert [s["labels"] for s in restored.datasets["test"]] == [1, 0]  # names of its own data
     restored.load_state_dict(learned.state_dict())
@@ -120,7 +129,7 @@ def test_folder_input_keeps_file_and_row_of_each_sample(tmp_path):
     folder = tmp_path / "data"
     write_table(folder / "part1.csv", rows(2, y="1"))
     write_table(folder / "part2.tsv", rows(3, y="0"), "\t")
-    data = SequenceData(path=str(folder), label_columns="y")
+    data = SequenceData(label_type="class", predict_file=str(folder), label_columns="y")
     data.setup("predict")
     dataset = data.datasets["predict"]
     assert len(dataset) == 5
@@ -133,7 +142,7 @@ def test_folder_file_missing_the_label_column_is_named(tmp_path):
     write_table(folder / "a.csv", rows(2, y="1"))
     write_table(folder / "b.csv", rows(2))
     with pytest.raises(ValueError) as error:
-        SequenceData(path=str(folder), label_columns="y").setup("fit")
+        SequenceData(label_type="class", path=str(folder), label_columns="y").setup("fit")
     assert_names(error, folder / "b.csv", "'y'", "label_columns", "['id', 'sequence']")
 
 
@@ -175,18 +184,28 @@ def test_fasta_ids_without_labels_are_listed(tmp_path):
     fasta = tmp_path / "seqs.fasta"
     fasta.write_text(">p1\nMKV\n>p2\nMAA\n>p3\nMGG\n")
     labels = write_table(tmp_path / "labels.csv", [{"id": "p2", "y": "1"}])
-    data = SequenceData(path=str(fasta), label_table=str(labels), label_columns="y")
+    data = SequenceData(
+        label_type="class", path=str(fasta), label_table=str(labels), label_columns="y"
+    )
     with pytest.raises(ValueError) as error:
         data.setup("fit")
     assert_names(error, labels, fasta, "2 of the 3 ids", "'p1'", "'p3'")
-    # Prediction does not need labels: the same data predicts unlabelled.
+    # Prediction does not need labels: the same file predicts unlabelled.
+    data = SequenceData(
+        label_type="class", predict_file=str(fasta), label_table=str(labels), label_columns="y"
+    )
     assert data.provided_columns("predict") == {"sequences", "ids"}
 
 
 def test_fasta_labels_from_header_pattern(tmp_path):
     fasta = tmp_path / "seqs.fa"
     fasta.write_text(">s1 class=pos\nACGT\n>s2 class=neg\nAC\nGG\n")
-    data = SequenceData(path=str(fasta), header_pattern=r"class=(?P<cls>\w+)", label_columns="cls")
+    data = SequenceData(
+        label_type="class",
+        path=str(fasta),
+        header_pattern=r"class=(?P<cls>\w+)",
+        label_columns="cls",
+    )
     assert list(data.dataset("train")) == [
         {"sequences": "ACGT", "ids": "s1", "labels": 1},
         {"sequences": "ACGG", "ids": "s2", "labels": 0},
@@ -195,7 +214,9 @@ def test_fasta_labels_from_header_pattern(tmp_path):
 
 def test_max_rows_limits_each_input(tmp_path):
     path = write_table(tmp_path / "d.csv", rows(50, y="1"))
-    data = SequenceData(path=str(path), label_columns="y", val_fraction=0.2, max_rows=10)
+    data = SequenceData(
+        label_type="class", path=str(path), label_columns="y", val_fraction=0.2, max_rows=10
+    )
     data.setup("fit")
     assert len(data.datasets["train"]) == 8 and len(data.datasets["val"]) == 2
 
@@ -206,7 +227,12 @@ def test_seeded_split_is_reproducible_disjoint_and_complete(tmp_path):
 
     def make(seed):
         data = SequenceData(
-            path=str(path), label_columns="y", val_fraction=0.2, test_fraction=0.1, seed=seed
+            label_type="class",
+            path=str(path),
+            label_columns="y",
+            val_fraction=0.2,
+            test_fraction=0.1,
+            seed=seed,
         )
         return {split: ids(data, split) for split in ("train", "val", "test")}
 
@@ -216,16 +242,21 @@ def test_seeded_split_is_reproducible_disjoint_and_complete(tmp_path):
     assert [len(first[s]) for s in ("train", "val", "test")] == [70, 20, 10]
     everything = first["train"] + first["val"] + first["test"]
     assert sorted(everything) == sorted(f"seq{i}" for i in range(100))
-    # Prediction reads every row of path, in file order.
-    data = SequenceData(path=str(path), label_columns="y", val_fraction=0.2)
-    assert ids(data, "predict") == [f"seq{i}" for i in range(100)]
+    # Without predict_file, prediction reads the test split: never the training rows.
+    data = SequenceData(label_type="class", path=str(path), label_columns="y", test_fraction=0.1)
+    assert ids(data, "predict") == ids(data, "test")
+    data = SequenceData(label_type="class", path=str(path), label_columns="y", val_fraction=0.2)
+    with pytest.raises(ValueError, match="no predict split.*give predict_file"):
+        ids(data, "predict")
 
 
 def test_kfold_holds_out_every_row_once(tmp_path):
     path = write_table(tmp_path / "d.csv", rows(23, y="1"))
     held_out: list[str] = []
     for fold in range(5):
-        data = SequenceData(path=str(path), label_columns="y", n_folds=5, fold=fold, seed=3)
+        data = SequenceData(
+            label_type="class", path=str(path), label_columns="y", n_folds=5, fold=fold, seed=3
+        )
         data.setup("fit")
         train, val = ids(data, "train"), ids(data, "val")
         assert not set(train) & set(val)
@@ -240,7 +271,12 @@ def test_kfold_after_a_held_out_test_split(tmp_path):
     tests = set()
     for fold in range(4):
         data = SequenceData(
-            path=str(path), label_columns="y", test_fraction=0.25, n_folds=4, fold=fold
+            label_type="class",
+            path=str(path),
+            label_columns="y",
+            test_fraction=0.25,
+            n_folds=4,
+            fold=fold,
         )
         tests.add(tuple(ids(data, "test")))
         assert not set(ids(data, "test")) & set(ids(data, "train") + ids(data, "val"))
@@ -249,12 +285,16 @@ def test_kfold_after_a_held_out_test_split(tmp_path):
 
 def test_fold_column_selects_validation_rows(tmp_path):
     path = write_table(tmp_path / "d.csv", rows(9, y="1", fold=lambda i: i % 3))
-    data = SequenceData(path=str(path), label_columns="y", fold_column="fold", fold=1)
+    data = SequenceData(
+        label_type="class", path=str(path), label_columns="y", fold_column="fold", fold=1
+    )
     data.setup("fit")
     assert ids(data, "val") == ["seq1", "seq4", "seq7"]
     assert len(ids(data, "train")) == 6
     with pytest.raises(ValueError) as error:
-        SequenceData(path=str(path), label_columns="y", fold_column="fold", fold=7).setup("fit")
+        SequenceData(
+            label_type="class", path=str(path), label_columns="y", fold_column="fold", fold=7
+        ).setup("fit")
     assert_names(error, path, "'fold'", "fold=7", "['0', '1', '2']")
 
 
@@ -275,7 +315,11 @@ def test_provided_columns_per_stage(tmp_path):
     test = write_table(tmp_path / "test.csv", rows(4, y="0"))
     predict = write_table(tmp_path / "predict.csv", rows(4))
     data = SequenceData(
-        train_file=str(train), test_file=str(test), predict_file=str(predict), label_columns="y"
+        label_type="class",
+        train_file=str(train),
+        test_file=str(test),
+        predict_file=str(predict),
+        label_columns="y",
     )
     assert data.provided_columns("fit") == {"sequences", "ids", "labels"}
     assert data.provided_columns("test") == {"sequences", "ids", "labels"}
@@ -292,14 +336,14 @@ def test_provided_columns_per_stage(tmp_path):
 def test_missing_sequence_column_names_file_columns_and_option(tmp_path):
     path = write_table(tmp_path / "d.csv", [{"id": "a", "seq": "ACGT", "y": "1"}])
     with pytest.raises(ValueError) as error:
-        SequenceData(path=str(path), label_columns="y").setup("fit")
+        SequenceData(label_type="class", path=str(path), label_columns="y").setup("fit")
     assert_names(error, path, "'sequence'", "['id', 'seq', 'y']", "sequence_column")
 
 
 def test_missing_label_column_names_file_columns_and_option(tmp_path):
     path = write_table(tmp_path / "d.csv", rows(2, score="1"))
     with pytest.raises(ValueError) as error:
-        SequenceData(path=str(path), label_columns="label").setup("fit")
+        SequenceData(label_type="class", path=str(path), label_columns="label").setup("fit")
     assert_names(error, path, "'label'", "['id', 'sequence', 'score']", "label_columns")
 
 
@@ -335,7 +379,9 @@ def test_empty_file_and_header_only_file_are_named(tmp_path):
 def test_empty_split_is_named(tmp_path):
     path = write_table(tmp_path / "d.csv", rows(10, y="1"))
     with pytest.raises(ValueError) as error:
-        SequenceData(path=str(path), label_columns="y", val_fraction=0.01).setup("fit")
+        SequenceData(
+            label_type="class", path=str(path), label_columns="y", val_fraction=0.01
+        ).setup("fit")
     assert_names(error, path, "val split is empty", "val_fraction=0.01", "10 rows")
 
 
@@ -344,14 +390,16 @@ def test_empty_sequence_names_file_row_column(tmp_path):
         tmp_path / "d.csv", [{"id": "a", "sequence": "AC"}, {"id": "b", "sequence": " "}]
     )
     with pytest.raises(ValueError) as error:
-        SequenceData(path=str(path)).setup("predict")
+        SequenceData(predict_file=str(path)).setup("predict")
     assert_names(error, path, "row 2", "'sequence'", "empty")
 
 
 def test_class_index_outside_range_is_caught_by_the_task_check(tmp_path):
     train = write_table(tmp_path / "train.csv", rows(4, y="1"))
     val = write_table(tmp_path / "val.csv", rows(5, y=lambda i: "3" if i == 3 else "0"))
-    data = SequenceData(train_file=str(train), val_file=str(val), label_columns="y")
+    data = SequenceData(
+        label_type="class", train_file=str(train), val_file=str(val), label_columns="y"
+    )
     data.check_labels("fit", lambda label: None)  # every label passes
     with pytest.raises(ValueError) as error:
         data.check_labels("fit", lambda label: f"{label} >= 2" if label >= 2 else None)
@@ -360,7 +408,7 @@ def test_class_index_outside_range_is_caught_by_the_task_check(tmp_path):
 
 def test_task_setup_checks_labels_before_the_model_is_built(tmp_path):
     train = write_table(tmp_path / "train.csv", rows(6, y=lambda i: "2" if i == 4 else "1"))
-    data = SequenceData(train_file=str(train), label_columns="y", batch_size=2)
+    data = SequenceData(label_type="class", train_file=str(train), label_columns="y", batch_size=2)
     task = ToyClassification(n_classes=2)
     with pytest.raises(ValueError) as error:
         fast_trainer(max_steps=1).fit(task, datamodule=data)
@@ -371,7 +419,11 @@ def test_task_setup_checks_labels_before_the_model_is_built(tmp_path):
 def test_task_fits_on_good_data(tmp_path):
     train = write_table(tmp_path / "train.csv", rows(6, y=lambda i: str(i % 2)))
     data = SequenceData(
-        train_file=str(train), label_columns="y", batch_size=3, group_by_length=True
+        label_type="class",
+        train_file=str(train),
+        label_columns="y",
+        batch_size=3,
+        group_by_length=True,
     )
     task = ToyClassification(n_classes=2)
     fast_trainer(max_steps=2).fit(task, datamodule=data)
@@ -455,7 +507,7 @@ def test_length_sampler_only_batches_its_sampler_share():
 
 def test_predict_keeps_file_order_even_with_grouping(tmp_path):
     path = write_table(tmp_path / "d.csv", rows(10))
-    data = SequenceData(path=str(path), batch_size=3, group_by_length=True)
+    data = SequenceData(predict_file=str(path), batch_size=3, group_by_length=True)
     data.setup("predict")
     assert data.batch_sampler("predict") is None
     data.collate_fn = lambda samples: [s["ids"] for s in samples]

@@ -137,6 +137,6 @@ def test_hugging_face_without_datasets_package_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "datasets", None)
     with pytest.raises(ImportError, match=r"pip install 'mg-tasks\[hf\]'"):
         read_hf_dataset("some/dataset", "train")
-    data = SequenceData(hf_dataset="some/dataset", label_columns="label")
+    data = SequenceData(label_type="class", hf_dataset="some/dataset", label_columns="label")
     with pytest.raises(ImportError, match="datasets"):
         data.setup("fit")

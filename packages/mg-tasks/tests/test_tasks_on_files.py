@@ -41,8 +41,10 @@ def test_regression_statistics_come_from_the_training_rows_of_a_file(tmp_path: P
 def test_a_class_out_of_range_is_named_with_file_and_row(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "classes.csv", composition_samples(10, 0, n_classes=3))
     task = SequenceClassification(tiny_backbone, n_classes=2)
-    data = SequenceData(path=path, label_columns="label")
-    with pytest.raises(ValueError, match=r"classes.csv, row 3, column 'label': label 2 is outside"):
+    data = SequenceData(label_type="class", path=path, label_columns="label")
+    with pytest.raises(
+        ValueError, match=r"classes.csv, row 3, column 'label' = '2': label 2 is outside"
+    ):
         fast_trainer(max_steps=1).fit(task, datamodule=data)
     assert task.backbone is None
 
@@ -50,9 +52,77 @@ def test_a_class_out_of_range_is_named_with_file_and_row(tmp_path: Path) -> None
 def test_conditions_are_checked_for_prediction_too(tmp_path: Path) -> None:
     samples = [{"ids": f"g{i}", "sequences": "????", "labels": i} for i in range(4)]
     data = SequenceData(
-        predict_file=write_csv(tmp_path / "wanted.csv", samples), label_columns="label"
+        label_type="class",
+        predict_file=write_csv(tmp_path / "wanted.csv", samples),
+        label_columns="label",
     )
     task = ConditionalDiffusion(tiny_backbone, n_classes=3)
-    with pytest.raises(ValueError, match=r"wanted.csv, row 4, column 'label': label 3 is not"):
+    with pytest.raises(
+        ValueError, match=r"wanted.csv, row 4, column 'label' = '3': label 3 is not"
+    ):
         fast_trainer().predict(task, datamodule=data)
+    assert task.backbone is None
+
+
+@pytest.mark.parametrize(("offset", "scale"), [(0.0, 1.0), (1000.0, 1000.0)])
+def test_regression_reads_numbers_without_a_label_type(
+    tmp_path: Path, offset: float, scale: float
+) -> None:
+    # GC fractions such as 0.43, or 1000 + 1000 * GC such as 1234.5: the task says "regression",
+    # so the column is read as numbers and never as class indices.
+    samples = regression_samples(48, 0, offset=offset, scale=scale)
+    data = SequenceData(
+        path=write_csv(tmp_path / "gc.csv", samples),
+        label_columns="label",
+        test_fraction=0.25,
+        batch_size=8,
+    )
+    task = SequenceRegression(tiny_backbone, normalize_labels=True)
+    fast_trainer(max_epochs=2, limit_val_batches=0).fit(task, datamodule=data)
+    read = sorted(data.datasets["train"].labels)
+    assert all(isinstance(v, float) for v in read)
+    written = sorted(s["labels"] for s in samples)
+    assert set(read) <= set(written) and len(read) == 36
+    predictions = torch.cat(
+        [b["predictions"].flatten() for b in fast_trainer().predict(task, datamodule=data)]
+    )
+    # In the data's units: inside the range of the labels, not near a class index.
+    assert written[0] - scale <= predictions.mean().item() <= written[-1] + scale
+
+
+def test_classification_refuses_fractional_labels_before_loading_weights(tmp_path: Path) -> None:
+    samples = regression_samples(12, 0)
+    data = SequenceData(path=write_csv(tmp_path / "gc.csv", samples), label_columns="label")
+    task = SequenceClassification(tiny_backbone)
+    first = next(s for s in samples if s["labels"] != int(s["labels"]))
+    row = samples.index(first) + 1
+    with pytest.raises(ValueError) as error:
+        fast_trainer(max_steps=1).fit(task, datamodule=data)
+    message = str(error.value)
+    assert f"gc.csv, row {row}, column 'label'" in message
+    assert repr(str(first["labels"])) in message and "SequenceRegression" in message
+    assert task.backbone is None
+
+
+def test_a_label_type_that_contradicts_the_task_stops_before_loading_weights(
+    tmp_path: Path,
+) -> None:
+    samples = regression_samples(8, 0)
+    data = SequenceData(
+        path=write_csv(tmp_path / "gc.csv", samples), label_columns="label", label_type="class"
+    )
+    task = SequenceRegression(tiny_backbone)
+    with pytest.raises(ValueError, match="label_type is 'class', but the task reads 'regression'"):
+        fast_trainer(max_steps=1).fit(task, datamodule=data)
+    assert task.backbone is None
+
+
+def test_a_class_column_mixing_indices_and_names_is_refused(tmp_path: Path) -> None:
+    samples = composition_samples(6, 0)
+    for i, sample in enumerate(samples):
+        sample["labels"] = "kinase" if i < 5 else 1
+    data = SequenceData(path=write_csv(tmp_path / "mixed.csv", samples), label_columns="label")
+    task = SequenceClassification(tiny_backbone)
+    with pytest.raises(ValueError, match=r"mixes class indices and class names.*row 6 holds '1'"):
+        fast_trainer(max_steps=1).fit(task, datamodule=data)
     assert task.backbone is None

@@ -17,8 +17,7 @@ def main(args: list[str]) -> int:
     parser.add_argument("--stage", default="fit", choices=["fit", "validate", "test", "predict"])
     options, rest = parser.parse_known_args(args)
     cli = MGCLI(rest, run=False)
-    report = cli.model.compatibility(cli.datamodule, options.stage)
-    report.raise_if_incompatible()
+    report = cli.model.check_data(cli.datamodule, options.stage)
     print(
         f"{report.triple()}: compatible for {options.stage}; data provides "
         f"{sorted(cli.datamodule.provided_columns(options.stage))}"

@@ -23,7 +23,6 @@ SUBCOMMAND_DEFAULTS = {
     "test": [DEFAULTS],
     "predict": [DEFAULTS, PREDICT_DEFAULTS],
 }
-STAGE_OF = {"fit": "fit", "validate": "validate", "test": "test", "predict": "predict"}
 
 
 def import_plugins() -> None:

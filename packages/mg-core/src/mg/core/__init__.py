@@ -30,7 +30,7 @@ if TYPE_CHECKING:
         TokenizedBatch,
     )
     from mg.core.compat import CompatibilityReport, IncompatibleError, check_compatibility
-    from mg.core.data import DataInterface
+    from mg.core.data import DataInterface, LabelKind
     from mg.core.task import LRSchedulerCallable, OptimizerCallable, TaskInterface
 
 _EXPORTS = {
@@ -53,7 +53,7 @@ _EXPORTS = {
         "TokenizedBatch",
     ],
     "mg.core.compat": ["CompatibilityReport", "IncompatibleError", "check_compatibility"],
-    "mg.core.data": ["DataInterface"],
+    "mg.core.data": ["DataInterface", "LabelKind"],
     "mg.core.task": ["LRSchedulerCallable", "OptimizerCallable", "TaskInterface"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -70,6 +70,7 @@ __all__ = [
     "DataInterface",
     "IncompatibleError",
     "LRSchedulerCallable",
+    "LabelKind",
     "Modality",
     "OptimizerCallable",
     "PairwiseAdapter",

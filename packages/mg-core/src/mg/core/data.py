@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any
 
 import lightning.pytorch as pl
@@ -18,7 +19,36 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 STAGES = ("fit", "validate", "test", "predict")
 """Lightning's stage names, used for column declarations."""
 
-SPLIT_OF_STAGE = {"fit": "train", "validate": "val", "test": "test", "predict": "predict"}
+SPLITS_OF_STAGE: dict[str, tuple[str, ...]] = {
+    "fit": ("train", "val"),
+    "validate": ("val",),
+    "test": ("test",),
+    "predict": ("predict",),
+}
+"""The data splits each Lightning stage reads (validation during fit is optional)."""
+
+
+class LabelKind(StrEnum):
+    """What one sample's label is; every task declares the kind it reads.
+
+    Data modules read label columns as the task says, so the user never states it twice.
+
+    Attributes:
+        CLASS: one class per sequence (an index, or a class name).
+        MULTILABEL: a 0/1 flag per label.
+        REGRESSION: one number per output.
+        TOKEN: one class per residue.
+        PAIRS: residue pairs ``[i, j]`` (contact or base-pair maps).
+        NONE: the task reads no labels.
+    """
+
+    CLASS = "class"
+    MULTILABEL = "multilabel"
+    REGRESSION = "regression"
+    TOKEN = "token"
+    PAIRS = "pairs"
+    NONE = "none"
+
 
 Sample = dict[str, Any]
 Collate = Callable[[list[Sample]], dict[str, Any]]
@@ -54,6 +84,17 @@ class DataInterface(pl.LightningDataModule):
 
         Returns:
             set[str]: column names, e.g. ``{"sequences", "labels", "ids"}``.
+        """
+
+    def use_label_kind(self, kind: LabelKind) -> None:
+        """Read labels as ``kind`` from now on; the task calls this before any check.
+
+        The default does nothing (in-memory data already holds parsed labels). Data
+        modules that parse files override it, and raise a ``ValueError`` when the user
+        declared a different kind.
+
+        Args:
+            kind (LabelKind): the label kind of the task this data feeds.
         """
 
     def check_labels(self, stage: str, problem: LabelCheck) -> None:

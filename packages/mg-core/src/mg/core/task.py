@@ -26,7 +26,7 @@ from mg.core.compat import (
     check_compatibility,
     target_class,
 )
-from mg.core.data import STAGES, DataInterface, Sample
+from mg.core.data import STAGES, DataInterface, LabelKind, Sample
 
 OptimizerCallable = Callable[[Iterable[nn.Parameter]], Optimizer]
 """``optimizer(trainable_parameters)`` → Optimizer, e.g. ``torch.optim.AdamW``."""
@@ -44,11 +44,16 @@ Stage = Literal["train", "val", "test", "predict"]
 class TaskInterface(pl.LightningModule, ABC):
     """Base class of every task.
 
-    Subclasses declare what they need at class level, so compatibility is known before
-    anything is built, and implement the four members below.
+    A task is its objective: subclasses declare what they need at class level, so
+    compatibility is known before anything is built, and implement `collate` and
+    `evaluate` (plus `adapter_arguments` when they take an adapter). The base builds the
+    backbone and the adapter, runs the steps, logs, builds optimizers and keeps
+    checkpoints slim.
 
     Class attributes:
         adapter_type: the adapter base type this task accepts (None: takes no adapter).
+        label_kind: what one sample's label is; data modules read label columns this way
+            (a subclass whose kind depends on an option sets ``self.label_kind``).
         uses_lm_head: the backbone must load its masked-LM head.
         needs_capabilities: backbone capabilities the task relies on.
         supported_stages: the Lightning stages the task can run (an embedding task, with
@@ -57,6 +62,10 @@ class TaskInterface(pl.LightningModule, ABC):
     Args:
         backbone (BackboneCallable): builds the backbone; the task fills its reserved
             ``(use_lm_head, default_config)`` arguments.
+        adapter (Callable[..., nn.Module] | None): builds the adapter; the task fills its
+            reserved arguments from `adapter_arguments`. A subclass exposes this as its own
+            ``adapter`` parameter, whose default there is the task's default adapter
+            (`default_adapter_class` reads it, and the CLI shows it).
         optimizer (OptimizerCallable): builds the optimizer over trainable parameters only.
         lr_scheduler (LRSchedulerCallable | None): builds a learning-rate scheduler.
         lr_scheduler_interval (str): step the scheduler every ``"epoch"`` or every ``"step"``.
@@ -64,6 +73,7 @@ class TaskInterface(pl.LightningModule, ABC):
     """
 
     adapter_type: ClassVar[type[nn.Module] | None] = None
+    label_kind: LabelKind = LabelKind.NONE
     uses_lm_head: ClassVar[bool] = False
     needs_capabilities: ClassVar[frozenset[Capability]] = frozenset()
     supported_stages: ClassVar[frozenset[str]] = frozenset(STAGES)
@@ -71,6 +81,7 @@ class TaskInterface(pl.LightningModule, ABC):
     def __init__(
         self,
         backbone: BackboneCallable,
+        adapter: Callable[..., nn.Module] | None = None,
         optimizer: OptimizerCallable = torch.optim.AdamW,
         lr_scheduler: LRSchedulerCallable | None = None,
         lr_scheduler_interval: Literal["epoch", "step"] = "epoch",
@@ -78,14 +89,13 @@ class TaskInterface(pl.LightningModule, ABC):
     ) -> None:
         super().__init__()
         self.backbone_fn = backbone
+        self.adapter_fn = adapter
         self.optimizer_fn = optimizer
         self.lr_scheduler_fn = lr_scheduler
         self.lr_scheduler_interval = lr_scheduler_interval
         self.lr_scheduler_monitor = lr_scheduler_monitor
         self.backbone: BackboneInterface | None = None
         self.adapter: nn.Module | None = None
-        # Subclasses that take an adapter store its callable here; the checks read it.
-        self.adapter_fn: Callable[..., nn.Module] | None = None
         self.metrics = nn.ModuleDict()
         self._omitted_keys: set[str] = set()
 
@@ -102,39 +112,44 @@ class TaskInterface(pl.LightningModule, ABC):
     def required_data_columns(cls, stage: str) -> set[str]:
         """Return the data columns this task reads in ``stage``.
 
-        The default needs labels for every stage but predict.
+        The default: sequences, and labels for every stage but predict unless the task
+        reads no labels (``label_kind`` is ``none``).
 
         Args:
             stage (str): ``"fit"``, ``"validate"``, ``"test"`` or ``"predict"``.
         """
-        return {"sequences"} if stage == "predict" else {"sequences", "labels"}
-
-    @classmethod
-    def provided_data_columns(cls, stage: str) -> set[str]:
-        """Return the columns ``predict_step`` writes (the prediction writer's columns)."""
-        return {"ids", "predictions"}
+        if stage == "predict" or cls.label_kind == LabelKind.NONE:
+            return {"sequences"}
+        return {"sequences", "labels"}
 
     @classmethod
     def default_adapter_class(cls) -> type | None:
-        """Return the adapter class the task builds when the user names none."""
+        """Return the adapter class the task builds when the user names none.
+
+        It is the default of the ``adapter`` parameter of the task's ``__init__``.
+        """
         parameter = inspect.signature(cls.__init__).parameters.get("adapter")
         if parameter is None or parameter.default in (inspect.Parameter.empty, None):
             return None
         return target_class(parameter.default)
 
-    def backbone_class(self) -> type[BackboneInterface] | None:
-        """Return the class the backbone callable builds, when it can be told."""
-        cls = target_class(self.backbone_fn)
-        return cls if cls is not None and issubclass(cls, BackboneInterface) else None
+    # ----------------------------------------------------------------- what a task writes
+    def adapter_arguments(self, backbone: BackboneInterface) -> tuple[Any, ...]:
+        """Return the reserved positional arguments this task fills in its adapter.
 
-    # ----------------------------------------------------------------- the four members
-    @abstractmethod
-    def configure_model(self) -> None:
-        """Build ``self.backbone`` and ``self.adapter``.
+        Tasks that take an adapter override this, e.g. ``(embedding_size, n_classes)``.
 
-        Lightning calls this once the trainer knows the device and strategy; it must
-        return at once when the model is already built (``self.backbone is not None``).
+        Args:
+            backbone (BackboneInterface): the backbone just built.
         """
+        raise NotImplementedError(
+            f"{type(self).__name__} takes an adapter but does not say how to build it: "
+            "override adapter_arguments()."
+        )
+
+    def backbone_defaults(self) -> dict[str, Any] | None:
+        """Return model-config defaults the backbone should use (user values win), or None."""
+        return None
 
     @abstractmethod
     def collate(self, samples: list[Sample]) -> dict[str, Any]:
@@ -149,9 +164,13 @@ class TaskInterface(pl.LightningModule, ABC):
             dict[str, Any]: at least ``input_ids`` and ``attention_mask`` (bool) tensors.
         """
 
-    @abstractmethod
     def forward(self, batch: dict[str, Any]) -> Any:
-        """Run backbone and adapter on a collated batch and return predictions."""
+        """Run the backbone, then the adapter on its last hidden states.
+
+        Tasks without an adapter, or whose adapter reads more, override this.
+        """
+        out = self.backbone(batch["input_ids"], batch["attention_mask"])
+        return self.adapter(out.last_hidden_state, out.attention_mask)
 
     @abstractmethod
     def evaluate(self, preds: Any, batch: dict[str, Any], stage: Stage) -> dict[str, Tensor]:
@@ -166,7 +185,27 @@ class TaskInterface(pl.LightningModule, ABC):
             dict[str, Tensor]: ``{"loss": ...}`` plus anything else to log.
         """
 
-    # ----------------------------------------------------------------- building blocks
+    def label_problem(self, label: Any) -> str | None:
+        """Say what is wrong with one label for this task (wrong range, NaN, ...), or None.
+
+        Data modules call this for every label before training starts, so a bad row
+        fails at once with its file, row and column rather than mid-epoch.
+        """
+        return None
+
+    # ----------------------------------------------------------------- model building
+    def configure_model(self) -> None:
+        """Build the backbone and, when the task takes one, the adapter (once).
+
+        Lightning calls this on the target device before any weights are restored; a
+        second call (``trainer.test`` after ``trainer.fit``) keeps the model already built.
+        """
+        if self.backbone is not None:
+            return
+        self.backbone = self.build_backbone(self.backbone_defaults())
+        if self.adapter_type is not None and self.adapter_fn is not None:
+            self.adapter = self.adapter_fn(*self.adapter_arguments(self.backbone))
+
     def build_backbone(self, default_config: dict[str, Any] | None = None) -> BackboneInterface:
         """Build the backbone from its callable with this task's reserved arguments."""
         backbone = self.backbone_fn(self.uses_lm_head, default_config)
@@ -206,27 +245,37 @@ class TaskInterface(pl.LightningModule, ABC):
         """Say whether this task's backbone, adapter (and data) fit together, and why not.
 
         Args:
-            datamodule (DataInterface | None): also check that it provides every column.
+            datamodule (DataInterface | None): also check that it provides every column
+                (it is told this task's label kind first).
             stage (str): the Lightning stage whose columns to check.
         """
+        if datamodule is not None:
+            datamodule.use_label_kind(self.label_kind)
         return check_compatibility(self, self.backbone_fn, self.adapter_fn, datamodule, stage)
 
+    def check_data(self, datamodule: DataInterface, stage: str) -> CompatibilityReport:
+        """Check parts, columns and every label of ``stage`` before any weights load.
+
+        Returns:
+            CompatibilityReport: the (compatible) report.
+
+        Raises:
+            IncompatibleError: the parts or the data's columns do not fit.
+            ValueError: a label is wrong (the message names file, row and value).
+        """
+        stage = str(getattr(stage, "value", stage))  # Lightning passes its TrainerFn enum
+        report = self.compatibility(datamodule, stage)
+        report.raise_if_incompatible()
+        if "labels" in self.required_data_columns(stage):
+            datamodule.check_labels(stage, self.label_problem)
+        return report
+
     def setup(self, stage: str) -> None:
-        """Check parts, columns and labels before any weights load; hand ``collate`` over."""
+        """Check the data (see `check_data`) and hand ``collate`` to the data module."""
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if isinstance(datamodule, DataInterface):
-            self.compatibility(datamodule, stage).raise_if_incompatible()
-            if "labels" in self.required_data_columns(str(getattr(stage, "value", stage))):
-                datamodule.check_labels(stage, self.label_problem)
+            self.check_data(datamodule, stage)
             datamodule.collate_fn = self.collate
-
-    def label_problem(self, label: Any) -> str | None:
-        """Say what is wrong with one label for this task (wrong range, NaN, ...), or None.
-
-        Data modules call this for every label before training starts, so a bad row
-        fails at once with its file, row and column rather than mid-epoch.
-        """
-        return None
 
     def _step(self, batch: dict[str, Any], stage: Stage) -> Tensor:
         preds = self(batch)

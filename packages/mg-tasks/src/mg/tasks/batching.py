@@ -9,7 +9,6 @@ the backbone adds.
 
 from __future__ import annotations
 
-import math
 import zlib
 from collections.abc import Sequence
 from typing import Any
@@ -190,22 +189,3 @@ def as_numbers(label: Any) -> list[float] | None:
         return [float(v) for v in values]
     except (TypeError, ValueError):
         return None
-
-
-def as_index(value: Any) -> int | None:
-    """Read a value as a whole number; None when it is not one (``1.5``, ``"a"``, NaN)."""
-    if isinstance(value, str | bytes):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(number) or number != int(number):
-        return None
-    return int(number)
-
-
-def preview(label: Any, limit: int = 60) -> str:
-    """Return a short repr of a label for error messages."""
-    text = repr(label)
-    return text if len(text) <= limit else text[: limit - 3] + "..."

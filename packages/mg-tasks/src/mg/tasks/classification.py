@@ -27,7 +27,9 @@ from torchmetrics.classification import (
 from mg.adapters import LinearCLSAdapter, LinearTokenAdapter
 from mg.core import (
     BackboneCallable,
+    BackboneInterface,
     Capability,
+    LabelKind,
     SequenceAdapter,
     SequenceAdapterCallable,
     TaskInterface,
@@ -37,14 +39,13 @@ from mg.core import (
 from mg.core.task import Stage
 from mg.tasks.batching import (
     Sample,
-    as_index,
     gather_tokens,
     pack_index,
-    preview,
     residue_mask,
     tokenize_samples,
     unpack,
 )
+from mg.tasks.data.labels import as_int, preview
 from mg.tasks.masking import IGNORE_INDEX
 from mg.tasks.metrics import SelectOutput
 
@@ -129,6 +130,7 @@ class SequenceClassification(TaskInterface):
     """
 
     adapter_type = SequenceAdapter
+    label_kind = LabelKind.CLASS
 
     def __init__(
         self,
@@ -141,21 +143,18 @@ class SequenceClassification(TaskInterface):
         class_names: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(backbone, **kwargs)
+        super().__init__(backbone, adapter, **kwargs)
         _check_class_options(n_classes, class_weights, class_names, 1 if multilabel else 2)
-        self.adapter_fn = adapter
         self.n_classes = n_classes
         self.multilabel = multilabel
+        self.label_kind = LabelKind.MULTILABEL if multilabel else LabelKind.CLASS
         self.class_names = list(class_names) if class_names is not None else None
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         self.register_buffer("class_weights", weights, persistent=False)
 
-    def configure_model(self) -> None:
-        """Build the backbone, and an adapter from its embedding size to ``n_classes``."""
-        if self.backbone is not None:
-            return
-        self.backbone = self.build_backbone()
-        self.adapter = self.adapter_fn(self.backbone.get_embedding_size(), self.n_classes)
+    def adapter_arguments(self, backbone: BackboneInterface) -> tuple[int, int]:
+        """The head maps the embedding size to ``n_classes`` logits."""
+        return backbone.get_embedding_size(), self.n_classes
 
     def collate(self, samples: list[Sample]) -> dict[str, Any]:
         """Tokenize the sequences; stack labels as class indices or a 0/1 matrix.
@@ -170,13 +169,8 @@ class SequenceClassification(TaskInterface):
                 rows = [[float(v) for v in s["labels"]] for s in samples]
                 batch["labels"] = torch.tensor(rows, dtype=torch.float32)
             else:
-                batch["labels"] = torch.tensor([as_index(s["labels"]) for s in samples])
+                batch["labels"] = torch.tensor([as_int(s["labels"]) for s in samples])
         return batch
-
-    def forward(self, batch: dict[str, Any]) -> Tensor:
-        """Return class logits ``(batch, n_classes)``."""
-        out = self.backbone(batch["input_ids"], batch["attention_mask"])
-        return self.adapter(out.last_hidden_state, out.attention_mask)
 
     def evaluate(self, preds: Tensor, batch: dict[str, Any], stage: Stage) -> dict[str, Tensor]:
         """Cross-entropy (binary cross-entropy for multilabel), then update the metrics."""
@@ -231,11 +225,6 @@ class SequenceClassification(TaskInterface):
                 metrics[f"auroc_{name}"] = SelectOutput(BinaryAUROC(), i)
         return metrics
 
-    @classmethod
-    def provided_data_columns(cls, stage: str) -> set[str]:
-        """Prediction columns: ``ids``, ``predictions`` and ``probabilities``."""
-        return {"ids", "predictions", "probabilities"}
-
     def label_problem(self, label: Any) -> str | None:
         """Say what is wrong with a label: a class outside ``[0, n_classes)``, a bad 0/1 list."""
         if self.multilabel:
@@ -244,7 +233,7 @@ class SequenceClassification(TaskInterface):
                     f"label {preview(label)} is not a list of {self.n_classes} 0/1 values "
                     "(multilabel)"
                 )
-            values = [as_index(v) for v in label]
+            values = [as_int(v) for v in label]
             if len(values) != self.n_classes:
                 return (
                     f"label {preview(label)} has {len(values)} values, but n_classes is "
@@ -253,7 +242,7 @@ class SequenceClassification(TaskInterface):
             if any(v not in (0, 1) for v in values):
                 return f"label {preview(label)} holds values other than 0 and 1 (multilabel)"
             return None
-        index = as_index(label)
+        index = as_int(label)
         if index is None:
             return f"label {preview(label)} is not a class index (a whole number)"
         if not 0 <= index < self.n_classes:
@@ -294,6 +283,7 @@ class TokenClassification(TaskInterface):
     """
 
     adapter_type = TokenAdapter
+    label_kind = LabelKind.TOKEN
     needs_capabilities = frozenset({Capability.PER_RESIDUE_TOKENS})
 
     def __init__(
@@ -305,19 +295,15 @@ class TokenClassification(TaskInterface):
         class_weights: list[float] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(backbone, **kwargs)
+        super().__init__(backbone, adapter, **kwargs)
         _check_class_options(n_classes, class_weights)
-        self.adapter_fn = adapter
         self.n_classes = n_classes
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         self.register_buffer("class_weights", weights, persistent=False)
 
-    def configure_model(self) -> None:
-        """Build the backbone, and a token adapter from its embedding size to ``n_classes``."""
-        if self.backbone is not None:
-            return
-        self.backbone = self.build_backbone()
-        self.adapter = self.adapter_fn(self.backbone.get_embedding_size(), self.n_classes)
+    def adapter_arguments(self, backbone: BackboneInterface) -> tuple[int, int]:
+        """The head maps each token's embedding to ``n_classes`` logits."""
+        return backbone.get_embedding_size(), self.n_classes
 
     def collate(self, samples: list[Sample]) -> dict[str, Any]:
         """Tokenize, then put each residue's label at its token (``-100`` elsewhere).
@@ -348,14 +334,9 @@ class TokenClassification(TaskInterface):
                         "token per residue."
                     )
                 # Truncation keeps the first residues, so their labels are the first ones.
-                labels[row, keep] = torch.tensor([as_index(v) for v in values[:count]])
+                labels[row, keep] = torch.tensor([as_int(v) for v in values[:count]])
             batch["labels"] = labels
         return batch
-
-    def forward(self, batch: dict[str, Any]) -> Tensor:
-        """Return per-token logits ``(batch, length, n_classes)``."""
-        out = self.backbone(batch["input_ids"], batch["attention_mask"])
-        return self.adapter(out.last_hidden_state, out.attention_mask)
 
     def evaluate(self, preds: Tensor, batch: dict[str, Any], stage: Stage) -> dict[str, Tensor]:
         """Cross-entropy over labelled residues; metrics over the same residues."""
@@ -384,17 +365,12 @@ class TokenClassification(TaskInterface):
         """Accuracy, F1 and MCC over labelled residues."""
         return _single_label_metrics(self.n_classes, with_auroc=False)
 
-    @classmethod
-    def provided_data_columns(cls, stage: str) -> set[str]:
-        """Prediction columns: ``ids``, ``predictions`` and ``probabilities``."""
-        return {"ids", "predictions", "probabilities"}
-
     def label_problem(self, label: Any) -> str | None:
         """Say what is wrong with a label list: not a list, or a class outside the range."""
         if isinstance(label, str | bytes) or not hasattr(label, "__iter__"):
             return f"label {preview(label)} is not a list of class indices, one per residue"
         for position, value in enumerate(label):
-            index = as_index(value)
+            index = as_int(value)
             if index is None or not (0 <= index < self.n_classes or index == IGNORE_INDEX):
                 return (
                     f"label {preview(value)} at residue {position} is not a class index in "

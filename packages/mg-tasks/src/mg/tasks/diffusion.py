@@ -19,25 +19,25 @@ from torchmetrics import MeanMetric, Metric
 from mg.adapters import ConditionalLMAdapter
 from mg.core import (
     BackboneCallable,
+    BackboneInterface,
     Capability,
     ConditionalGenerationAdapter,
     ConditionalGenerationAdapterCallable,
+    LabelKind,
     TaskInterface,
 )
-from mg.core.data import DataInterface
 from mg.core.task import Stage
 from mg.tasks.batching import (
     Sample,
-    as_index,
     as_numbers,
     item_generators,
     pack_index,
-    preview,
     residue_mask,
     tokenize_samples,
     uniform_at,
     unpack,
 )
+from mg.tasks.data.labels import as_int, preview
 from mg.tasks.masking import IGNORE_INDEX, mask_for_diffusion
 
 
@@ -50,6 +50,7 @@ class _MaskedDiffusion(TaskInterface):
     def __init__(
         self,
         backbone: BackboneCallable,
+        adapter: ConditionalGenerationAdapterCallable | None = None,
         *,
         num_steps: int,
         temperature: float,
@@ -58,7 +59,7 @@ class _MaskedDiffusion(TaskInterface):
         seed: int,
         **kwargs: Any,
     ) -> None:
-        super().__init__(backbone, **kwargs)
+        super().__init__(backbone, adapter, **kwargs)
         if num_steps < 1:
             raise ValueError(f"num_steps must be at least 1, not {num_steps}.")
         if temperature < 0:
@@ -234,11 +235,6 @@ class _MaskedDiffusion(TaskInterface):
         u = uniform_at(mask, generators, size).clamp(1e-10, 1 - 1e-7)
         return -torch.log(-torch.log(u))
 
-    @classmethod
-    def provided_data_columns(cls, stage: str) -> set[str]:
-        """Prediction columns: ``ids``, ``predictions`` (token ids) and ``sequences``."""
-        return {"ids", "predictions", "sequences"}
-
 
 class Diffusion(_MaskedDiffusion):
     """Masked discrete diffusion on the backbone's masked-LM head: train, then generate.
@@ -295,21 +291,10 @@ class Diffusion(_MaskedDiffusion):
             **kwargs,
         )
 
-    def configure_model(self) -> None:
-        """Build the backbone with its masked-LM head."""
-        if self.backbone is not None:
-            return
-        self.backbone = self.build_backbone()
-
     def denoise_logits(self, input_ids: Tensor, batch: dict[str, Any]) -> Tensor:
         """Return the LM head's logits for ``input_ids``."""
         out = self.backbone(input_ids, batch["attention_mask"])
         return self.backbone.get_decoder()(out.last_hidden_state)
-
-    @classmethod
-    def required_data_columns(cls, stage: str) -> set[str]:
-        """Only sequences, in every stage."""
-        return {"sequences"}
 
 
 ConditionKind = Literal["class", "continuous"]
@@ -352,6 +337,7 @@ class ConditionalDiffusion(_MaskedDiffusion):
     """
 
     adapter_type = ConditionalGenerationAdapter
+    label_kind = LabelKind.CLASS
 
     def __init__(
         self,
@@ -370,6 +356,7 @@ class ConditionalDiffusion(_MaskedDiffusion):
     ) -> None:
         super().__init__(
             backbone,
+            adapter,
             num_steps=num_steps,
             temperature=temperature,
             inverse_rate_weighting=inverse_rate_weighting,
@@ -383,8 +370,8 @@ class ConditionalDiffusion(_MaskedDiffusion):
             raise ValueError(f"n_classes must be at least 2, not {n_classes}.")
         if condition == "continuous" and condition_size < 1:
             raise ValueError(f"condition_size must be at least 1, not {condition_size}.")
-        self.adapter_fn = adapter
         self.condition = condition
+        self.label_kind = LabelKind.CLASS if condition == "class" else LabelKind.REGRESSION
         self.n_classes = n_classes
         self.condition_size = condition_size
 
@@ -393,16 +380,13 @@ class ConditionalDiffusion(_MaskedDiffusion):
         """The size of the condition vector the adapter reads."""
         return self.n_classes if self.condition == "class" else self.condition_size
 
-    def configure_model(self) -> None:
-        """Build the backbone and the conditional adapter, handing it the LM head."""
-        if self.backbone is not None:
-            return
-        self.backbone = self.build_backbone()
-        self.adapter = self.adapter_fn(
-            self.backbone.get_embedding_size(),
-            self.backbone.get_vocab_size(),
+    def adapter_arguments(self, backbone: BackboneInterface) -> tuple[Any, ...]:
+        """The adapter reads the embedding size, vocabulary, condition width and LM head."""
+        return (
+            backbone.get_embedding_size(),
+            backbone.get_vocab_size(),
             self.condition_width,
-            self.backbone.get_decoder(),
+            backbone.get_decoder(),
         )
 
     def collate(self, samples: list[Sample]) -> dict[str, Any]:
@@ -414,7 +398,7 @@ class ConditionalDiffusion(_MaskedDiffusion):
         """
         batch = super().collate(samples)
         if self.condition == "class":
-            labels = torch.tensor([as_index(s["labels"]) for s in samples])
+            labels = torch.tensor([as_int(s["labels"]) for s in samples])
             batch["condition"] = F.one_hot(labels, self.n_classes).float()
         else:
             rows = [as_numbers(s["labels"]) for s in samples]
@@ -429,13 +413,6 @@ class ConditionalDiffusion(_MaskedDiffusion):
         condition = batch["condition"].to(out.last_hidden_state.device)
         return self.adapter(out.last_hidden_state, out.attention_mask, condition)
 
-    def setup(self, stage: str) -> None:
-        """Check columns, and the labels of the predict split too (they are conditions)."""
-        super().setup(stage)
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
-        if stage == "predict" and isinstance(datamodule, DataInterface):
-            datamodule.check_labels(stage, self.label_problem)
-
     @classmethod
     def required_data_columns(cls, stage: str) -> set[str]:
         """Sequences and labels (the condition), in every stage."""
@@ -444,7 +421,7 @@ class ConditionalDiffusion(_MaskedDiffusion):
     def label_problem(self, label: Any) -> str | None:
         """Say what is wrong with a condition: a class out of range, a bad value list."""
         if self.condition == "class":
-            index = as_index(label)
+            index = as_int(label)
             if index is None or not 0 <= index < self.n_classes:
                 return (
                     f"label {preview(label)} is not a class index in [0, {self.n_classes}) "

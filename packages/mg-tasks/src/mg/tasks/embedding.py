@@ -7,6 +7,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from mg.adapters.pooling import pool
 from mg.core import BackboneCallable, TaskInterface
 from mg.core.task import Stage
 from mg.tasks.batching import (
@@ -80,12 +81,6 @@ class Embed(TaskInterface):
                 "(`mg predict`) instead."
             )
 
-    def configure_model(self) -> None:
-        """Build the backbone (no adapter)."""
-        if self.backbone is not None:
-            return
-        self.backbone = self.build_backbone()
-
     def collate(self, samples: list[Sample]) -> dict[str, Any]:
         """Tokenize the sequences."""
         return tokenize_samples(self.backbone, samples)
@@ -113,12 +108,12 @@ class Embed(TaskInterface):
                     f"pooling='cls' needs a leading CLS token, which "
                     f"{type(self.backbone).__name__} does not add; use 'mean' or 'max'."
                 )
-            return states[:, 0]
-        weights = residues.view(*residues.shape, *([1] * (states.dim() - 2)))
-        if self.pooling == "max":
-            return states.masked_fill(~weights, float("-inf")).amax(1)
-        weights = weights.to(states.dtype)
-        return (states * weights).sum(1) / weights.sum(1).clamp(min=1)
+        # Pooling reads (batch, length, features): fold any layer dimension into features.
+        flat = states.flatten(2)
+        pooled = pool(
+            flat, batch["attention_mask"] if self.pooling == "cls" else residues, self.pooling
+        )
+        return pooled.view(states.shape[0], *states.shape[2:])
 
     def _select_layers(self, last: Tensor, hidden: tuple[Tensor, ...] | None) -> Tensor:
         """Return ``(batch, length, size)``; with ``layers``: ``(batch, length, layers, size)``."""
@@ -149,8 +144,3 @@ class Embed(TaskInterface):
         if isinstance(embeddings, Tensor):
             embeddings = embeddings.cpu()
         return {"ids": batch["ids"], "predictions": embeddings}
-
-    @classmethod
-    def required_data_columns(cls, stage: str) -> set[str]:
-        """Only sequences."""
-        return {"sequences"}

@@ -31,12 +31,6 @@ class _LMHeadTask(TaskInterface):
 
     uses_lm_head = True
 
-    def configure_model(self) -> None:
-        """Build the backbone with its masked-LM head."""
-        if self.backbone is not None:
-            return
-        self.backbone = self.build_backbone()
-
     def collate(self, samples: list[Sample]) -> dict[str, Any]:
         """Tokenize the sequences (the tokens are their own targets: no labels).
 
@@ -62,16 +56,6 @@ class _LMHeadTask(TaskInterface):
     def decode_items(self, token_ids: list[Tensor]) -> list[str]:
         """Decode per-item residue token ids into strings."""
         return [self.backbone.decode_tokens(ids[None])[0] for ids in token_ids]
-
-    @classmethod
-    def required_data_columns(cls, stage: str) -> set[str]:
-        """Only sequences, in every stage: the tokens are the targets."""
-        return {"sequences"}
-
-    @classmethod
-    def provided_data_columns(cls, stage: str) -> set[str]:
-        """Prediction columns: ``ids``, ``predictions`` and ``sequences``."""
-        return {"ids", "predictions", "sequences"}
 
     def configure_metrics(self, stage: Stage) -> dict[str, Metric]:
         """``accuracy``: the fraction of target tokens predicted exactly."""

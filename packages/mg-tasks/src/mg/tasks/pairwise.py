@@ -12,7 +12,9 @@ from torchmetrics import Metric
 from mg.adapters import MLPPairwiseAdapter
 from mg.core import (
     BackboneCallable,
+    BackboneInterface,
     Capability,
+    LabelKind,
     PairwiseAdapter,
     PairwiseAdapterCallable,
     TaskInterface,
@@ -20,14 +22,13 @@ from mg.core import (
 from mg.core.task import Stage
 from mg.tasks.batching import (
     Sample,
-    as_index,
     gather_pairs,
     pack_index,
-    preview,
     residue_mask,
     tokenize_samples,
     unpack,
 )
+from mg.tasks.data.labels import as_int, preview
 from mg.tasks.metrics import TopLPrecision
 
 
@@ -64,6 +65,7 @@ class PairwiseTokenClassification(TaskInterface):
     """
 
     adapter_type = PairwiseAdapter
+    label_kind = LabelKind.PAIRS
     needs_capabilities = frozenset({Capability.PER_RESIDUE_TOKENS})
 
     def __init__(
@@ -75,22 +77,18 @@ class PairwiseTokenClassification(TaskInterface):
         pos_weight: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(backbone, **kwargs)
+        super().__init__(backbone, adapter, **kwargs)
         if min_separation < 1:
             raise ValueError(f"min_separation must be at least 1, not {min_separation}.")
         if pos_weight is not None and not pos_weight > 0:
             raise ValueError(f"pos_weight must be positive, not {pos_weight}.")
-        self.adapter_fn = adapter
         self.min_separation = min_separation
         weight = torch.tensor(pos_weight, dtype=torch.float32) if pos_weight is not None else None
         self.register_buffer("pos_weight", weight, persistent=False)
 
-    def configure_model(self) -> None:
-        """Build the backbone, and a pairwise adapter giving one score per pair."""
-        if self.backbone is not None:
-            return
-        self.backbone = self.build_backbone()
-        self.adapter = self.adapter_fn(self.backbone.get_embedding_size(), 1)
+    def adapter_arguments(self, backbone: BackboneInterface) -> tuple[int, int]:
+        """The head gives one score per pair of token embeddings."""
+        return backbone.get_embedding_size(), 1
 
     def collate(self, samples: list[Sample]) -> dict[str, Any]:
         """Tokenize, then draw each item's pairs into a residue-by-residue 0/1 map.
@@ -110,7 +108,7 @@ class PairwiseTokenClassification(TaskInterface):
             for row, (sample, count) in enumerate(zip(samples, counts, strict=True)):
                 length = len(sample["sequences"])
                 for pair in sample["labels"]:
-                    i, j = (as_index(v) for v in pair)
+                    i, j = (as_int(v) for v in pair)
                     if i >= length or j >= length:
                         raise ValueError(
                             f"Sample {sample.get('ids', row)!r}: pair {list(pair)} points past "
@@ -179,7 +177,7 @@ class PairwiseTokenClassification(TaskInterface):
         for pair in label:
             if isinstance(pair, str | bytes) or not hasattr(pair, "__len__") or len(pair) != 2:
                 return f"pair {preview(pair)} is not an [i, j] pair of residue indices"
-            i, j = (as_index(v) for v in pair)
+            i, j = (as_int(v) for v in pair)
             if i is None or j is None or i < 0 or j < 0:
                 return f"pair {preview(pair)} does not hold two 0-based residue indices"
             if i == j:

@@ -18,10 +18,18 @@ from torchmetrics import (
 )
 
 from mg.adapters import LinearCLSAdapter
-from mg.core import BackboneCallable, SequenceAdapter, SequenceAdapterCallable, TaskInterface
+from mg.core import (
+    BackboneCallable,
+    BackboneInterface,
+    LabelKind,
+    SequenceAdapter,
+    SequenceAdapterCallable,
+    TaskInterface,
+)
 from mg.core.data import DataInterface
 from mg.core.task import Stage
-from mg.tasks.batching import Sample, as_numbers, preview, tokenize_samples
+from mg.tasks.batching import Sample, as_numbers, tokenize_samples
+from mg.tasks.data.labels import preview
 from mg.tasks.metrics import MeanOverOutputs, SelectOutput
 
 RegressionLoss = Literal["mse", "huber", "l1"]
@@ -83,6 +91,7 @@ class SequenceRegression(TaskInterface):
     """
 
     adapter_type = SequenceAdapter
+    label_kind = LabelKind.REGRESSION
 
     def __init__(
         self,
@@ -94,14 +103,13 @@ class SequenceRegression(TaskInterface):
         normalize_labels: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(backbone, **kwargs)
+        super().__init__(backbone, adapter, **kwargs)
         if num_outputs < 1:
             raise ValueError(f"num_outputs must be at least 1, not {num_outputs}.")
         if isinstance(loss, str) and loss not in LOSSES:
             raise ValueError(
                 f"Unknown loss {loss!r}: choose one of {sorted(LOSSES)} or a callable."
             )
-        self.adapter_fn = adapter
         self.num_outputs = num_outputs
         self.normalize_labels = normalize_labels
         self.loss_fn = LOSSES[loss]() if isinstance(loss, str) else loss()
@@ -109,16 +117,9 @@ class SequenceRegression(TaskInterface):
         self.register_buffer("label_mean", torch.zeros(num_outputs))
         self.register_buffer("label_std", torch.ones(num_outputs))
 
-    def configure_model(self) -> None:
-        """Build the backbone, then the adapter from its embedding size to ``num_outputs``.
-
-        Lightning calls this on the target device before any weights are restored; a
-        second call (``trainer.test`` after ``trainer.fit``) keeps the model already built.
-        """
-        if self.backbone is not None:
-            return
-        self.backbone = self.build_backbone()
-        self.adapter = self.adapter_fn(self.backbone.get_embedding_size(), self.num_outputs)
+    def adapter_arguments(self, backbone: BackboneInterface) -> tuple[int, int]:
+        """The head maps the embedding size to ``num_outputs`` numbers."""
+        return backbone.get_embedding_size(), self.num_outputs
 
     def collate(self, samples: list[Sample]) -> dict[str, Any]:
         """Tokenize the sequences and stack the labels, when there are any.
@@ -136,18 +137,6 @@ class SequenceRegression(TaskInterface):
             rows = [as_numbers(s["labels"]) for s in samples]
             batch["labels"] = torch.tensor(rows, dtype=torch.float32).view(-1, self.num_outputs)
         return batch
-
-    def forward(self, batch: dict[str, Any]) -> Tensor:
-        """Encode the sequences and predict, in the model's (standardized) units.
-
-        Args:
-            batch (dict[str, Any]): a batch from `collate`.
-
-        Returns:
-            Tensor: ``(batch, num_outputs)``; `to_label_units` turns it into label units.
-        """
-        out = self.backbone(batch["input_ids"], batch["attention_mask"])
-        return self.adapter(out.last_hidden_state, out.attention_mask)
 
     def evaluate(self, preds: Tensor, batch: dict[str, Any], stage: Stage) -> dict[str, Tensor]:
         """Compute the loss on standardized labels and the metrics in label units.

@@ -20,7 +20,7 @@ from mg.core.backbone import (
     Modality,
     TokenizedBatch,
 )
-from mg.core.data import SPLIT_OF_STAGE, DataInterface, Sample
+from mg.core.data import SPLITS_OF_STAGE, DataInterface, Sample
 
 SPECIAL_TOKENS = {"pad": "<pad>", "cls": "<cls>", "eos": "<eos>", "unk": "<unk>", "mask": "<mask>"}
 
@@ -251,7 +251,7 @@ class InMemoryData(DataInterface):
 
     def provided_columns(self, stage: str) -> set[str]:
         """Return the columns every sample of the stage's split holds."""
-        dataset = self.datasets.get(SPLIT_OF_STAGE[stage])
+        dataset = self.datasets.get(SPLITS_OF_STAGE[stage][0])
         if dataset is None or not len(dataset):
             return set()
         return set.intersection(*(set(sample) for sample in dataset.samples))

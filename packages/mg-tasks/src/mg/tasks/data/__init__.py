@@ -1,6 +1,7 @@
 """Data modules, file readers, label parsing, splits and synthetic example data for mg tasks."""
 
-from mg.tasks.data.datamodule import SequenceData, SequenceDataset
+from mg.tasks.data.datamodule import SequenceData
+from mg.tasks.data.dataset import SequenceDataset
 from mg.tasks.data.examples import example_names, example_path, write_examples
 from mg.tasks.data.labels import LABEL_TYPES, LabelType
 from mg.tasks.data.readers import (

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 LabelType = Literal["class", "multilabel", "regression", "token", "pairs", "none"]
@@ -100,14 +100,17 @@ def _as_list(value: Any) -> list[Any] | None:
         try:
             parsed = json.loads(value)
         except json.JSONDecodeError as error:
-            raise LabelFormatError(f"{_short(value)} is not a valid JSON list ({error}).") from None
+            raise LabelFormatError(
+                f"{preview(value)} is not a valid JSON list ({error})."
+            ) from None
         if not isinstance(parsed, list):
-            raise LabelFormatError(f"{_short(value)} is not a JSON list.")
+            raise LabelFormatError(f"{preview(value)} is not a JSON list.")
         return parsed
     return None
 
 
-def _short(value: Any, width: int = 40) -> str:
+def preview(value: Any, width: int = 60) -> str:
+    """Return a short repr of a value, as written, for error messages."""
     text = repr(value)
     return text if len(text) <= width else text[: width - 3] + "..."
 
@@ -126,7 +129,7 @@ def int_list(value: Any) -> list[int]:
     items = _as_list(value)
     if items is None:
         if not isinstance(value, str):
-            raise LabelFormatError(f"{_short(value)} is not a list of integers.")
+            raise LabelFormatError(f"{preview(value)} is not a list of integers.")
         text = value.strip()
         items = re.split(r"[\s,;]+", text) if re.search(r"[\s,;]", text) else list(text)
     numbers = []
@@ -134,23 +137,60 @@ def int_list(value: Any) -> list[int]:
         number = as_int(item) if not isinstance(item, list | dict) else None
         if number is None:
             raise LabelFormatError(
-                f"item {position} ({item!r}) of {_short(value)} is not an integer; write token "
+                f"item {position} ({item!r}) of {preview(value)} is not an integer; write token "
                 "labels as digits ('0110'), separated integers ('0 1 1 0') or a JSON list."
             )
         numbers.append(number)
     return numbers
 
 
-def infer_class_names(values: Iterable[Any]) -> list[str] | None:
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def infer_class_names(
+    values: Sequence[Any], origins: Sequence[str], column: str
+) -> list[str] | None:
     """Return the sorted class names of raw class labels, or None when all are indices.
 
+    A column must be read one way: all whole numbers (class indices) or all names.
+
     Args:
-        values (Iterable[Any]): raw labels; empty ones are ignored.
+        values (Sequence[Any]): raw labels; empty ones are ignored.
+        origins (Sequence[str]): where each value came from (``"file, row N"``).
+        column (str): the label column, for messages.
+
+    Raises:
+        LabelFormatError: a number that is not a whole number (``0.43``: a regression
+            target, not a class), or a column mixing indices and names.
     """
-    present = [v for v in values if not is_missing(v)]
-    if all(as_int(v) is not None for v in present):
+    present = [(v, o) for v, o in zip(values, origins, strict=True) if not is_missing(v)]
+    indices = [(v, o) for v, o in present if as_int(v) is not None]
+    if len(indices) == len(present):
         return None
-    return sorted({str(v).strip() for v in present})
+    fractional = next(((v, o) for v, o in present if as_int(v) is None and _is_number(v)), None)
+    if fractional is not None:
+        value, origin = fractional
+        raise LabelFormatError(
+            f"{origin}, column {column!r}: {preview(value)} is a number but not a class index; "
+            "this task reads class labels (whole-number indices or class names). For numeric "
+            "targets use a regression task such as SequenceRegression."
+        )
+    if indices:
+        index, index_origin = indices[0]
+        name, name_origin = next((v, o) for v, o in present if as_int(v) is None)
+        raise LabelFormatError(
+            f"Column {column!r} mixes class indices and class names: {index_origin} holds "
+            f"{preview(index)}, {name_origin} holds {preview(name)}. Write every label the "
+            "same way, or list the names in index order with class_names: [...]."
+        )
+    return sorted({str(v).strip() for v, _ in present})
 
 
 def parse_class(value: Any, class_names: Sequence[str] | None) -> int:
@@ -297,7 +337,7 @@ def parse_pairs(value: Any, length: int) -> list[list[int]]:
             else ""
         )
         raise LabelFormatError(
-            f"{_short(value)} is neither a JSON list of [i, j] pairs nor a dot-bracket string."
+            f"{preview(value)} is neither a JSON list of [i, j] pairs nor a dot-bracket string."
             + hint
         )
     pairs: set[tuple[int, int]] = set()

@@ -1,0 +1,65 @@
+"""`SequenceDataset`: the parsed samples of one split, with where each came from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch.utils.data import Dataset
+
+from mg.core.data import Sample
+
+
+class SequenceDataset(Dataset):
+    """Parsed samples of one split, with the file and row each came from.
+
+    Attributes:
+        sequences (list[str]): the sequences (whitespace removed).
+        ids (list[str]): one id per sequence.
+        labels (list[Any] | None): schema labels, or None when the split is unlabelled.
+        files (list[str]): the file of each sample.
+        rows (list[int]): the 1-based data row of each sample in its file.
+        label_files (list[str]): the file each label came from (a label table, or ``files``).
+        label_rows (list[int]): the row each label came from.
+        label_columns_text (str): the label column(s), for messages.
+        raw_labels (list[Any] | None): each label as written in its file, for messages.
+    """
+
+    def __init__(
+        self,
+        sequences: list[str],
+        ids: list[str],
+        labels: list[Any] | None,
+        files: list[str],
+        rows: list[int],
+        label_files: list[str] | None = None,
+        label_rows: list[int] | None = None,
+        label_columns_text: str = "",
+        raw_labels: list[Any] | None = None,
+    ) -> None:
+        self.sequences = sequences
+        self.ids = ids
+        self.labels = labels
+        self.files = files
+        self.rows = rows
+        self.label_files = label_files if label_files is not None else files
+        self.label_rows = label_rows if label_rows is not None else rows
+        self.label_columns_text = label_columns_text
+        self.raw_labels = raw_labels if raw_labels is not None else labels
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def __getitem__(self, index: int) -> Sample:
+        sample: Sample = {"sequences": self.sequences[index], "ids": self.ids[index]}
+        if self.labels is not None:
+            sample["labels"] = self.labels[index]
+        return sample
+
+    @property
+    def lengths(self) -> list[int]:
+        """The length of every sequence."""
+        return [len(s) for s in self.sequences]
+
+    def origin(self, index: int) -> str:
+        """Say where sample ``index`` came from: ``"file, row N"``."""
+        return f"{self.files[index]}, row {self.rows[index]}"
