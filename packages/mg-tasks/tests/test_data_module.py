@@ -246,7 +246,7 @@ def test_seeded_split_is_reproducible_disjoint_and_complete(tmp_path):
     data = SequenceData(label_type="class", path=str(path), label_columns="y", test_fraction=0.1)
     assert ids(data, "predict") == ids(data, "test")
     data = SequenceData(label_type="class", path=str(path), label_columns="y", val_fraction=0.2)
-    with pytest.raises(ValueError, match="no predict split.*give predict_file"):
+    with pytest.raises(ValueError, match=r"no predict split.*give predict_file"):
         ids(data, "predict")
 
 
