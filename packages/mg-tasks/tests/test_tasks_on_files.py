@@ -126,3 +126,31 @@ def test_a_class_column_mixing_indices_and_names_is_refused(tmp_path: Path) -> N
     with pytest.raises(ValueError, match=r"mixes class indices and class names.*row 6 holds '1'"):
         fast_trainer(max_steps=1).fit(task, datamodule=data)
     assert task.backbone is None
+
+
+def test_more_class_names_than_n_classes_says_to_raise_n_classes(tmp_path: Path) -> None:
+    samples = composition_samples(9, 0, n_classes=3)
+    for sample in samples:
+        sample["labels"] = ["cytosol", "nucleus", "membrane"][sample["labels"]]
+    data = SequenceData(path=write_csv(tmp_path / "names.csv", samples), label_columns="label")
+    task = SequenceClassification(tiny_backbone, n_classes=2)
+    with pytest.raises(ValueError, match=r"name 3 classes .*set n_classes: 3.*'nucleus'"):
+        fast_trainer(max_steps=1).fit(task, datamodule=data)
+    assert task.backbone is None
+
+
+def test_duplicate_ids_are_refused_for_prediction_and_named(tmp_path: Path) -> None:
+    samples = composition_samples(5, 0)
+    samples[4]["ids"] = samples[1]["ids"]
+    path = write_csv(tmp_path / "dups.csv", samples)
+    with pytest.raises(ValueError, match=r"repeats ids.*dups.csv, row 2 and .*dups.csv, row 5"):
+        SequenceData(predict_file=path).setup("predict")
+    with pytest.warns(UserWarning, match="repeats 1 id"):
+        SequenceData(train_file=path).setup("fit")
+
+
+def test_a_file_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"id,sequence\na,ACGT\nb,ACG\xe9T\n")
+    with pytest.raises(ValueError, match=r"latin.csv, line 3: the bytes .* are not UTF-8"):
+        SequenceData(predict_file=str(path)).setup("predict")

@@ -36,6 +36,8 @@ from mg.core import (
     TokenAdapter,
     TokenAdapterCallable,
 )
+from mg.core.compat import CompatibilityReport
+from mg.core.data import DataInterface
 from mg.core.task import Stage
 from mg.tasks.batching import (
     Sample,
@@ -155,6 +157,19 @@ class SequenceClassification(TaskInterface):
     def adapter_arguments(self, backbone: BackboneInterface) -> tuple[int, int]:
         """The head maps the embedding size to ``n_classes`` logits."""
         return backbone.get_embedding_size(), self.n_classes
+
+    def check_data(self, datamodule: DataInterface, stage: str) -> CompatibilityReport:
+        """Check the data as every task does; say so when class names outnumber ``n_classes``."""
+        try:
+            return super().check_data(datamodule, stage)
+        except ValueError as error:
+            names = getattr(datamodule, "class_names", None)
+            if self.multilabel or not names or len(names) <= self.n_classes:
+                raise
+            raise ValueError(
+                f"The labels name {len(names)} classes {names}, but n_classes is "
+                f"{self.n_classes}: set n_classes: {len(names)}. ({error})"
+            ) from None
 
     def collate(self, samples: list[Sample]) -> dict[str, Any]:
         """Tokenize the sequences; stack labels as class indices or a 0/1 matrix.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch.utils.data import Sampler
 
 from mg.core.data import SPLITS_OF_STAGE, DataInterface, LabelCheck, LabelKind
@@ -352,6 +352,7 @@ class SequenceData(DataInterface):
         if not sequences:
             raise ValueError(f"The {split} split of {table.source} is empty.")
         ids = [all_ids[i] for i in indices]
+        _check_unique_ids(split, ids, files, rows)
         dataset = SequenceDataset(sequences, ids, None, files, rows)
         if not self.labelled:
             return dataset
@@ -505,3 +506,31 @@ class SequenceData(DataInterface):
         self._sets.clear()
         for split in list(self.datasets):
             self.datasets[split] = self.dataset(split)  # type: ignore[arg-type]
+
+
+def _check_unique_ids(split: str, ids: list[str], files: list[str], rows: list[int]) -> None:
+    """Refuse repeated ids in predictions (they are keyed by id); warn about them elsewhere.
+
+    Raises:
+        ValueError: a predict split repeats an id (naming the first ones and their rows).
+    """
+    first_row: dict[str, int] = {}
+    repeats: list[str] = []
+    for position, name in enumerate(ids):
+        if name in first_row:
+            first = first_row[name]
+            repeats.append(
+                f"{name!r} ({files[first]}, row {rows[first]} and {files[position]}, row "
+                f"{rows[position]})"
+            )
+        else:
+            first_row[name] = position
+    if not repeats:
+        return
+    shown = "; ".join(repeats[:3]) + (f"; and {len(repeats) - 3} more" if len(repeats) > 3 else "")
+    if split == "predict":
+        raise ValueError(
+            f"The predict split repeats ids, and predictions are keyed by id: {shown}. Give "
+            "every row its own id (or drop the id column to number rows)."
+        )
+    rank_zero_warn(f"The {split} split repeats {len(repeats)} id(s): {shown}.")

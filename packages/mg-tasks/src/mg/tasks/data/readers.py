@@ -345,6 +345,36 @@ def read_file(
     if not path.is_file():
         raise FileNotFoundError(f"No such file: {path}")
     fmt = detect_format(path) if file_format == "auto" else file_format
+    try:
+        return _read_format(path, fmt, id_column, sequence_column, header_pattern, max_rows)
+    except UnicodeDecodeError:
+        raise _not_utf8_error(path) from None
+
+
+def _not_utf8_error(path: Path) -> ValueError:
+    """Name the first line of a text file that is not UTF-8, with the bytes at fault."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rb") as handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as error:
+                bad = line[error.start : error.end + 8]
+                return ValueError(
+                    f"{path}, line {number}: the bytes {bad!r} are not UTF-8 text. Save the "
+                    "file as UTF-8 (for example `iconv -f latin1 -t utf-8 in.csv > out.csv`)."
+                )
+    return ValueError(f"{path} is not UTF-8 text; save it as UTF-8.")
+
+
+def _read_format(
+    path: Path,
+    fmt: str,
+    id_column: str,
+    sequence_column: str,
+    header_pattern: str | re.Pattern[str] | None,
+    max_rows: int | None,
+) -> Table:
     if fmt == "csv":
         return read_csv(path, max_rows=max_rows)
     if fmt == "tsv":
