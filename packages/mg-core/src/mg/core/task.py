@@ -70,6 +70,9 @@ class TaskInterface(pl.LightningModule, ABC):
         lr_scheduler (LRSchedulerCallable | None): builds a learning-rate scheduler.
         lr_scheduler_interval (str): step the scheduler every ``"epoch"`` or every ``"step"``.
         lr_scheduler_monitor (str): the logged value a ReduceLROnPlateau scheduler watches.
+        log_train_steps (bool): also log the training loss at every step (as
+            ``train_loss_step``); by default values are accumulated and logged once per
+            epoch, which keeps the step fast.
     """
 
     adapter_type: ClassVar[type[nn.Module] | None] = None
@@ -86,6 +89,7 @@ class TaskInterface(pl.LightningModule, ABC):
         lr_scheduler: LRSchedulerCallable | None = None,
         lr_scheduler_interval: Literal["epoch", "step"] = "epoch",
         lr_scheduler_monitor: str = "val_loss",
+        log_train_steps: bool = False,
     ) -> None:
         super().__init__()
         self.backbone_fn = backbone
@@ -94,6 +98,7 @@ class TaskInterface(pl.LightningModule, ABC):
         self.lr_scheduler_fn = lr_scheduler
         self.lr_scheduler_interval = lr_scheduler_interval
         self.lr_scheduler_monitor = lr_scheduler_monitor
+        self.log_train_steps = log_train_steps
         self.backbone: BackboneInterface | None = None
         self.adapter: nn.Module | None = None
         self.metrics = nn.ModuleDict()
@@ -234,8 +239,6 @@ class TaskInterface(pl.LightningModule, ABC):
         key = f"{stage}_metrics"  # a bare "train" would clash with Module.train
         if key not in self.metrics:
             self.metrics[key] = MetricCollection(self.configure_metrics(stage)).to(self.device)
-            # Lightning caches where logged metrics live at the first log; make it look again.
-            self._metric_attributes = None
         return self.metrics[key]  # type: ignore[return-value]
 
     # ----------------------------------------------------------------- Lightning hooks
@@ -281,19 +284,44 @@ class TaskInterface(pl.LightningModule, ABC):
         preds = self(batch)
         outputs = self.evaluate(preds, batch, stage)
         size = batch_size_of(batch)
+        per_step = stage == "train" and self.log_train_steps
         for name, value in outputs.items():
+            # Lightning keeps a running, batch-size weighted mean; no metric object per step.
             self.log(
                 f"{stage}_{name}",
                 value.detach(),
-                on_step=stage == "train",
+                on_step=per_step,
                 on_epoch=True,
                 prog_bar=name == "loss",
                 batch_size=size,
                 sync_dist=stage != "train",
             )
-        for name, metric in self.stage_metrics(stage).items():
-            self.log(f"{stage}_{name}", metric, on_step=False, on_epoch=True, batch_size=size)
         return outputs["loss"]
+
+    def _log_epoch_metrics(self, stage: Stage) -> None:
+        """Compute the stage's metrics once per epoch (they sync across processes), then reset."""
+        key = f"{stage}_metrics"
+        if key not in self.metrics:
+            return
+        collection = self.metrics[key]
+        # Within a compute group only the first member is updated: ask whether any was.
+        if any(m.update_count for m in collection.values(copy_state=False)):  # type: ignore[operator]
+            for name, value in collection.compute().items():  # type: ignore[operator]
+                if isinstance(value, Tensor) and value.numel() == 1:
+                    self.log(f"{stage}_{name}", value.float(), on_epoch=True)
+        collection.reset()  # type: ignore[operator]
+
+    def on_train_epoch_end(self) -> None:
+        """Log the training metrics of the epoch."""
+        self._log_epoch_metrics("train")
+
+    def on_validation_epoch_end(self) -> None:
+        """Log the validation metrics of the epoch."""
+        self._log_epoch_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        """Log the test metrics."""
+        self._log_epoch_metrics("test")
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         """Run one training step."""
