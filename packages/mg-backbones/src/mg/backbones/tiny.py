@@ -25,7 +25,6 @@ from mg.backbones.families import (
     ESM2Family,
     NucleotideTransformerFamily,
 )
-from mg.backbones.finetuning import LoraSettings, default_targets
 from mg.backbones.huggingface import TransformersBackbone
 from mg.backbones.loading import apply_config_values
 
@@ -109,12 +108,6 @@ class TinyBackbone(TransformersBackbone):
         masked_lm = self._build_masked_lm()
         # The head is built either way, so the encoder's weights do not depend on use_lm_head.
         model = masked_lm if use_lm_head else masked_lm.base_model
-        lora = LoraSettings(
-            r=lora_r,
-            alpha=lora_alpha,
-            dropout=lora_dropout,
-            target_modules=default_targets(lora_target_modules, self.lora_target_modules),
-        )
         self.attach(
             tokenizer,
             model,
@@ -122,7 +115,10 @@ class TinyBackbone(TransformersBackbone):
             unknown=unknown,
             truncation=truncation,
             finetune=finetune,
-            lora=lora,
+            lora_r=lora_r,
+            lora_alpha=lora_alpha,
+            lora_dropout=lora_dropout,
+            lora_target_modules=lora_target_modules,
         )
 
     def _build_masked_lm(self) -> PreTrainedModel:

@@ -27,10 +27,10 @@ if TYPE_CHECKING:
         BackboneOutput,
         Capability,
         Modality,
-        TokenizedBatch,
     )
     from mg.core.compat import CompatibilityReport, IncompatibleError, check_compatibility
     from mg.core.data import DataInterface
+    from mg.core.padding import TokenizedBatch, pad_labels, pad_tokens
     from mg.core.task import LRSchedulerCallable, OptimizerCallable, TaskInterface
 
 _EXPORTS = {
@@ -50,10 +50,10 @@ _EXPORTS = {
         "BackboneOutput",
         "Capability",
         "Modality",
-        "TokenizedBatch",
     ],
     "mg.core.compat": ["CompatibilityReport", "IncompatibleError", "check_compatibility"],
     "mg.core.data": ["DataInterface"],
+    "mg.core.padding": ["TokenizedBatch", "pad_labels", "pad_tokens"],
     "mg.core.task": ["LRSchedulerCallable", "OptimizerCallable", "TaskInterface"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -81,6 +81,8 @@ __all__ = [
     "TokenAdapterCallable",
     "TokenizedBatch",
     "check_compatibility",
+    "pad_labels",
+    "pad_tokens",
 ]
 
 
