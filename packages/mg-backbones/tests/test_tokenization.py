@@ -164,3 +164,36 @@ def test_bert_family_reads_a_classic_wordpiece_vocabulary(tmp_path: Path) -> Non
     assert HFBackbone(model_path=str(tmp_path), split_characters=True).tokenize(["ACGTN"]) == [
         [2, 5, 6, 7, 8, 9, 3]
     ]
+
+
+def test_generic_backbone_on_a_real_bert_vocabulary_with_non_ascii_letters(
+    tmp_path: Path,
+) -> None:
+    """Published BERT vocabularies hold 'ß' (upper case 'SS') and ligatures like 'ﬁ'."""
+    from transformers import BertConfig, BertForMaskedLM, BertTokenizer
+
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"ACGTN", "ß", "ﬁ", "ﬂ", "é", "the"]
+    BertTokenizer(str(_write_vocab(tmp_path, words)), do_lower_case=False).save_pretrained(
+        tmp_path
+    )
+    config = BertConfig(
+        vocab_size=len(words),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+    )
+    BertForMaskedLM(config).save_pretrained(tmp_path)
+    backbone = HFBackbone(model_path=str(tmp_path), split_characters=True)
+    # The alphabet is the vocabulary's ASCII letters; 'ß', 'ﬁ', 'ﬂ', 'é' are not residues.
+    assert backbone.accepted_characters() == "ACGNT"
+    assert backbone.tokenize(["ACGTN", "acg"]) == [[2, 5, 6, 7, 8, 9, 3], [2, 5, 6, 7, 3]]
+    assert backbone.find_invalid(["ACGT", "ACﬁGT"]) == (1, 2, "ﬁ")
+    with pytest.raises(ValueError, match=r"Sequence 1 holds 'ß' at position 3"):
+        backbone.tokenize(["ACGT", "ACGß"])
+
+
+def test_alphabet_must_be_ascii_and_says_so() -> None:
+    with pytest.raises(ValueError, match="must be ASCII; 'ß' is not"):
+        SequenceTokenizer(bert_char_tokenizer("ACGTß"), residues="ACGTß", max_length=8)
