@@ -173,9 +173,7 @@ def test_generic_backbone_on_a_real_bert_vocabulary_with_non_ascii_letters(
     from transformers import BertConfig, BertForMaskedLM, BertTokenizer
 
     words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"ACGTN", "ß", "ﬁ", "ﬂ", "é", "the"]
-    BertTokenizer(str(_write_vocab(tmp_path, words)), do_lower_case=False).save_pretrained(
-        tmp_path
-    )
+    BertTokenizer(str(_write_vocab(tmp_path, words)), do_lower_case=False).save_pretrained(tmp_path)
     config = BertConfig(
         vocab_size=len(words),
         hidden_size=16,

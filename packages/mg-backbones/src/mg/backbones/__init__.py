@@ -15,6 +15,7 @@ from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mg.backbones.base import TokenizerBackbone
     from mg.backbones.families import (
         ESM2,
         ESM2_CHECKPOINTS,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from mg.backbones.tokenization import SequenceTokenizer
 
 _EXPORTS = {
+    "mg.backbones.base": ["TokenizerBackbone"],
     "mg.backbones.families": [
         "ESM2",
         "ESM2_CHECKPOINTS",
@@ -84,6 +86,7 @@ __all__ = [
     "OneHotRNA",
     "SequenceTokenizer",
     "TinyBackbone",
+    "TokenizerBackbone",
     "TransformersBackbone",
 ]
 

@@ -24,14 +24,6 @@ class OneHotBackbone(TokenizerBackbone):
     There are no special tokens but padding and unknown; the embedding size is the
     vocabulary size. ``use_lm_head`` and ``default_config`` are accepted (tasks fill them)
     and have no effect: there is no head and no config.
-
-    Args:
-        use_lm_head (bool): reserved; ignored (no masked-LM head).
-        default_config (dict[str, Any] | None): reserved; ignored (no model config).
-        max_length (int): residues per sequence; longer input is cut (or refused).
-        unknown (Literal["error", "map"]): a character outside the alphabet raises, or is
-            read as the unknown token.
-        truncation (Literal["cut", "error"]): longer sequences are cut, or raise.
     """
 
     capabilities = frozenset({Capability.PER_RESIDUE_TOKENS})
@@ -46,6 +38,16 @@ class OneHotBackbone(TokenizerBackbone):
         unknown: Literal["error", "map"] = "error",
         truncation: Literal["cut", "error"] = "cut",
     ) -> None:
+        """Build the one-hot tokenizer of the class's alphabet.
+
+        Args:
+            use_lm_head (bool): reserved; ignored (no masked-LM head).
+            default_config (dict[str, Any] | None): reserved; ignored (no model config).
+            max_length (int): residues per sequence; longer input is cut (or refused).
+            unknown (Literal["error", "map"]): a character outside the alphabet raises, or is
+                read as the unknown token.
+            truncation (Literal["cut", "error"]): longer sequences are cut, or raise.
+        """
         super().__init__(use_lm_head, default_config)
         self.sequence_tokenizer = SequenceTokenizer(
             onehot_tokenizer((self.residues or "") + self.extra_residues),

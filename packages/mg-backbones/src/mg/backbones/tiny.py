@@ -30,27 +30,7 @@ from mg.backbones.loading import apply_config_values
 
 
 class TinyBackbone(TransformersBackbone):
-    """Base of the tiny variants; a family mixin provides the tokenizer and config.
-
-    Args:
-        use_lm_head (bool): reserved; keep the masked-LM head.
-        default_config (dict[str, Any] | None): reserved; task defaults for the model config.
-        hidden_size (int): hidden state size.
-        num_layers (int): encoder layers.
-        num_heads (int): attention heads (must divide ``hidden_size``).
-        max_length (int): tokens per sequence, special tokens included.
-        seed (int): seed of the random initialisation.
-        config_overwrites (dict[str, Any] | None): values set on the model config.
-        model_init_args (dict[str, Any] | None): further ``from_config`` arguments.
-        unknown (Literal["error", "map"]): a character outside the alphabet raises, or is
-            read as the unknown token.
-        truncation (Literal["cut", "error"]): longer sequences are cut, or raise.
-        finetune (Literal["full", "frozen", "lora"]): which weights train.
-        lora_r (int): LoRA rank.
-        lora_alpha (int): LoRA scaling numerator.
-        lora_dropout (float): dropout on the LoRA input.
-        lora_target_modules (list[str] | None): layers to adapt; None: the family default.
-    """
+    """Base of the tiny variants; a family mixin provides the tokenizer and config."""
 
     @staticmethod
     def build_tokenizer() -> PreTrainedTokenizerBase:
@@ -90,6 +70,27 @@ class TinyBackbone(TransformersBackbone):
         lora_dropout: float = 0.05,
         lora_target_modules: list[str] | None = None,
     ) -> None:
+        """Build the tokenizer and a seeded random model of the given size.
+
+        Args:
+            use_lm_head (bool): reserved; keep the masked-LM head.
+            default_config (dict[str, Any] | None): reserved; task defaults for the model config.
+            hidden_size (int): hidden state size.
+            num_layers (int): encoder layers.
+            num_heads (int): attention heads (must divide ``hidden_size``).
+            max_length (int): tokens per sequence, special tokens included.
+            seed (int): seed of the random initialisation.
+            config_overwrites (dict[str, Any] | None): values set on the model config.
+            model_init_args (dict[str, Any] | None): further ``from_config`` arguments.
+            unknown (Literal["error", "map"]): a character outside the alphabet raises, or is
+                read as the unknown token.
+            truncation (Literal["cut", "error"]): longer sequences are cut, or raise.
+            finetune (Literal["full", "frozen", "lora"]): which weights train.
+            lora_r (int): LoRA rank.
+            lora_alpha (int): LoRA scaling numerator.
+            lora_dropout (float): dropout on the LoRA input.
+            lora_target_modules (list[str] | None): layers to adapt; None: the family default.
+        """
         super().__init__(use_lm_head, default_config)
         if hidden_size % num_heads:
             raise ValueError(f"num_heads={num_heads} must divide hidden_size={hidden_size}.")
