@@ -7,6 +7,7 @@ weights through ``model_path``, and its tiny variant in `mg.backbones.tiny`.
 
 from __future__ import annotations
 
+import functools
 from typing import ClassVar
 
 from transformers import BertConfig, EsmConfig, PretrainedConfig, PreTrainedTokenizerBase
@@ -88,24 +89,8 @@ class ESM2Family:
         """Return the ESM-2 tokenizer (same vocabulary and ids as the published models)."""
         return esm_tokenizer()
 
-    @staticmethod
-    def tiny_config(
-        tokenizer: PreTrainedTokenizerBase,
-        *,
-        hidden_size: int,
-        num_layers: int,
-        num_heads: int,
-        max_length: int,
-    ) -> PretrainedConfig:
-        """Return an ESM-2 config (rotary positions, token dropout) of the given size."""
-        return _esm_config(
-            tokenizer,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            num_heads=num_heads,
-            max_length=max_length,
-            rotary=True,
-        )
+    # ESM-2: rotary positions and token dropout.
+    tiny_config = staticmethod(functools.partial(_esm_config, rotary=True))
 
 
 class NucleotideTransformerFamily:
@@ -126,24 +111,8 @@ class NucleotideTransformerFamily:
         """Return a 6-mer tokenizer laid out like Nucleotide Transformer's."""
         return kmer_tokenizer(6, DNA, NUCLEOTIDE_AMBIGUITY)
 
-    @staticmethod
-    def tiny_config(
-        tokenizer: PreTrainedTokenizerBase,
-        *,
-        hidden_size: int,
-        num_layers: int,
-        num_heads: int,
-        max_length: int,
-    ) -> PretrainedConfig:
-        """Return a Nucleotide Transformer v1 config (ESM architecture, learned positions)."""
-        return _esm_config(
-            tokenizer,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            num_heads=num_heads,
-            max_length=max_length,
-            rotary=False,
-        )
+    # Nucleotide Transformer v1: the ESM architecture with learned positions.
+    tiny_config = staticmethod(functools.partial(_esm_config, rotary=False))
 
 
 def _bert_config(

@@ -69,15 +69,10 @@ class TransformersBackbone(TokenizerBackbone):
         max_length: int | None,
         unknown: Unknown,
         truncation: Truncation,
-        finetune: FinetuneMode,
-        lora_r: int,
-        lora_alpha: int,
-        lora_dropout: float,
-        lora_target_modules: list[str] | None,
         residues: str | None = None,
         split_characters: bool | None = None,
     ) -> None:
-        """Wire a loaded model and tokenizer into this backbone.
+        """Wire a loaded model and tokenizer into this backbone; `set_finetuning` comes next.
 
         Args:
             tokenizer (PreTrainedTokenizerBase): the model's tokenizer.
@@ -87,11 +82,6 @@ class TransformersBackbone(TokenizerBackbone):
                 all the model takes.
             unknown (Unknown): ``"error"`` or ``"map"`` for characters outside the alphabet.
             truncation (Truncation): ``"cut"`` or ``"error"`` for longer sequences.
-            finetune (FinetuneMode): ``"full"``, ``"frozen"`` or ``"lora"``.
-            lora_r (int): LoRA rank (used with ``"lora"``, as are the next three).
-            lora_alpha (int): LoRA scaling numerator.
-            lora_dropout (float): dropout on the LoRA input.
-            lora_target_modules (list[str] | None): layers to adapt; None: the family's.
             residues (str | None): the alphabet; None uses the class's, else the vocabulary's.
             split_characters (bool | None): None uses the class's ``character_level``.
 
@@ -100,7 +90,7 @@ class TransformersBackbone(TokenizerBackbone):
                 a token the backbone needs.
         """
         self.model = model
-        self.finetune = finetune
+        self.finetune: FinetuneMode = "full"
         self._head_name = find_lm_head(model) if self.use_lm_head else None
         context = model_context(model.config, tokenizer)
         if max_length is None:
@@ -130,12 +120,31 @@ class TransformersBackbone(TokenizerBackbone):
                 f"{type(self).__name__} promises a mask token for masked objectives, but this "
                 "tokenizer has none: choose a model trained with masked language modelling."
             )
-        freeze_unused(model)
+
+    def set_finetuning(
+        self,
+        finetune: FinetuneMode,
+        lora_r: int,
+        lora_alpha: int,
+        lora_dropout: float,
+        lora_target_modules: list[str] | None,
+    ) -> None:
+        """Choose which weights train (after `attach`).
+
+        Args:
+            finetune (FinetuneMode): ``"full"``, ``"frozen"`` or ``"lora"``.
+            lora_r (int): LoRA rank (used with ``"lora"``, as are the next three).
+            lora_alpha (int): LoRA scaling numerator.
+            lora_dropout (float): dropout on the LoRA input.
+            lora_target_modules (list[str] | None): layers to adapt; None: the family's.
+        """
+        self.finetune = finetune
+        freeze_unused(self.model)
         targets = default_targets(lora_target_modules, self.lora_target_modules)
         lora = LoraSettings(
             r=lora_r, alpha=lora_alpha, dropout=lora_dropout, target_modules=targets
         )
-        apply_finetune_mode(model, finetune, lora)
+        apply_finetune_mode(self.model, finetune, lora)
         # from_pretrained returns a model in eval mode; Lightning keeps modes as it finds
         # them, so without this a fine-tuned model would train without its dropout.
         self.train(self.training)
@@ -349,11 +358,7 @@ class HFBackbone(TransformersBackbone):
             max_length=max_length,
             unknown=unknown,
             truncation=truncation,
-            finetune=finetune,
-            lora_r=lora_r,
-            lora_alpha=lora_alpha,
-            lora_dropout=lora_dropout,
-            lora_target_modules=lora_target_modules,
             residues=alphabet,
             split_characters=split_characters,
         )
+        self.set_finetuning(finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)

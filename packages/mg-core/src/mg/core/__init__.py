@@ -6,9 +6,10 @@ does not load torch. Importing this package never loads transformers.
 
 from __future__ import annotations
 
-import importlib
 from importlib.metadata import version
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mg.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mg.core.adapters import (
@@ -56,8 +57,6 @@ _EXPORTS = {
     "mg.core.padding": ["TokenizedBatch", "pad_labels", "pad_tokens"],
     "mg.core.task": ["LRSchedulerCallable", "OptimizerCallable", "TaskInterface"],
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-
 __version__ = version("mg-core")
 __all__ = [
     "BackboneCallable",
@@ -85,14 +84,4 @@ __all__ = [
     "pad_tokens",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module 'mg.core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_MODULE_OF[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
