@@ -377,7 +377,7 @@ def run_plain(settings: Settings) -> RoundResult:
         device = settings.device
 
         def step(samples: list[Sample]) -> Tensor:
-            tokens = backbone.tokenize([s["sequences"] for s in samples])
+            tokens = backbone.batch([s["sequences"] for s in samples])
             labels = labels_of(samples, device)
             output = backbone(tokens.input_ids.to(device), tokens.attention_mask.to(device))
             logits = adapter(output.last_hidden_state, output.attention_mask)

@@ -39,8 +39,8 @@ def test_tiny_saved_then_loaded_gives_identical_outputs(
     built = tiny(use_lm_head, None).eval()
     built.save_pretrained(tmp_path)
     loaded = family(use_lm_head, None, model_path=str(tmp_path)).eval()
-    batch = built.tokenize(sequences)
-    assert torch.equal(loaded.tokenize(sequences).input_ids, batch.input_ids)
+    batch = built.batch(sequences)
+    assert torch.equal(loaded.batch(sequences).input_ids, batch.input_ids)
     with torch.no_grad():
         a = built(batch.input_ids, batch.attention_mask, all_hidden_states=True)
         b = loaded(batch.input_ids, batch.attention_mask, all_hidden_states=True)
@@ -99,7 +99,7 @@ def test_capabilities_are_declared_honestly() -> None:
 
 def test_kmer_tokens_do_not_line_up_with_residues() -> None:
     backbone = NucleotideTransformerTiny()
-    batch = backbone.tokenize(["ACGTACGTACGTA"])  # two 6-mers and one single nucleotide
+    batch = backbone.batch(["ACGTACGTACGTA"])  # two 6-mers and one single nucleotide
     assert batch.residue_mask().sum().item() == 3
     assert backbone.decode_tokens(batch.input_ids) == ["ACGTACGTACGTA"]
 
@@ -110,7 +110,7 @@ def test_character_families_give_one_token_per_residue() -> None:
         (BertRNATiny(), "ACGUN"),
         (OneHotRNA(), "ACGUN"),
     ):
-        batch = backbone.tokenize([sequence, sequence[:2]])
+        batch = backbone.batch([sequence, sequence[:2]])
         assert batch.residue_mask().sum(1).tolist() == [len(sequence), 2]
 
 
@@ -126,7 +126,7 @@ def test_generation_alphabet_is_the_standard_residues() -> None:
 
 def test_one_hot_hidden_states_are_the_sequence() -> None:
     backbone = OneHotDNA()
-    batch = backbone.tokenize(["ACGT", "GA"])
+    batch = backbone.batch(["ACGT", "GA"])
     out = backbone(batch.input_ids, batch.attention_mask)
     assert out.last_hidden_state.sum(-1).tolist() == [[1, 1, 1, 1], [1, 1, 0, 0]]
     assert out.last_hidden_state[0].argmax(-1).tolist() == batch.input_ids[0].tolist()

@@ -119,7 +119,7 @@ def test_lora_backbone_saves_with_updates_merged(tmp_path: Path) -> None:
     backbone.eval().save_pretrained(tmp_path)
     loaded = ESM2(model_path=str(tmp_path)).eval()
     assert not any("lora" in name for name, _ in loaded.named_parameters())
-    batch = backbone.tokenize(["MKTAYIAKQRQ", "MKV"])
+    batch = backbone.batch(["MKTAYIAKQRQ", "MKV"])
     with torch.no_grad():
         expected = backbone(batch.input_ids, batch.attention_mask).last_hidden_state
         merged = loaded(batch.input_ids, batch.attention_mask).last_hidden_state

@@ -137,7 +137,7 @@ def test_max_length_defaults_to_the_model_context_and_cannot_exceed_it(
 ) -> None:
     folder = str(tiny_folders(ESM2Tiny))
     assert ESM2(model_path=folder).get_max_context() == ESM2Tiny().get_max_context() == 128
-    assert ESM2(model_path=folder, max_length=20).tokenize(["A" * 50]).input_ids.shape[1] == 20
+    assert ESM2(model_path=folder, max_length=20).batch(["A" * 50]).input_ids.shape[1] == 20
     with pytest.raises(ValueError, match=r"max_length=500 is more than the model takes \(128"):
         ESM2(model_path=folder, max_length=500)
 
@@ -153,7 +153,7 @@ def test_every_trainable_weight_gets_a_gradient(tiny_folders: TinyFolders) -> No
     """Unused weights (a pooler, ESM's contact head) would stall distributed training."""
     for use_lm_head in (False, True):
         backbone = ESM2(use_lm_head, None, model_path=str(tiny_folders(ESM2Tiny)))
-        batch = backbone.tokenize(["MKTAYIAK", "MKV"])
+        batch = backbone.batch(["MKTAYIAK", "MKV"])
         hidden = backbone(batch.input_ids, batch.attention_mask).last_hidden_state
         out = backbone.get_decoder()(hidden) if use_lm_head else hidden
         out.pow(2).mean().backward()
@@ -167,7 +167,7 @@ def test_loaded_model_trains_with_its_dropout(tiny_folders: TinyFolders) -> None
         model_path=str(tiny_folders(ESM2Tiny)), config_overwrites={"hidden_dropout_prob": 0.5}
     )
     assert backbone.training and backbone.model.training
-    batch = backbone.tokenize(["MKTAYIAKQRQISFVK"])
+    batch = backbone.batch(["MKTAYIAKQRQISFVK"])
     first = backbone(batch.input_ids, batch.attention_mask).last_hidden_state
     second = backbone(batch.input_ids, batch.attention_mask).last_hidden_state
     assert not torch.equal(first, second)

@@ -83,34 +83,32 @@ def test_invalid_character_names_sequence_position_and_character() -> None:
 
 def test_unknown_map_reads_bad_characters_as_the_unknown_token() -> None:
     tokenizer = _dna_tokenizer(unknown="map")
-    batch = tokenizer(["AC?GT"])
+    (row,) = tokenizer(["AC?GT"])
     unk = tokenizer.special_token_id("unk")
-    assert batch.input_ids[0].tolist()[3] == unk
+    assert row[3] == unk
     # The unknown token stands for a residue: it is not a special token.
-    assert batch.residue_mask().sum().item() == 5
+    assert sum(i not in tokenizer.structural_ids for i in row) == 5
 
 
 def test_unknown_map_in_kmer_sequences() -> None:
     backbone = NucleotideTransformerTiny(unknown="map")
-    tokens = backbone.tokenizer.convert_ids_to_tokens(
-        backbone.tokenize(["ACGTAC?ACGTAC"]).input_ids[0]
-    )
+    tokens = backbone.tokenizer.convert_ids_to_tokens(backbone.tokenize(["ACGTAC?ACGTAC"])[0])
     assert tokens == ["<cls>", "ACGTAC", "<unk>", "ACGTAC"]
 
 
 def test_lower_case_reads_as_upper_case() -> None:
     tokenizer = _dna_tokenizer()
-    assert torch.equal(tokenizer(["acgtn"]).input_ids, tokenizer(["ACGTN"]).input_ids)
+    assert tokenizer(["acgtn", "AcGtN"]) == tokenizer(["ACGTN", "ACGTN"])
 
 
 def test_truncation_cut_keeps_special_tokens_and_error_names_the_sequence() -> None:
     cut = _dna_tokenizer()
-    batch = cut(["ACGT" * 10])
-    assert batch.input_ids.shape == (1, 12)
-    assert cut.decode(batch.input_ids) == ["ACGT" * 2 + "AC"]
-    assert batch.special_tokens_mask[0].tolist() == [True] + [False] * 10 + [True]
+    (row,) = cut(["ACGT" * 10])
+    assert len(row) == 12
+    assert cut.decode([row]) == ["ACGT" * 2 + "AC"]
+    assert [i in cut.structural_ids for i in row] == [True] + [False] * 10 + [True]
     strict = _dna_tokenizer(truncation="error")
-    assert strict(["ACGT" * 2]).input_ids.shape == (1, 10)
+    assert len(strict(["ACGT" * 2])[0]) == 10
     with pytest.raises(ValueError, match=r"Sequence 1 is 42 tokens long.*max_length=12"):
         strict(["ACGT", "ACGT" * 10])
 
@@ -119,15 +117,18 @@ def test_mask_and_unknown_tokens_are_residues_cls_eos_pad_are_special() -> None:
     backbone = ESM2Tiny()
     mask, unk = backbone.get_special_token_id("mask"), backbone.get_special_token_id("unk")
     ids = torch.tensor([[0, 5, mask, unk, 2, 1]])
-    special = backbone.sequence_tokenizer.special_mask(ids, ids != 1)
+    special = backbone.special_tokens_mask(ids, ids != 1)
     assert special.tolist() == [[True, False, False, False, True, True]]
 
 
 def test_empty_batch_and_single_string_input() -> None:
     backbone = OneHotDNA()
-    assert backbone.tokenize([]).input_ids.shape == (0, 0)
+    assert backbone.tokenize([]) == []
+    assert backbone.batch([]).input_ids.shape == (0, 0)
     with pytest.raises(TypeError, match="list of sequences"):
         backbone.tokenize("ACGT")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="list of sequences"):
+        backbone.batch("ACGT")  # type: ignore[arg-type]
 
 
 def test_tokenizer_without_a_family_residue_is_refused() -> None:
@@ -152,7 +153,7 @@ def test_bert_family_reads_a_classic_wordpiece_vocabulary(tmp_path: Path) -> Non
     BertForMaskedLM(config).save_pretrained(tmp_path)
     backbone = BertDNA(model_path=str(tmp_path))
     assert type(backbone.tokenizer).__name__ == "BertTokenizer"
-    batch = backbone.tokenize(["ACGTN", "GA"])
+    batch = backbone.batch(["ACGTN", "GA"])
     # Without one word per character, WordPiece would read "ACGTN" as one unknown word.
     assert batch.input_ids[0].tolist() == [2, 5, 6, 7, 8, 9, 3]
     assert backbone.decode_tokens(batch.input_ids) == ["ACGTN", "GA"]
@@ -160,6 +161,37 @@ def test_bert_family_reads_a_classic_wordpiece_vocabulary(tmp_path: Path) -> Non
     generic = HFBackbone(model_path=str(tmp_path))
     with pytest.raises(ValueError, match="split_characters=True"):
         generic.tokenize(["ACGTN"])
-    assert HFBackbone(model_path=str(tmp_path), split_characters=True).tokenize(
-        ["ACGTN"]
-    ).input_ids[0].tolist() == [2, 5, 6, 7, 8, 9, 3]
+    assert HFBackbone(model_path=str(tmp_path), split_characters=True).tokenize(["ACGTN"]) == [
+        [2, 5, 6, 7, 8, 9, 3]
+    ]
+
+
+def test_generic_backbone_on_a_real_bert_vocabulary_with_non_ascii_letters(
+    tmp_path: Path,
+) -> None:
+    """Published BERT vocabularies hold 'ß' (upper case 'SS') and ligatures like 'ﬁ'."""
+    from transformers import BertConfig, BertForMaskedLM, BertTokenizer
+
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"ACGTN", "ß", "ﬁ", "ﬂ", "é", "the"]
+    BertTokenizer(str(_write_vocab(tmp_path, words)), do_lower_case=False).save_pretrained(tmp_path)
+    config = BertConfig(
+        vocab_size=len(words),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+    )
+    BertForMaskedLM(config).save_pretrained(tmp_path)
+    backbone = HFBackbone(model_path=str(tmp_path), split_characters=True)
+    # The alphabet is the vocabulary's ASCII letters; 'ß', 'ﬁ', 'ﬂ', 'é' are not residues.
+    assert backbone.accepted_characters() == "ACGNT"
+    assert backbone.tokenize(["ACGTN", "acg"]) == [[2, 5, 6, 7, 8, 9, 3], [2, 5, 6, 7, 3]]
+    assert backbone.find_invalid(["ACGT", "ACﬁGT"]) == (1, 2, "ﬁ")
+    with pytest.raises(ValueError, match=r"Sequence 1 holds 'ß' at position 3"):
+        backbone.tokenize(["ACGT", "ACGß"])
+
+
+def test_alphabet_must_be_ascii_and_says_so() -> None:
+    with pytest.raises(ValueError, match="must be ASCII; 'ß' is not"):
+        SequenceTokenizer(bert_char_tokenizer("ACGTß"), residues="ACGTß", max_length=8)

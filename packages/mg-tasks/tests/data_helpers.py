@@ -78,7 +78,7 @@ class ToyClassification(TaskInterface):
 
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
         assert self.backbone is not None
-        tokens = self.backbone.tokenize([s["sequences"] for s in samples])
+        tokens = self.backbone.batch([s["sequences"] for s in samples])
         batch: dict[str, Any] = {
             "input_ids": tokens.input_ids,
             "attention_mask": tokens.attention_mask,

@@ -19,7 +19,7 @@ def _reference(layer: int = -1) -> list[torch.Tensor]:
     backbone = tiny_backbone().eval()
     states = []
     for sample in SAMPLES:
-        tokens = backbone.tokenize([sample["sequences"]])
+        tokens = backbone.batch([sample["sequences"]])
         with torch.no_grad():
             out = backbone(tokens.input_ids, tokens.attention_mask, all_hidden_states=True)
         states.append(out.hidden_states[layer][0])

@@ -10,11 +10,13 @@ only when a backbone is.
 
 from __future__ import annotations
 
-import importlib
 from importlib.metadata import version
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mg.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from mg.backbones.base import TokenizerBackbone
     from mg.backbones.families import (
         ESM2,
         ESM2_CHECKPOINTS,
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from mg.backbones.tokenization import SequenceTokenizer
 
 _EXPORTS = {
+    "mg.backbones.base": ["TokenizerBackbone"],
     "mg.backbones.families": [
         "ESM2",
         "ESM2_CHECKPOINTS",
@@ -58,8 +61,6 @@ _EXPORTS = {
     ],
     "mg.backbones.tokenization": ["SequenceTokenizer"],
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-
 __version__ = version("mg-backbones")
 __all__ = [
     "ESM2",
@@ -84,17 +85,8 @@ __all__ = [
     "OneHotRNA",
     "SequenceTokenizer",
     "TinyBackbone",
+    "TokenizerBackbone",
     "TransformersBackbone",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module 'mg.backbones' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_MODULE_OF[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -7,21 +7,14 @@ weights through ``model_path``, and its tiny variant in `mg.backbones.tiny`.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+import functools
+from typing import ClassVar
 
 from transformers import BertConfig, EsmConfig, PretrainedConfig, PreTrainedTokenizerBase
 
 from mg.backbones.huggingface import HFBackbone
-from mg.backbones.tokenization import (
-    DNA,
-    NUCLEOTIDE_AMBIGUITY,
-    PROTEIN,
-    PROTEIN_AMBIGUITY,
-    RNA,
-    bert_char_tokenizer,
-    esm_tokenizer,
-    kmer_tokenizer,
-)
+from mg.backbones.tokenization import bert_char_tokenizer, esm_tokenizer, kmer_tokenizer
+from mg.core.alphabets import DNA, NUCLEOTIDE_AMBIGUITY, PROTEIN, PROTEIN_AMBIGUITY, RNA
 from mg.core.backbone import Capability, Modality
 
 ESM2_CHECKPOINTS: dict[str, str] = {
@@ -96,24 +89,8 @@ class ESM2Family:
         """Return the ESM-2 tokenizer (same vocabulary and ids as the published models)."""
         return esm_tokenizer()
 
-    @staticmethod
-    def tiny_config(
-        tokenizer: PreTrainedTokenizerBase,
-        *,
-        hidden_size: int,
-        num_layers: int,
-        num_heads: int,
-        max_length: int,
-    ) -> PretrainedConfig:
-        """Return an ESM-2 config (rotary positions, token dropout) of the given size."""
-        return _esm_config(
-            tokenizer,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            num_heads=num_heads,
-            max_length=max_length,
-            rotary=True,
-        )
+    # ESM-2: rotary positions and token dropout.
+    tiny_config = staticmethod(functools.partial(_esm_config, rotary=True))
 
 
 class NucleotideTransformerFamily:
@@ -134,24 +111,8 @@ class NucleotideTransformerFamily:
         """Return a 6-mer tokenizer laid out like Nucleotide Transformer's."""
         return kmer_tokenizer(6, DNA, NUCLEOTIDE_AMBIGUITY)
 
-    @staticmethod
-    def tiny_config(
-        tokenizer: PreTrainedTokenizerBase,
-        *,
-        hidden_size: int,
-        num_layers: int,
-        num_heads: int,
-        max_length: int,
-    ) -> PretrainedConfig:
-        """Return a Nucleotide Transformer v1 config (ESM architecture, learned positions)."""
-        return _esm_config(
-            tokenizer,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            num_heads=num_heads,
-            max_length=max_length,
-            rotary=False,
-        )
+    # Nucleotide Transformer v1: the ESM architecture with learned positions.
+    tiny_config = staticmethod(functools.partial(_esm_config, rotary=False))
 
 
 def _bert_config(
@@ -204,203 +165,45 @@ class BertRNAFamily(BertDNAFamily):
         return bert_char_tokenizer(RNA + NUCLEOTIDE_AMBIGUITY)
 
 
-class _NamedFamilyBackbone(HFBackbone):
-    """An `HFBackbone` whose alphabet and tokenizer splitting are fixed by its family."""
-
-    def __init__(
-        self,
-        use_lm_head: bool = False,
-        default_config: dict[str, Any] | None = None,
-        /,
-        *,
-        model_path: str,
-        max_length: int | None = None,
-        config_overwrites: dict[str, Any] | None = None,
-        model_init_args: dict[str, Any] | None = None,
-        revision: str | None = None,
-        cache_dir: str | None = None,
-        trust_remote_code: bool = False,
-        unknown: Literal["error", "map"] = "error",
-        truncation: Literal["cut", "error"] = "cut",
-        finetune: Literal["full", "frozen", "lora"] = "full",
-        lora_r: int = 8,
-        lora_alpha: int = 16,
-        lora_dropout: float = 0.05,
-        lora_target_modules: list[str] | None = None,
-    ) -> None:
-        super().__init__(
-            use_lm_head,
-            default_config,
-            model_path=model_path,
-            max_length=max_length,
-            config_overwrites=config_overwrites,
-            model_init_args=model_init_args,
-            revision=revision,
-            cache_dir=cache_dir,
-            trust_remote_code=trust_remote_code,
-            unknown=unknown,
-            truncation=truncation,
-            finetune=finetune,
-            lora_r=lora_r,
-            lora_alpha=lora_alpha,
-            lora_dropout=lora_dropout,
-            lora_target_modules=lora_target_modules,
-        )
-
-
-_FAMILY_ARGS = """
-    Args:
-        use_lm_head (bool): reserved; load the masked-LM head.
-        default_config (dict[str, Any] | None): reserved; task defaults for the model config,
-            which ``config_overwrites`` beats.
-        model_path (str): {model_path}
-        max_length (int | None): tokens per sequence, special tokens included; None uses
-            all the model takes.
-        config_overwrites (dict[str, Any] | None): values set on the model config.
-        model_init_args (dict[str, Any] | None): further ``from_pretrained`` arguments.
-        revision (str | None): branch, tag or commit of a Hub repository.
-        cache_dir (str | None): Hub cache folder (default: ``HF_HOME``).
-        trust_remote_code (bool): run modeling code shipped with the checkpoint (off).
-        unknown (Literal["error", "map"]): a character outside the alphabet raises, or is
-            read as the unknown token.
-        truncation (Literal["cut", "error"]): longer sequences are cut, or raise.
-        finetune (Literal["full", "frozen", "lora"]): which weights train.
-        lora_r (int): LoRA rank.
-        lora_alpha (int): LoRA scaling numerator.
-        lora_dropout (float): dropout on the LoRA input.
-        lora_target_modules (list[str] | None): layers to adapt; None: ``query`` and ``value``.
-"""
-
-
-class ESM2(ESM2Family, _NamedFamilyBackbone):
+class ESM2(ESM2Family, HFBackbone):
     """ESM-2 protein language model (8M to 15B parameters), one token per amino acid.
 
     ``model_path`` defaults to the 150M model on the Hub; any of `ESM2_CHECKPOINTS`
     (``facebook/esm2_t6_8M_UR50D`` ... ``facebook/esm2_t48_15B_UR50D``) or a local folder
     holding one works. Input may hold the 20 standard amino acids and X, B, U, Z, O.
+    Options: see `HFBackbone`.
     """
 
-    __doc__ = (__doc__ or "") + _FAMILY_ARGS.format(
-        model_path="local folder or Hub id; default ``facebook/esm2_t30_150M_UR50D``."
-    )
-
-    def __init__(
-        self,
-        use_lm_head: bool = False,
-        default_config: dict[str, Any] | None = None,
-        /,
-        *,
-        model_path: str = ESM2_CHECKPOINTS["150M"],
-        max_length: int | None = None,
-        config_overwrites: dict[str, Any] | None = None,
-        model_init_args: dict[str, Any] | None = None,
-        revision: str | None = None,
-        cache_dir: str | None = None,
-        trust_remote_code: bool = False,
-        unknown: Literal["error", "map"] = "error",
-        truncation: Literal["cut", "error"] = "cut",
-        finetune: Literal["full", "frozen", "lora"] = "full",
-        lora_r: int = 8,
-        lora_alpha: int = 16,
-        lora_dropout: float = 0.05,
-        lora_target_modules: list[str] | None = None,
-    ) -> None:
-        super().__init__(
-            use_lm_head,
-            default_config,
-            model_path=model_path,
-            max_length=max_length,
-            config_overwrites=config_overwrites,
-            model_init_args=model_init_args,
-            revision=revision,
-            cache_dir=cache_dir,
-            trust_remote_code=trust_remote_code,
-            unknown=unknown,
-            truncation=truncation,
-            finetune=finetune,
-            lora_r=lora_r,
-            lora_alpha=lora_alpha,
-            lora_dropout=lora_dropout,
-            lora_target_modules=lora_target_modules,
-        )
+    default_model_path = ESM2_CHECKPOINTS["150M"]
 
 
-class NucleotideTransformer(NucleotideTransformerFamily, _NamedFamilyBackbone):
+class NucleotideTransformer(NucleotideTransformerFamily, HFBackbone):
     """Nucleotide Transformer DNA language model (v1 and v2), 6-mer tokens, ESM architecture.
 
     ``model_path`` defaults to the v1 500M human-reference model; see
     `NUCLEOTIDE_TRANSFORMER_CHECKPOINTS`. v2 checkpoints ship their own modeling code, so
     they load only with ``trust_remote_code=True``. A token holds up to six nucleotides:
     ``max_length`` counts tokens, and per-residue labels do not line up with tokens.
+    Options: see `HFBackbone`.
     """
 
-    __doc__ = (__doc__ or "") + _FAMILY_ARGS.format(
-        model_path="local folder or Hub id; default "
-        "``InstaDeepAI/nucleotide-transformer-500m-human-ref``."
-    )
-
-    def __init__(
-        self,
-        use_lm_head: bool = False,
-        default_config: dict[str, Any] | None = None,
-        /,
-        *,
-        model_path: str = NUCLEOTIDE_TRANSFORMER_CHECKPOINTS["v1-500m-human-ref"],
-        max_length: int | None = None,
-        config_overwrites: dict[str, Any] | None = None,
-        model_init_args: dict[str, Any] | None = None,
-        revision: str | None = None,
-        cache_dir: str | None = None,
-        trust_remote_code: bool = False,
-        unknown: Literal["error", "map"] = "error",
-        truncation: Literal["cut", "error"] = "cut",
-        finetune: Literal["full", "frozen", "lora"] = "full",
-        lora_r: int = 8,
-        lora_alpha: int = 16,
-        lora_dropout: float = 0.05,
-        lora_target_modules: list[str] | None = None,
-    ) -> None:
-        super().__init__(
-            use_lm_head,
-            default_config,
-            model_path=model_path,
-            max_length=max_length,
-            config_overwrites=config_overwrites,
-            model_init_args=model_init_args,
-            revision=revision,
-            cache_dir=cache_dir,
-            trust_remote_code=trust_remote_code,
-            unknown=unknown,
-            truncation=truncation,
-            finetune=finetune,
-            lora_r=lora_r,
-            lora_alpha=lora_alpha,
-            lora_dropout=lora_dropout,
-            lora_target_modules=lora_target_modules,
-        )
+    default_model_path = NUCLEOTIDE_TRANSFORMER_CHECKPOINTS["v1-500m-human-ref"]
 
 
-class BertDNA(BertDNAFamily, _NamedFamilyBackbone):
+class BertDNA(BertDNAFamily, HFBackbone):
     """A character-level BERT-style DNA language model from a folder or Hub id you name.
 
     Any ``BertForMaskedLM`` checkpoint whose vocabulary holds A, C, G and T as tokens
     works (for example one you pretrained, or `BertDNATiny` saved with
     ``save_pretrained``); there is no default, so ``model_path`` is required. One token per
-    nucleotide; input may also hold N.
+    nucleotide; input may also hold N. Options: see `HFBackbone`.
     """
 
-    __doc__ = (__doc__ or "") + _FAMILY_ARGS.format(
-        model_path="local folder or Hub id of a character-level BERT (required)."
-    )
 
-
-class BertRNA(BertRNAFamily, _NamedFamilyBackbone):
+class BertRNA(BertRNAFamily, HFBackbone):
     """A character-level BERT-style RNA language model from a folder or Hub id you name.
 
     Any ``BertForMaskedLM`` checkpoint whose vocabulary holds A, C, G and U as tokens
     works; ``model_path`` is required. One token per nucleotide; input may also hold N.
+    Options: see `HFBackbone`.
     """
-
-    __doc__ = (__doc__ or "") + _FAMILY_ARGS.format(
-        model_path="local folder or Hub id of a character-level BERT (required)."
-    )

@@ -9,13 +9,13 @@ model from a local folder or the Hub through the Auto classes. The named familie
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from torch import Tensor, nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from mg.backbones.base import TokenizerBackbone
 from mg.backbones.finetuning import (
     FinetuneMode,
     LoraSettings,
@@ -35,11 +35,11 @@ from mg.backbones.loading import (
     model_context,
     resolve_model_path,
 )
-from mg.backbones.tokenization import SequenceTokenizer, Truncation, Unknown
-from mg.core.backbone import BackboneInterface, BackboneOutput, Capability, TokenizedBatch
+from mg.backbones.tokenization import SequenceTokenizer, Truncation, Unknown, vocabulary_letters
+from mg.core.backbone import BackboneOutput, Capability
 
 
-class TransformersBackbone(BackboneInterface):
+class TransformersBackbone(TokenizerBackbone):
     """Base class of backbones built on a Hugging Face model and tokenizer.
 
     Subclasses load or build a model and tokenizer, then call `attach`. Families set the
@@ -55,7 +55,6 @@ class TransformersBackbone(BackboneInterface):
     """
 
     residues: ClassVar[str | None] = None
-    extra_residues: ClassVar[str] = ""
     character_level: ClassVar[bool] = False
     lora_target_modules: ClassVar[tuple[str, ...] | None] = None
 
@@ -70,12 +69,10 @@ class TransformersBackbone(BackboneInterface):
         max_length: int | None,
         unknown: Unknown,
         truncation: Truncation,
-        finetune: FinetuneMode,
-        lora: LoraSettings,
         residues: str | None = None,
         split_characters: bool | None = None,
     ) -> None:
-        """Wire a loaded model and tokenizer into this backbone.
+        """Wire a loaded model and tokenizer into this backbone; `set_finetuning` comes next.
 
         Args:
             tokenizer (PreTrainedTokenizerBase): the model's tokenizer.
@@ -85,8 +82,6 @@ class TransformersBackbone(BackboneInterface):
                 all the model takes.
             unknown (Unknown): ``"error"`` or ``"map"`` for characters outside the alphabet.
             truncation (Truncation): ``"cut"`` or ``"error"`` for longer sequences.
-            finetune (FinetuneMode): ``"full"``, ``"frozen"`` or ``"lora"``.
-            lora (LoraSettings): LoRA settings (used with ``"lora"``).
             residues (str | None): the alphabet; None uses the class's, else the vocabulary's.
             split_characters (bool | None): None uses the class's ``character_level``.
 
@@ -95,7 +90,7 @@ class TransformersBackbone(BackboneInterface):
                 a token the backbone needs.
         """
         self.model = model
-        self.finetune = finetune
+        self.finetune: FinetuneMode = "full"
         self._head_name = find_lm_head(model) if self.use_lm_head else None
         context = model_context(model.config, tokenizer)
         if max_length is None:
@@ -105,7 +100,7 @@ class TransformersBackbone(BackboneInterface):
                 f"max_length={max_length} is more than the model takes ({context} tokens, "
                 "special tokens included); lower max_length."
             )
-        alphabet = residues or self.residues or _vocabulary_letters(tokenizer)
+        alphabet = residues or self.residues or vocabulary_letters(tokenizer)
         self.sequence_tokenizer = SequenceTokenizer(
             tokenizer,
             residues=alphabet,
@@ -125,8 +120,31 @@ class TransformersBackbone(BackboneInterface):
                 f"{type(self).__name__} promises a mask token for masked objectives, but this "
                 "tokenizer has none: choose a model trained with masked language modelling."
             )
-        freeze_unused(model)
-        apply_finetune_mode(model, finetune, lora)
+
+    def set_finetuning(
+        self,
+        finetune: FinetuneMode,
+        lora_r: int,
+        lora_alpha: int,
+        lora_dropout: float,
+        lora_target_modules: list[str] | None,
+    ) -> None:
+        """Choose which weights train (after `attach`).
+
+        Args:
+            finetune (FinetuneMode): ``"full"``, ``"frozen"`` or ``"lora"``.
+            lora_r (int): LoRA rank (used with ``"lora"``, as are the next three).
+            lora_alpha (int): LoRA scaling numerator.
+            lora_dropout (float): dropout on the LoRA input.
+            lora_target_modules (list[str] | None): layers to adapt; None: the family's.
+        """
+        self.finetune = finetune
+        freeze_unused(self.model)
+        targets = default_targets(lora_target_modules, self.lora_target_modules)
+        lora = LoraSettings(
+            r=lora_r, alpha=lora_alpha, dropout=lora_dropout, target_modules=targets
+        )
+        apply_finetune_mode(self.model, finetune, lora)
         # from_pretrained returns a model in eval mode; Lightning keeps modes as it finds
         # them, so without this a fine-tuned model would train without its dropout.
         self.train(self.training)
@@ -136,11 +154,6 @@ class TransformersBackbone(BackboneInterface):
     def tokenizer(self) -> PreTrainedTokenizerBase:
         """The underlying Hugging Face tokenizer."""
         return self.sequence_tokenizer.tokenizer
-
-    @property
-    def max_length(self) -> int:
-        """Tokens per sequence, special tokens included; longer input is cut (or refused)."""
-        return self.sequence_tokenizer.max_length
 
     @property
     def encoder(self) -> nn.Module:
@@ -186,41 +199,9 @@ class TransformersBackbone(BackboneInterface):
         return BackboneOutput(
             last_hidden_state=hidden,
             attention_mask=mask,
-            special_tokens_mask=self.sequence_tokenizer.special_mask(input_ids, mask),
+            special_tokens_mask=self.special_tokens_mask(input_ids, mask),
             hidden_states=states,
         )
-
-    def tokenize(
-        self, sequences: Sequence[str], *, add_special_tokens: bool = True
-    ) -> TokenizedBatch:
-        """Check, tokenize, truncate to ``max_length`` and pad to the longest item.
-
-        Raises:
-            ValueError: a character outside the alphabet (the message names the sequence
-                index and the character), unless ``unknown="map"``; or a sequence over
-                ``max_length`` with ``truncation="error"``.
-        """
-        return self.sequence_tokenizer(sequences, add_special_tokens)
-
-    def decode_tokens(self, input_ids: Tensor, *, skip_special_tokens: bool = True) -> list[str]:
-        """Turn ids back into sequences."""
-        return self.sequence_tokenizer.decode(input_ids, skip_special_tokens)
-
-    def get_token_id(self, token: str) -> int:
-        """Return a token's id (``KeyError`` when it is not in the vocabulary)."""
-        return self.sequence_tokenizer.token_id(token)
-
-    def get_special_token_id(self, role: str) -> int | None:
-        """Return the id of ``"pad"``, ``"mask"``, ``"cls"``, ``"eos"`` or ``"unk"``."""
-        return self.sequence_tokenizer.special_token_id(role)
-
-    def get_alphabet_token_ids(self) -> list[int]:
-        """Return the ids of tokens made of residues alone."""
-        return self.sequence_tokenizer.alphabet_token_ids()
-
-    def get_max_context(self) -> int:
-        """Return ``max_length``."""
-        return self.max_length
 
     def get_embedding_size(self) -> int:
         """Return the hidden size."""
@@ -262,20 +243,6 @@ class TransformersBackbone(BackboneInterface):
         return path
 
 
-def _vocabulary_letters(tokenizer: PreTrainedTokenizerBase) -> str:
-    special = set(tokenizer.all_special_tokens)
-    letters = sorted(
-        token
-        for token in tokenizer.get_vocab()
-        if len(token) == 1 and token.isalpha() and token not in special
-    )
-    if not letters:
-        raise ValueError(
-            "The tokenizer has no single-letter tokens to take as the alphabet: set alphabet."
-        )
-    return "".join(letters)
-
-
 class HFBackbone(TransformersBackbone):
     """Any Hugging Face encoder, from a local folder or a Hub id, through the Auto classes.
 
@@ -289,43 +256,17 @@ class HFBackbone(TransformersBackbone):
     (k-mers, BPE), so per-residue labels are not guaranteed to line up with tokens. For
     token-level tasks use a character-level family (ESM2, BertDNA, BertRNA).
 
-    Args:
-        use_lm_head (bool): reserved; load the masked-LM head.
-        default_config (dict[str, Any] | None): reserved; task defaults for the model
-            config. ``config_overwrites`` wins over them.
-        model_path (str): a local folder (what ``save_pretrained`` writes) or a Hub id.
-        max_length (int | None): tokens per sequence, special tokens included; None uses
-            all the model takes.
-        config_overwrites (dict[str, Any] | None): values set on the model config
-            (e.g. ``{"hidden_dropout_prob": 0.1}``); a key the config lacks is an error.
-        model_init_args (dict[str, Any] | None): further ``from_pretrained`` arguments
-            (e.g. ``{"dtype": "bfloat16", "attn_implementation": "sdpa"}``).
-        revision (str | None): branch, tag or commit of a Hub repository.
-        cache_dir (str | None): Hub cache folder (default: ``HF_HOME``).
-        trust_remote_code (bool): run modeling code shipped with the checkpoint. Off by
-            default: turn it on only for checkpoints you trust.
-        alphabet (str | None): residue characters; None takes the vocabulary's single letters.
-        split_characters (bool | None): hand the tokenizer one word per character, as
-            BERT-style WordPiece vocabularies of single characters need; None: off (k-mer
-            and BPE tokenizers must read whole strings).
-        unknown (Literal["error", "map"]): a character outside the alphabet raises, or is
-            read as the unknown token.
-        truncation (Literal["cut", "error"]): longer sequences are cut to ``max_length``,
-            or raise.
-        finetune (Literal["full", "frozen", "lora"]): which weights train.
-        lora_r (int): LoRA rank.
-        lora_alpha (int): LoRA scaling numerator.
-        lora_dropout (float): dropout on the LoRA input.
-        lora_target_modules (list[str] | None): linear layers to adapt; None uses the
-            family's default (for HFBackbone: peft's choice for the model type).
+    A named family is this class with other class attributes: its traits (``modality``,
+    ``capabilities``, ``residues``, ``character_level``, ...) and ``default_model_path``,
+    the checkpoint loaded when ``model_path`` is not set. They all take the options below.
 
-    Raises:
-        ModelPathNotFoundError: ``model_path`` is a local path with nothing there.
-        BackboneLoadError: a Hub id that cannot be reached or is not cached, or a folder
-            without a model.
+    Class attributes:
+        default_model_path: the Hub id (or folder) that ``model_path=None`` loads; None
+            makes ``model_path`` required.
     """
 
     capabilities = frozenset({Capability.MASKED_LM_HEAD, Capability.MASK_TOKEN})
+    default_model_path: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -333,7 +274,7 @@ class HFBackbone(TransformersBackbone):
         default_config: dict[str, Any] | None = None,
         /,
         *,
-        model_path: str,
+        model_path: str | None = None,
         max_length: int | None = None,
         config_overwrites: dict[str, Any] | None = None,
         model_init_args: dict[str, Any] | None = None,
@@ -350,9 +291,60 @@ class HFBackbone(TransformersBackbone):
         lora_dropout: float = 0.05,
         lora_target_modules: list[str] | None = None,
     ) -> None:
+        """Load the model and tokenizer, then set up fine-tuning.
+
+        Args:
+            use_lm_head (bool): reserved; load the masked-LM head.
+            default_config (dict[str, Any] | None): reserved; task defaults for the model
+                config. ``config_overwrites`` wins over them.
+            model_path (str | None): a local folder (what ``save_pretrained`` writes) or a
+                Hub id. None loads the class's ``default_model_path`` (ESM2:
+                ``facebook/esm2_t30_150M_UR50D``; NucleotideTransformer:
+                ``InstaDeepAI/nucleotide-transformer-500m-human-ref``); HFBackbone,
+                BertDNA and BertRNA have none, so for them it is required.
+            max_length (int | None): tokens per sequence, special tokens included; None
+                uses all the model takes.
+            config_overwrites (dict[str, Any] | None): values set on the model config
+                (e.g. ``{"hidden_dropout_prob": 0.1}``); a key the config lacks is an error.
+            model_init_args (dict[str, Any] | None): further ``from_pretrained`` arguments
+                (e.g. ``{"dtype": "bfloat16", "attn_implementation": "sdpa"}``).
+            revision (str | None): branch, tag or commit of a Hub repository.
+            cache_dir (str | None): Hub cache folder (default: ``HF_HOME``).
+            trust_remote_code (bool): run modeling code shipped with the checkpoint. Off by
+                default: turn it on only for checkpoints you trust.
+            alphabet (str | None): residue characters; None uses the family's, or for
+                HFBackbone the vocabulary's single ASCII letters.
+            split_characters (bool | None): hand the tokenizer one word per character, as
+                BERT-style WordPiece vocabularies of single characters need; None uses the
+                family's setting (off for HFBackbone: k-mer and BPE tokenizers must read
+                whole strings).
+            unknown (Literal["error", "map"]): a character outside the alphabet raises, or
+                is read as the unknown token.
+            truncation (Literal["cut", "error"]): longer sequences are cut to
+                ``max_length``, or raise.
+            finetune (Literal["full", "frozen", "lora"]): which weights train.
+            lora_r (int): LoRA rank.
+            lora_alpha (int): LoRA scaling numerator.
+            lora_dropout (float): dropout on the LoRA input.
+            lora_target_modules (list[str] | None): linear layers to adapt; None uses the
+                family's default (``query`` and ``value`` for the named families; peft's
+                choice for the model type for HFBackbone).
+
+        Raises:
+            ValueError: no ``model_path`` and no ``default_model_path``.
+            ModelPathNotFoundError: ``model_path`` is a local path with nothing there.
+            BackboneLoadError: a Hub id that cannot be reached or is not cached, or a folder
+                without a model.
+        """
         super().__init__(use_lm_head, default_config)
+        model_path = model_path or self.default_model_path
+        if model_path is None:
+            raise ValueError(
+                f"{type(self).__name__} needs model_path: a local folder (what save_pretrained "
+                "writes) or a Hub id."
+            )
         self.model_path = str(model_path)
-        source, is_local = resolve_model_path(model_path)
+        source, is_local = resolve_model_path(self.model_path)
         options = HubOptions(
             revision=revision, cache_dir=cache_dir, trust_remote_code=trust_remote_code
         )
@@ -360,20 +352,13 @@ class HFBackbone(TransformersBackbone):
         apply_config_values(config, self.default_config, config_overwrites)
         tokenizer = load_tokenizer(source, is_local, options)
         model = load_model(source, is_local, config, use_lm_head, options, model_init_args)
-        lora = LoraSettings(
-            r=lora_r,
-            alpha=lora_alpha,
-            dropout=lora_dropout,
-            target_modules=default_targets(lora_target_modules, self.lora_target_modules),
-        )
         self.attach(
             tokenizer,
             model,
             max_length=max_length,
             unknown=unknown,
             truncation=truncation,
-            finetune=finetune,
-            lora=lora,
             residues=alphabet,
             split_characters=split_characters,
         )
+        self.set_finetuning(finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)

@@ -7,49 +7,26 @@ fit every task that needs no masked-LM head.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
 
-from mg.backbones.tokenization import (
-    DNA,
-    NUCLEOTIDE_AMBIGUITY,
-    PROTEIN,
-    PROTEIN_AMBIGUITY,
-    RNA,
-    SequenceTokenizer,
-    onehot_tokenizer,
-)
-from mg.core.backbone import (
-    BackboneInterface,
-    BackboneOutput,
-    Capability,
-    Modality,
-    TokenizedBatch,
-)
+from mg.backbones.base import TokenizerBackbone
+from mg.backbones.tokenization import SequenceTokenizer, onehot_tokenizer
+from mg.core.alphabets import DNA, NUCLEOTIDE_AMBIGUITY, PROTEIN, PROTEIN_AMBIGUITY, RNA
+from mg.core.backbone import BackboneOutput, Capability, Modality
 
 
-class OneHotBackbone(BackboneInterface):
+class OneHotBackbone(TokenizerBackbone):
     """Base of the one-hot backbones; subclasses set the alphabet.
 
     There are no special tokens but padding and unknown; the embedding size is the
     vocabulary size. ``use_lm_head`` and ``default_config`` are accepted (tasks fill them)
     and have no effect: there is no head and no config.
-
-    Args:
-        use_lm_head (bool): reserved; ignored (no masked-LM head).
-        default_config (dict[str, Any] | None): reserved; ignored (no model config).
-        max_length (int): residues per sequence; longer input is cut (or refused).
-        unknown (Literal["error", "map"]): a character outside the alphabet raises, or is
-            read as the unknown token.
-        truncation (Literal["cut", "error"]): longer sequences are cut, or raise.
     """
 
     capabilities = frozenset({Capability.PER_RESIDUE_TOKENS})
-    residues: ClassVar[str] = ""
-    extra_residues: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -61,10 +38,20 @@ class OneHotBackbone(BackboneInterface):
         unknown: Literal["error", "map"] = "error",
         truncation: Literal["cut", "error"] = "cut",
     ) -> None:
+        """Build the one-hot tokenizer of the class's alphabet.
+
+        Args:
+            use_lm_head (bool): reserved; ignored (no masked-LM head).
+            default_config (dict[str, Any] | None): reserved; ignored (no model config).
+            max_length (int): residues per sequence; longer input is cut (or refused).
+            unknown (Literal["error", "map"]): a character outside the alphabet raises, or is
+                read as the unknown token.
+            truncation (Literal["cut", "error"]): longer sequences are cut, or raise.
+        """
         super().__init__(use_lm_head, default_config)
         self.sequence_tokenizer = SequenceTokenizer(
-            onehot_tokenizer(self.residues + self.extra_residues),
-            residues=self.residues,
+            onehot_tokenizer((self.residues or "") + self.extra_residues),
+            residues=self.residues or "",
             extra_residues=self.extra_residues,
             max_length=max_length,
             unknown=unknown,
@@ -83,47 +70,12 @@ class OneHotBackbone(BackboneInterface):
         return BackboneOutput(
             last_hidden_state=hidden,
             attention_mask=mask,
-            special_tokens_mask=self.sequence_tokenizer.special_mask(input_ids, mask),
+            special_tokens_mask=self.special_tokens_mask(input_ids, mask),
             hidden_states=(hidden,) if all_hidden_states else None,
         )
 
-    def tokenize(
-        self, sequences: Sequence[str], *, add_special_tokens: bool = True
-    ) -> TokenizedBatch:
-        """Check, tokenize (one token per residue), truncate and pad.
-
-        Raises:
-            ValueError: a character outside the alphabet (naming the sequence index and the
-                character), unless ``unknown="map"``.
-        """
-        return self.sequence_tokenizer(sequences, add_special_tokens)
-
-    def decode_tokens(self, input_ids: Tensor, *, skip_special_tokens: bool = True) -> list[str]:
-        """Turn ids back into sequences."""
-        return self.sequence_tokenizer.decode(input_ids, skip_special_tokens)
-
-    def get_token_id(self, token: str) -> int:
-        """Return a token's id (``KeyError`` when it is not in the vocabulary)."""
-        return self.sequence_tokenizer.token_id(token)
-
-    def get_special_token_id(self, role: str) -> int | None:
-        """Return the id of ``"pad"`` or ``"unk"``; None for the roles there are no tokens for."""
-        return self.sequence_tokenizer.special_token_id(role)
-
-    def get_alphabet_token_ids(self) -> list[int]:
-        """Return the residue token ids."""
-        return self.sequence_tokenizer.alphabet_token_ids()
-
-    def get_max_context(self) -> int:
-        """Return ``max_length``."""
-        return self.sequence_tokenizer.max_length
-
     def get_embedding_size(self) -> int:
         """Return the vocabulary size (the length of each one-hot vector)."""
-        return self.vocab_size
-
-    def get_vocab_size(self) -> int:
-        """Return the vocabulary size."""
         return self.vocab_size
 
     def get_num_layer(self) -> int:

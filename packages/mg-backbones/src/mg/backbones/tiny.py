@@ -25,33 +25,12 @@ from mg.backbones.families import (
     ESM2Family,
     NucleotideTransformerFamily,
 )
-from mg.backbones.finetuning import LoraSettings, default_targets
 from mg.backbones.huggingface import TransformersBackbone
 from mg.backbones.loading import apply_config_values
 
 
 class TinyBackbone(TransformersBackbone):
-    """Base of the tiny variants; a family mixin provides the tokenizer and config.
-
-    Args:
-        use_lm_head (bool): reserved; keep the masked-LM head.
-        default_config (dict[str, Any] | None): reserved; task defaults for the model config.
-        hidden_size (int): hidden state size.
-        num_layers (int): encoder layers.
-        num_heads (int): attention heads (must divide ``hidden_size``).
-        max_length (int): tokens per sequence, special tokens included.
-        seed (int): seed of the random initialisation.
-        config_overwrites (dict[str, Any] | None): values set on the model config.
-        model_init_args (dict[str, Any] | None): further ``from_config`` arguments.
-        unknown (Literal["error", "map"]): a character outside the alphabet raises, or is
-            read as the unknown token.
-        truncation (Literal["cut", "error"]): longer sequences are cut, or raise.
-        finetune (Literal["full", "frozen", "lora"]): which weights train.
-        lora_r (int): LoRA rank.
-        lora_alpha (int): LoRA scaling numerator.
-        lora_dropout (float): dropout on the LoRA input.
-        lora_target_modules (list[str] | None): layers to adapt; None: the family default.
-    """
+    """Base of the tiny variants; a family mixin provides the tokenizer and config."""
 
     @staticmethod
     def build_tokenizer() -> PreTrainedTokenizerBase:
@@ -80,7 +59,6 @@ class TinyBackbone(TransformersBackbone):
         num_layers: int = 2,
         num_heads: int = 4,
         max_length: int = 128,
-        seed: int = 0,
         config_overwrites: dict[str, Any] | None = None,
         model_init_args: dict[str, Any] | None = None,
         unknown: Literal["error", "map"] = "error",
@@ -90,7 +68,29 @@ class TinyBackbone(TransformersBackbone):
         lora_alpha: int = 16,
         lora_dropout: float = 0.05,
         lora_target_modules: list[str] | None = None,
+        seed: int = 0,
     ) -> None:
+        """Build the tokenizer and a seeded random model of the given size.
+
+        Args:
+            use_lm_head (bool): reserved; keep the masked-LM head.
+            default_config (dict[str, Any] | None): reserved; task defaults for the model config.
+            hidden_size (int): hidden state size.
+            num_layers (int): encoder layers.
+            num_heads (int): attention heads (must divide ``hidden_size``).
+            max_length (int): tokens per sequence, special tokens included.
+            config_overwrites (dict[str, Any] | None): values set on the model config.
+            model_init_args (dict[str, Any] | None): further ``from_config`` arguments.
+            unknown (Literal["error", "map"]): a character outside the alphabet raises, or is
+                read as the unknown token.
+            truncation (Literal["cut", "error"]): longer sequences are cut, or raise.
+            finetune (Literal["full", "frozen", "lora"]): which weights train.
+            lora_r (int): LoRA rank.
+            lora_alpha (int): LoRA scaling numerator.
+            lora_dropout (float): dropout on the LoRA input.
+            lora_target_modules (list[str] | None): layers to adapt; None: the family default.
+            seed (int): seed of the random initialisation.
+        """
         super().__init__(use_lm_head, default_config)
         if hidden_size % num_heads:
             raise ValueError(f"num_heads={num_heads} must divide hidden_size={hidden_size}.")
@@ -109,21 +109,8 @@ class TinyBackbone(TransformersBackbone):
         masked_lm = self._build_masked_lm()
         # The head is built either way, so the encoder's weights do not depend on use_lm_head.
         model = masked_lm if use_lm_head else masked_lm.base_model
-        lora = LoraSettings(
-            r=lora_r,
-            alpha=lora_alpha,
-            dropout=lora_dropout,
-            target_modules=default_targets(lora_target_modules, self.lora_target_modules),
-        )
-        self.attach(
-            tokenizer,
-            model,
-            max_length=max_length,
-            unknown=unknown,
-            truncation=truncation,
-            finetune=finetune,
-            lora=lora,
-        )
+        self.attach(tokenizer, model, max_length=max_length, unknown=unknown, truncation=truncation)
+        self.set_finetuning(finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
 
     def _build_masked_lm(self) -> PreTrainedModel:
         with torch.random.fork_rng(devices=[]):

@@ -10,7 +10,8 @@ Two jobs live here:
 - `SequenceTokenizer`, which wraps any Hugging Face tokenizer (built here or loaded from
   a model folder) and gives every backbone the same behaviour: characters outside the
   alphabet are an error naming the sequence and character (or map to the unknown token),
-  one ``max_length`` decides truncation, padding is on the right, masks are bool.
+  one ``max_length`` decides truncation. It returns unpadded ids: padding is
+  `mg.core.padding`'s job.
 """
 
 from __future__ import annotations
@@ -19,33 +20,43 @@ import itertools
 from collections.abc import Sequence
 from typing import Literal
 
-import torch
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
 from torch import Tensor
 from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
-from mg.core.backbone import TokenizedBatch
+from mg.core.alphabets import (
+    DNA,
+    NUCLEOTIDE_AMBIGUITY,
+    PROTEIN,
+    PROTEIN_AMBIGUITY,
+    RNA,
+    AlphabetCheck,
+    Invalid,
+)
+from mg.core.backbone import ROLES
+
+__all__ = [
+    "DNA",
+    "ESM_VOCAB",
+    "NUCLEOTIDE_AMBIGUITY",
+    "PROTEIN",
+    "PROTEIN_AMBIGUITY",
+    "RNA",
+    "SequenceTokenizer",
+    "Truncation",
+    "Unknown",
+    "bert_char_tokenizer",
+    "esm_tokenizer",
+    "kmer_tokenizer",
+    "onehot_tokenizer",
+    "vocabulary_letters",
+]
 
 Unknown = Literal["error", "map"]
 """What to do with a character outside the alphabet: raise, or read it as the unknown token."""
 
 Truncation = Literal["cut", "error"]
 """What to do with a sequence longer than ``max_length``: cut it, or raise."""
-
-DNA = "ACGT"
-"""DNA residues."""
-
-RNA = "ACGU"
-"""RNA residues."""
-
-PROTEIN = "ACDEFGHIKLMNPQRSTVWY"
-"""The twenty standard amino acids."""
-
-NUCLEOTIDE_AMBIGUITY = "N"
-"""Accepted in DNA and RNA input (any nucleotide); never generated."""
-
-PROTEIN_AMBIGUITY = "XBUZO"
-"""Accepted in protein input (unknown, Asx, selenocysteine, Glx, pyrrolysine); never generated."""
 
 ESM_VOCAB: tuple[str, ...] = (
     "<cls>", "<pad>", "<eos>", "<unk>",
@@ -54,7 +65,29 @@ ESM_VOCAB: tuple[str, ...] = (
 )  # fmt: skip
 """The ESM-2 vocabulary, in the order of the published checkpoints (so ids match them)."""
 
-_ROLES = ("pad", "mask", "cls", "eos", "unk")
+
+def vocabulary_letters(tokenizer: PreTrainedTokenizerBase) -> str:
+    """Return the vocabulary's single ASCII letters that are not special tokens.
+
+    The alphabet of a model whose family is not known. Only ASCII letters count:
+    a real BERT vocabulary also holds letters such as ``'ß'`` or ligatures such as
+    ``'ﬁ'`` that no biological sequence uses (and whose upper case is two letters).
+
+    Raises:
+        ValueError: the vocabulary has no such letter; the message says to set the alphabet.
+    """
+    special = set(tokenizer.all_special_tokens)
+    letters = sorted(
+        token
+        for token in tokenizer.get_vocab()
+        if len(token) == 1 and token.isascii() and token.isalpha() and token not in special
+    )
+    if not letters:
+        raise ValueError(
+            "The tokenizer has no single-letter ASCII tokens to take as the alphabet: set "
+            "alphabet to the residue letters."
+        )
+    return "".join(letters)
 
 
 def _fast_tokenizer(
@@ -172,7 +205,7 @@ def onehot_tokenizer(residues: str) -> PreTrainedTokenizerFast:
 
 
 class SequenceTokenizer:
-    """Check, tokenize, truncate and pad biological sequences with a Hugging Face tokenizer.
+    """Check, tokenize and truncate biological sequences with a Hugging Face tokenizer.
 
     Sequences are checked against an alphabet before the tokenizer sees them, because most
     tokenizers silently turn unknown characters into the unknown token. Lower-case input is
@@ -196,7 +229,7 @@ class SequenceTokenizer:
 
     Raises:
         ValueError: the tokenizer lacks a pad token, a residue, or (with ``unknown="map"``)
-            an unknown token.
+            an unknown token; or the alphabet holds a character that is not ASCII.
     """
 
     def __init__(
@@ -218,7 +251,6 @@ class SequenceTokenizer:
         if max_length < 1:
             raise ValueError(f"max_length must be positive, not {max_length}.")
         self.tokenizer = tokenizer
-        self.tokenizer.padding_side = "right"
         self.max_length = max_length
         self.unknown = unknown
         self.truncation = truncation
@@ -241,39 +273,52 @@ class SequenceTokenizer:
                 "has none. Use unknown='error'."
             )
         self.residues = residues
-        accepted = residues + "".join(c for c in extra_residues if c in vocab and c not in residues)
-        self.accepted = frozenset(accepted)
-        folds = {}
-        for char in accepted:
-            for variant in (char.lower(), char.upper()):
-                if variant not in self.accepted:
-                    folds[variant] = char
-        self._fold = str.maketrans(folds)
+        self.accepted = residues + "".join(
+            c for c in dict.fromkeys(extra_residues) if c in vocab and c not in residues
+        )
+        self.check = AlphabetCheck(self.accepted)
         structural = set(tokenizer.all_special_ids) - {
             tokenizer.unk_token_id,
             tokenizer.mask_token_id,
         }
-        self._structural_ids = torch.tensor(
-            sorted(i for i in structural if i is not None), dtype=torch.long
-        )
+        self.structural_ids = sorted(i for i in structural if i is not None)
 
     # ---------------------------------------------------------------------- encode
-    def _clean(self, index: int, sequence: str) -> str | list[str]:
-        folded = sequence.translate(self._fold)
-        bad = set(folded) - self.accepted
-        if bad and self.unknown == "error":
-            position = next(i for i, c in enumerate(folded) if c in bad)
-            raise ValueError(
-                f"Sequence {index} holds {sequence[position]!r} at position {position}, which "
-                f"is not in the {self.name} alphabet {''.join(sorted(self.accepted))!r}; fix the "
-                "sequence or set unknown='map' to read such characters as the unknown token."
-            )
-        unk = self.tokenizer.unk_token
-        chars = [unk if c in bad else c for c in folded] if bad else list(folded)
-        return chars if self.split_characters else "".join(chars)
+    def find_invalid(self, sequences: Sequence[str]) -> Invalid | None:
+        """Find the first character outside the alphabet (case-insensitive), vectorised.
 
-    def __call__(self, sequences: Sequence[str], add_special_tokens: bool = True) -> TokenizedBatch:
-        """Tokenize and pad a batch (see `mg.core.BackboneInterface.tokenize`).
+        Returns:
+            Invalid | None: ``(sequence index, position, character)``, or None.
+        """
+        return self.check.find_invalid(sequences)
+
+    def _clean(self, sequences: Sequence[str]) -> list[str] | list[list[str]]:
+        found = self.find_invalid(sequences)
+        if found is not None and self.unknown == "error":
+            index, position, char = found
+            raise ValueError(
+                f"Sequence {index} holds {char!r} at position {position}, which is not in the "
+                f"{self.name} alphabet {''.join(sorted(self.accepted))!r}; fix the sequence or "
+                "set unknown='map' to read such characters as the unknown token."
+            )
+        folded = [self.check.fold(s) for s in sequences]
+        if found is None and not self.split_characters:
+            return folded
+        unk = self.tokenizer.unk_token
+        rows = []
+        for sequence in folded:
+            bad = self.check.invalid_characters(sequence) if found is not None else set()
+            chars = [unk if c in bad else c for c in sequence] if bad else list(sequence)
+            rows.append(chars if self.split_characters else "".join(chars))
+        return rows
+
+    def __call__(
+        self, sequences: Sequence[str], add_special_tokens: bool = True
+    ) -> list[list[int]]:
+        """Check, tokenize and truncate a batch (see `mg.core.BackboneInterface.tokenize`).
+
+        Returns:
+            list[list[int]]: one unpadded row of ids per sequence.
 
         Raises:
             ValueError: a character outside the alphabet (with ``unknown="error"``), or a
@@ -282,53 +327,38 @@ class SequenceTokenizer:
         if isinstance(sequences, str):
             raise TypeError("tokenize takes a list of sequences, not one string.")
         if not sequences:
-            empty = torch.zeros(0, 0, dtype=torch.long)
-            return TokenizedBatch(empty, empty.bool(), empty.bool())
-        texts = [self._clean(i, s) for i, s in enumerate(sequences)]
+            return []
         cut = self.truncation == "cut"
-        encoded = self.tokenizer(
-            texts,
+        rows: list[list[int]] = self.tokenizer(
+            self._clean(sequences),
             is_split_into_words=self.split_characters,
             add_special_tokens=add_special_tokens,
-            padding=True,
+            padding=False,
             truncation=cut,
             max_length=self.max_length if cut else None,
-            return_attention_mask=True,
-            return_tensors="pt",
-        )
-        input_ids = encoded["input_ids"].long()
-        attention_mask = encoded["attention_mask"].bool()
+            return_attention_mask=False,
+        )["input_ids"]
         unk = self.tokenizer.unk_token_id
-        if self.unknown == "error" and unk is not None and (input_ids == unk).any():
-            # Every character passed the alphabet check, so the tokenizer itself failed to
-            # split the sequence (a character WordPiece vocabulary read whole words).
-            row = int((input_ids == unk).any(1).nonzero()[0])
-            raise ValueError(
-                f"The {self.name} tokenizer read sequence {row} as unknown tokens although every "
-                "character is in its alphabet: it does not split sequences into characters. "
-                "For a BERT-style vocabulary of single characters set split_characters=True."
-            )
-        if not cut:
-            lengths = attention_mask.sum(1)
-            too_long = (lengths > self.max_length).nonzero().flatten().tolist()
-            if too_long:
-                i = too_long[0]
+        if self.unknown == "error" and unk is not None:
+            row = next((i for i, ids in enumerate(rows) if unk in ids), None)
+            if row is not None:
+                # Every character passed the alphabet check, so the tokenizer itself failed
+                # to split the sequence (a character WordPiece vocabulary read whole words).
                 raise ValueError(
-                    f"Sequence {i} is {int(lengths[i])} tokens long, special tokens included, "
-                    f"more than max_length={self.max_length}; shorten it, raise max_length, or "
-                    "set truncation='cut'."
+                    f"The {self.name} tokenizer read sequence {row} as unknown tokens although "
+                    "every character is in its alphabet: it does not split sequences into "
+                    "characters. For a BERT-style vocabulary of single characters set "
+                    "split_characters=True."
                 )
-        return TokenizedBatch(
-            input_ids, attention_mask, self.special_mask(input_ids, attention_mask)
-        )
-
-    def special_mask(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        """Return True where a token carries no residue: CLS, EOS, SEP, padding.
-
-        Mask and unknown tokens stand in for a residue, so they are not special here.
-        """
-        ids = self._structural_ids.to(input_ids.device)
-        return torch.isin(input_ids, ids) | ~attention_mask.bool()
+        if not cut:
+            too_long = next((i for i, ids in enumerate(rows) if len(ids) > self.max_length), None)
+            if too_long is not None:
+                raise ValueError(
+                    f"Sequence {too_long} is {len(rows[too_long])} tokens long, special tokens "
+                    f"included, more than max_length={self.max_length}; shorten it, raise "
+                    "max_length, or set truncation='cut'."
+                )
+        return rows
 
     # ---------------------------------------------------------------------- decode
     def decode(self, input_ids: Tensor, skip_special_tokens: bool = True) -> list[str]:
@@ -338,17 +368,6 @@ class SequenceTokenizer:
         return ["".join(text.split()) for text in texts]
 
     # ---------------------------------------------------------------------- lookups
-    def token_id(self, token: str) -> int:
-        """Return a token's id.
-
-        Raises:
-            KeyError: the token is not in the vocabulary.
-        """
-        vocab = self.tokenizer.get_vocab()
-        if token not in vocab:
-            raise KeyError(f"{token!r} is not in the {self.name} vocabulary.")
-        return vocab[token]
-
     def special_token_id(self, role: str) -> int | None:
         """Return the id of ``"pad"``, ``"mask"``, ``"cls"``, ``"eos"`` or ``"unk"``, or None."""
         t = self.tokenizer
@@ -360,7 +379,7 @@ class SequenceTokenizer:
             "unk": t.unk_token_id,
         }
         if role not in ids:
-            raise ValueError(f"Unknown special-token role {role!r}; choose one of {list(_ROLES)}.")
+            raise ValueError(f"Unknown special-token role {role!r}; choose one of {list(ROLES)}.")
         return ids[role]
 
     def alphabet_token_ids(self) -> list[int]:

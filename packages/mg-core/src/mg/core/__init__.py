@@ -6,9 +6,10 @@ does not load torch. Importing this package never loads transformers.
 
 from __future__ import annotations
 
-import importlib
 from importlib.metadata import version
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mg.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mg.core.adapters import (
@@ -27,10 +28,10 @@ if TYPE_CHECKING:
         BackboneOutput,
         Capability,
         Modality,
-        TokenizedBatch,
     )
     from mg.core.compat import CompatibilityReport, IncompatibleError, check_compatibility
     from mg.core.data import DataInterface, LabelKind
+    from mg.core.padding import TokenizedBatch, pad_labels, pad_tokens
     from mg.core.task import LRSchedulerCallable, OptimizerCallable, TaskInterface
 
 _EXPORTS = {
@@ -50,14 +51,12 @@ _EXPORTS = {
         "BackboneOutput",
         "Capability",
         "Modality",
-        "TokenizedBatch",
     ],
     "mg.core.compat": ["CompatibilityReport", "IncompatibleError", "check_compatibility"],
     "mg.core.data": ["DataInterface", "LabelKind"],
+    "mg.core.padding": ["TokenizedBatch", "pad_labels", "pad_tokens"],
     "mg.core.task": ["LRSchedulerCallable", "OptimizerCallable", "TaskInterface"],
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-
 __version__ = version("mg-core")
 __all__ = [
     "BackboneCallable",
@@ -82,16 +81,8 @@ __all__ = [
     "TokenAdapterCallable",
     "TokenizedBatch",
     "check_compatibility",
+    "pad_labels",
+    "pad_tokens",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module 'mg.core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_MODULE_OF[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -11,12 +11,31 @@ Mask convention, used everywhere in mg: an attention mask is a boolean tensor wh
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
+import torch
 from torch import Tensor, nn
+
+from mg.core.alphabets import AlphabetCheck, Invalid
+from mg.core.padding import TokenizedBatch, pad_tokens
+
+__all__ = [
+    "BackboneCallable",
+    "BackboneInterface",
+    "BackboneOutput",
+    "Capability",
+    "Modality",
+    "TokenizedBatch",
+]
+
+ROLES = ("pad", "mask", "cls", "eos", "unk")
+"""Special-token roles `BackboneInterface.get_special_token_id` knows."""
+
+STRUCTURAL_ROLES = ("pad", "cls", "eos")
+"""Roles whose tokens carry no residue (mask and unknown tokens stand in for one)."""
 
 
 class Modality(StrEnum):
@@ -42,26 +61,6 @@ class Capability(StrEnum):
     MASKED_LM_HEAD = "masked_lm_head"
     MASK_TOKEN = "mask_token"
     PER_RESIDUE_TOKENS = "per_residue_tokens"
-
-
-@dataclass
-class TokenizedBatch:
-    """A padded batch of token ids, as returned by `BackboneInterface.tokenize`.
-
-    Attributes:
-        input_ids (Tensor): ``(batch, length)`` long tensor, padded to the longest item.
-        attention_mask (Tensor): ``(batch, length)`` bool tensor, True for real tokens.
-        special_tokens_mask (Tensor): ``(batch, length)`` bool tensor, True for special
-            tokens (CLS, EOS, padding) that carry no residue.
-    """
-
-    input_ids: Tensor
-    attention_mask: Tensor
-    special_tokens_mask: Tensor
-
-    def residue_mask(self) -> Tensor:
-        """Return a bool mask of positions that hold a real residue."""
-        return self.attention_mask & ~self.special_tokens_mask
 
 
 @dataclass
@@ -92,6 +91,11 @@ class BackboneInterface(nn.Module, ABC):
         class MyBackbone(BackboneInterface):
             def __init__(self, use_lm_head=False, default_config=None, /, *, model_path="..."):
 
+    A backbone implements five methods: `tokenize` (unpadded ids), `forward`,
+    `get_vocab`, `get_embedding_size` and `get_num_layer`; it sets ``self.max_length``
+    (or overrides `get_max_context`). The other lookups have defaults built on
+    `get_vocab` and the class attributes below; padding is `batch`'s job.
+
     Args:
         use_lm_head (bool): the task needs the masked-LM head (``get_decoder``).
         default_config (dict[str, Any] | None): task-provided model-config defaults (for
@@ -100,10 +104,17 @@ class BackboneInterface(nn.Module, ABC):
     Class attributes:
         modality: the sequences this backbone reads.
         capabilities: what it can do, checked by `mg.core.compat` before anything loads.
+        residues: the alphabet; generation samples from tokens made of these alone.
+        extra_residues: further characters accepted in input (ambiguity codes).
+        special_tokens: role (``"pad"``, ``"mask"``, ``"cls"``, ``"eos"``, ``"unk"``) →
+            token, for the default lookups.
     """
 
     modality: ClassVar[Modality] = Modality.OTHER
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    residues: ClassVar[str | None] = ""
+    extra_residues: ClassVar[str] = ""
+    special_tokens: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
         self, use_lm_head: bool = False, default_config: dict[str, Any] | None = None, /
@@ -121,6 +132,7 @@ class BackboneInterface(nn.Module, ABC):
         """
         return {"sequences"}
 
+    # ------------------------------------------------------------------ to implement
     @abstractmethod
     def forward(
         self, input_ids: Tensor, attention_mask: Tensor, all_hidden_states: bool = False
@@ -139,15 +151,15 @@ class BackboneInterface(nn.Module, ABC):
     @abstractmethod
     def tokenize(
         self, sequences: Sequence[str], *, add_special_tokens: bool = True
-    ) -> TokenizedBatch:
-        """Tokenize, truncate to the backbone's ``max_length`` and pad to the longest item.
+    ) -> list[list[int]]:
+        """Check and tokenize sequences, truncated to the backbone's ``max_length``; no padding.
 
         Args:
             sequences (Sequence[str]): raw sequences in the backbone's alphabet.
             add_special_tokens (bool): add CLS/EOS tokens where the model uses them.
 
         Returns:
-            TokenizedBatch: padded ids and masks.
+            list[list[int]]: one row of token ids per sequence.
 
         Raises:
             ValueError: a sequence holds a character outside the alphabet (the message
@@ -155,55 +167,152 @@ class BackboneInterface(nn.Module, ABC):
         """
 
     @abstractmethod
-    def decode_tokens(self, input_ids: Tensor, *, skip_special_tokens: bool = True) -> list[str]:
-        """Turn a ``(batch, length)`` tensor of ids back into sequences.
-
-        Args:
-            input_ids (Tensor): token ids.
-            skip_special_tokens (bool): drop CLS, EOS, padding and mask tokens.
-
-        Returns:
-            list[str]: one string per row.
-        """
-
-    @abstractmethod
-    def get_token_id(self, token: str) -> int:
-        """Return the id of a token (a residue like ``"A"`` or a special like the mask).
-
-        Raises:
-            KeyError: the token is not in the vocabulary.
-        """
-
-    @abstractmethod
-    def get_special_token_id(self, role: str) -> int | None:
-        """Return the id of a special token by role, or None where there is no such token.
-
-        Args:
-            role (str): ``"pad"``, ``"mask"``, ``"cls"``, ``"eos"`` or ``"unk"``.
-        """
-
-    @abstractmethod
-    def get_alphabet_token_ids(self) -> list[int]:
-        """Return the ids of the tokens that stand for residues (no special tokens).
-
-        Generation samples only from these, so generated sequences use the alphabet alone.
-        """
-
-    @abstractmethod
-    def get_max_context(self) -> int:
-        """Return the number of tokens, special tokens included, the model accepts."""
+    def get_vocab(self) -> dict[str, int]:
+        """Return the vocabulary: token → id."""
 
     @abstractmethod
     def get_embedding_size(self) -> int:
         """Return the size of each token's hidden state."""
 
     @abstractmethod
-    def get_vocab_size(self) -> int:
-        """Return the number of tokens in the vocabulary (the LM head's output size)."""
-
-    @abstractmethod
     def get_num_layer(self) -> int:
         """Return the number of encoder layers."""
+
+    # ------------------------------------------------------------------ batching
+    def batch(
+        self,
+        sequences: Sequence[str],
+        *,
+        add_special_tokens: bool = True,
+        pad_to_multiple_of: int | None = None,
+    ) -> TokenizedBatch:
+        """Tokenize and pad a batch: what a task's ``collate`` calls.
+
+        Args:
+            sequences (Sequence[str]): raw sequences in the backbone's alphabet.
+            add_special_tokens (bool): add CLS/EOS tokens where the model uses them.
+            pad_to_multiple_of (int | None): round the width up to a multiple of this.
+
+        Returns:
+            TokenizedBatch: ids padded on the right to the longest item, and masks.
+        """
+        if isinstance(sequences, str):
+            raise TypeError("Pass a list of sequences, not one string.")
+        pad = self.get_special_token_id("pad")
+        if pad is None:
+            raise ValueError(f"{type(self).__name__} has no pad token; batches cannot be padded.")
+        return pad_tokens(
+            self.tokenize(sequences, add_special_tokens=add_special_tokens),
+            pad_id=pad,
+            special_ids=self.structural_token_ids(),
+            pad_to_multiple_of=pad_to_multiple_of,
+        )
+
+    def structural_token_ids(self) -> list[int]:
+        """Return the ids of tokens that carry no residue: pad, CLS and EOS.
+
+        Mask and unknown tokens stand in for a residue, so they are not among them.
+        """
+        ids = (self.get_special_token_id(role) for role in STRUCTURAL_ROLES)
+        return sorted({i for i in ids if i is not None})
+
+    def special_tokens_mask(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """Return True where a token carries no residue: CLS, EOS, padding."""
+        ids = torch.tensor(self.structural_token_ids(), dtype=torch.long, device=input_ids.device)
+        return torch.isin(input_ids, ids) | ~attention_mask.bool()
+
+    # ------------------------------------------------------------------ alphabet
+    def accepted_characters(self) -> str:
+        """Return the characters input may hold: ``residues`` then ``extra_residues``."""
+        return (self.residues or "") + self.extra_residues
+
+    def find_invalid(self, sequences: Sequence[str]) -> Invalid | None:
+        """Find the first character outside the alphabet (case-insensitive), vectorised.
+
+        Returns:
+            Invalid | None: ``(sequence index, position, character)``, or None.
+        """
+        accepted = self.accepted_characters()
+        check = self.__dict__.get("_alphabet_check")
+        if check is None or check.accepted != accepted:
+            check = AlphabetCheck(accepted)
+            self.__dict__["_alphabet_check"] = check
+        return check.find_invalid(sequences)
+
+    def check_sequences(self, sequences: Sequence[str]) -> None:
+        """Raise the standard error for the first character outside the alphabet.
+
+        Raises:
+            ValueError: names the sequence index, position and character.
+        """
+        found = self.find_invalid(sequences)
+        if found is not None:
+            index, position, char = found
+            raise ValueError(
+                f"Sequence {index} holds {char!r} at position {position}, which is not in the "
+                f"{type(self).__name__} alphabet {self.accepted_characters()!r}; fix the sequence."
+            )
+
+    # ------------------------------------------------------------------ lookups
+    def get_token_id(self, token: str) -> int:
+        """Return the id of a token (a residue like ``"A"`` or a special like the mask).
+
+        Raises:
+            KeyError: the token is not in the vocabulary.
+        """
+        vocab = self.get_vocab()
+        if token not in vocab:
+            raise KeyError(f"{token!r} is not in the {type(self).__name__} vocabulary.")
+        return vocab[token]
+
+    def get_special_token_id(self, role: str) -> int | None:
+        """Return the id of a special token by role, or None where there is no such token.
+
+        Args:
+            role (str): ``"pad"``, ``"mask"``, ``"cls"``, ``"eos"`` or ``"unk"``.
+        """
+        if role not in ROLES:
+            raise ValueError(f"Unknown special-token role {role!r}; choose one of {list(ROLES)}.")
+        token = self.special_tokens.get(role)
+        return None if token is None else self.get_token_id(token)
+
+    def get_alphabet_token_ids(self) -> list[int]:
+        """Return the ids of the tokens made of residues alone (no special tokens).
+
+        Generation samples only from these, so generated sequences use the alphabet alone.
+        """
+        residues = set(self.residues or "")
+        special = set(self.special_tokens.values())
+        return sorted(
+            index
+            for token, index in self.get_vocab().items()
+            if token and token not in special and set(token) <= residues
+        )
+
+    def decode_tokens(self, input_ids: Tensor, *, skip_special_tokens: bool = True) -> list[str]:
+        """Turn a ``(batch, length)`` tensor of ids back into sequences.
+
+        Args:
+            input_ids (Tensor): token ids.
+            skip_special_tokens (bool): drop CLS, EOS, padding, mask and unknown tokens.
+
+        Returns:
+            list[str]: one string per row.
+        """
+        tokens = {index: token for token, index in self.get_vocab().items()}
+        skip = set(self.special_tokens.values()) if skip_special_tokens else set()
+        return [
+            "".join(t for t in (tokens[i] for i in row) if t not in skip)
+            for row in input_ids.tolist()
+        ]
+
+    def get_max_context(self) -> int:
+        """Return the number of tokens, special tokens included, the model accepts."""
+        return int(self.max_length)
+
+    def get_vocab_size(self) -> int:
+        """Return the number of tokens in the vocabulary (the LM head's output size)."""
+        return len(self.get_vocab())
 
     def get_decoder(self) -> nn.Module | None:
         """Return the masked-LM head (hidden states → vocabulary logits), if loaded.

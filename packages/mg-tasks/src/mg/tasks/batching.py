@@ -36,7 +36,7 @@ def tokenize_samples(
         (bool), and ``ids`` (list of str, None where a sample has no id).
     """
     texts = [s["sequences"] for s in samples] if sequences is None else list(sequences)
-    tokens = backbone.tokenize(texts)
+    tokens = backbone.batch(texts)
     return {
         "input_ids": tokens.input_ids.long(),
         "attention_mask": tokens.attention_mask.bool(),

@@ -94,7 +94,7 @@ class BackboneContract:
         raise NotImplementedError
 
     def _encode(self, backbone: BackboneInterface, sequences: list[str]) -> BackboneOutput:
-        batch = backbone.tokenize(sequences)
+        batch = backbone.batch(sequences)
         with torch.no_grad():
             return backbone(batch.input_ids, batch.attention_mask)
 
@@ -122,28 +122,51 @@ class BackboneContract:
 
     def test_all_hidden_states_has_one_per_layer_plus_embeddings(self) -> None:
         backbone = self.make_backbone().eval()
-        batch = backbone.tokenize(example_sequences(backbone))
+        batch = backbone.batch(example_sequences(backbone))
         with torch.no_grad():
             out = backbone(batch.input_ids, batch.attention_mask, all_hidden_states=True)
         assert out.hidden_states is not None
         assert len(out.hidden_states) == backbone.get_num_layer() + 1
         torch.testing.assert_close(out.hidden_states[-1], out.last_hidden_state)
 
-    def test_tokenize_then_decode_gives_back_the_sequences(self) -> None:
+    def test_tokenize_gives_unpadded_ids_that_decode_to_the_sequences(self) -> None:
         backbone = self.make_backbone()
         sequences = example_sequences(backbone)
-        batch = backbone.tokenize(sequences)
+        rows = backbone.tokenize(sequences)
+        assert [type(i) for row in rows for i in row] == [int] * sum(map(len, rows))
+        pad = backbone.get_special_token_id("pad")
+        assert all(row and row[-1] != pad for row in rows), "tokenize must not pad"
+        batch = backbone.batch(sequences)
         assert batch.input_ids.dtype == torch.long
         assert backbone.decode_tokens(batch.input_ids) == sequences
         residues = batch.attention_mask & ~batch.special_tokens_mask
         if Capability.PER_RESIDUE_TOKENS in backbone.capabilities:
             assert residues.sum(1).tolist() == [len(s) for s in sequences]
 
+    def test_batching_never_changes_an_items_ids_or_masks(self) -> None:
+        backbone = self.make_backbone()
+        sequences = example_sequences(backbone, (3, 12, 7))
+        batch = backbone.batch(sequences, pad_to_multiple_of=8)
+        assert batch.input_ids.shape[1] % 8 == 0
+        assert batch.attention_mask.sum(1).tolist() == [
+            len(r) for r in backbone.tokenize(sequences)
+        ]
+        for index, sequence in enumerate(sequences):
+            alone = backbone.batch([sequence])
+            n = alone.input_ids.shape[1]
+            for got, expected in (
+                (batch.input_ids, alone.input_ids),
+                (batch.attention_mask, alone.attention_mask),
+                (batch.special_tokens_mask, alone.special_tokens_mask),
+            ):
+                assert torch.equal(got[index, :n], expected[0]), f"item {index} changed"
+            assert not batch.attention_mask[index, n:].any()
+            assert batch.special_tokens_mask[index, n:].all()
+
     def test_long_sequences_are_truncated_to_max_context(self) -> None:
         backbone = self.make_backbone()
         too_long = example_sequences(backbone, (backbone.get_max_context() * 2,))
-        batch = backbone.tokenize(too_long)
-        assert batch.input_ids.shape[1] <= backbone.get_max_context()
+        assert len(backbone.tokenize(too_long)[0]) <= backbone.get_max_context()
 
     def test_special_tokens_are_outside_the_alphabet(self) -> None:
         backbone = self.make_backbone()
@@ -172,6 +195,8 @@ class BackboneContract:
         good = example_sequences(backbone)[0]
         with pytest.raises(ValueError, match=r"(?s)1.*'\?'|'\?'.*1"):
             backbone.tokenize([good, good[:2] + "?" + good[2:]])
+        assert backbone.find_invalid([good, good[:2] + "?" + good[2:]]) == (1, 2, "?")
+        assert backbone.find_invalid([good, good.lower()]) is None
 
 
 class AdapterContract:

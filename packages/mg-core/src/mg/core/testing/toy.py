@@ -13,20 +13,15 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from mg.core.backbone import (
-    BackboneInterface,
-    BackboneOutput,
-    Capability,
-    Modality,
-    TokenizedBatch,
-)
+from mg.core.alphabets import DNA
+from mg.core.backbone import BackboneInterface, BackboneOutput, Capability, Modality
 from mg.core.data import SPLITS_OF_STAGE, DataInterface, Sample
 
 SPECIAL_TOKENS = {"pad": "<pad>", "cls": "<cls>", "eos": "<eos>", "unk": "<unk>", "mask": "<mask>"}
 
 
 class CharTokenizer:
-    """One token per character, CLS and EOS around each sequence, padding on the right.
+    """One token per character, CLS and EOS around each sequence; no padding.
 
     Args:
         alphabet (str): the residues, one character each.
@@ -45,20 +40,11 @@ class CharTokenizer:
         self.ids = {token: index for index, token in enumerate(self.vocab)}
         self.special_ids = {role: self.ids[token] for role, token in SPECIAL_TOKENS.items()}
 
-    def __call__(self, sequences: Sequence[str], add_special_tokens: bool = True) -> TokenizedBatch:
-        """Tokenize and pad a batch (see `BackboneInterface.tokenize`)."""
-        rows = [self._encode(index, seq, add_special_tokens) for index, seq in enumerate(sequences)]
-        width = max((len(row) for row in rows), default=0)
-        pad = self.special_ids["pad"]
-        input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        for index, row in enumerate(rows):
-            input_ids[index, : len(row)] = torch.tensor(row, dtype=torch.long)
-        attention_mask = torch.zeros_like(input_ids, dtype=torch.bool)
-        for index, row in enumerate(rows):
-            attention_mask[index, : len(row)] = True
-        specials = torch.tensor([self.special_ids[r] for r in ("pad", "cls", "eos")])
-        special_tokens_mask = torch.isin(input_ids, specials)
-        return TokenizedBatch(input_ids, attention_mask, special_tokens_mask)
+    def __call__(
+        self, sequences: Sequence[str], add_special_tokens: bool = True
+    ) -> list[list[int]]:
+        """Tokenize a batch (see `BackboneInterface.tokenize`)."""
+        return [self._encode(index, seq, add_special_tokens) for index, seq in enumerate(sequences)]
 
     def _encode(self, index: int, sequence: str, add_special_tokens: bool) -> list[int]:
         ids = []
@@ -78,16 +64,6 @@ class CharTokenizer:
         if add_special_tokens:
             ids = [self.special_ids["cls"], *ids, self.special_ids["eos"]]
         return ids
-
-    def decode(self, input_ids: Tensor, skip_special_tokens: bool = True) -> list[str]:
-        """Turn ids back into strings."""
-        special = set(self.special_ids.values())
-        return [
-            "".join(
-                self.vocab[i] for i in row.tolist() if not (skip_special_tokens and i in special)
-            )
-            for row in input_ids
-        ]
 
 
 class ToyBackbone(BackboneInterface):
@@ -109,6 +85,7 @@ class ToyBackbone(BackboneInterface):
     capabilities = frozenset(
         {Capability.MASKED_LM_HEAD, Capability.MASK_TOKEN, Capability.PER_RESIDUE_TOKENS}
     )
+    special_tokens = SPECIAL_TOKENS
 
     def __init__(
         self,
@@ -116,7 +93,7 @@ class ToyBackbone(BackboneInterface):
         default_config: dict[str, Any] | None = None,
         /,
         *,
-        alphabet: str = "ACGT",
+        alphabet: str = DNA,
         hidden_size: int = 16,
         num_layers: int = 2,
         num_heads: int = 2,
@@ -126,6 +103,7 @@ class ToyBackbone(BackboneInterface):
     ) -> None:
         super().__init__(use_lm_head, default_config)
         self.tokenizer = CharTokenizer(alphabet, max_length, unknown)
+        self.residues = alphabet
         self.hidden_size = hidden_size
         self.max_length = max_length
         vocab = len(self.tokenizer.vocab)
@@ -156,53 +134,26 @@ class ToyBackbone(BackboneInterface):
         for layer in self.layers:
             hidden = layer(hidden, src_key_padding_mask=~attention_mask)
             states.append(hidden)
-        special = torch.isin(
-            input_ids,
-            torch.tensor(
-                [self.tokenizer.special_ids[r] for r in ("pad", "cls", "eos")],
-                device=input_ids.device,
-            ),
-        )
         return BackboneOutput(
             last_hidden_state=hidden,
             attention_mask=attention_mask,
-            special_tokens_mask=special,
+            special_tokens_mask=self.special_tokens_mask(input_ids, attention_mask),
             hidden_states=tuple(states) if all_hidden_states else None,
         )
 
     def tokenize(
         self, sequences: Sequence[str], *, add_special_tokens: bool = True
-    ) -> TokenizedBatch:
-        """Tokenize, truncate and pad (one token per character)."""
+    ) -> list[list[int]]:
+        """Tokenize and truncate (one token per character), unpadded."""
         return self.tokenizer(sequences, add_special_tokens)
 
-    def decode_tokens(self, input_ids: Tensor, *, skip_special_tokens: bool = True) -> list[str]:
-        """Turn ids back into sequences."""
-        return self.tokenizer.decode(input_ids, skip_special_tokens)
-
-    def get_token_id(self, token: str) -> int:
-        """Return a token's id."""
-        return self.tokenizer.ids[token]
-
-    def get_special_token_id(self, role: str) -> int | None:
-        """Return a special token's id by role."""
-        return self.tokenizer.special_ids.get(role)
-
-    def get_alphabet_token_ids(self) -> list[int]:
-        """Return the residue token ids."""
-        return [self.tokenizer.ids[c] for c in self.tokenizer.alphabet]
-
-    def get_max_context(self) -> int:
-        """Return the maximum number of tokens."""
-        return self.max_length
+    def get_vocab(self) -> dict[str, int]:
+        """Return the vocabulary."""
+        return self.tokenizer.ids
 
     def get_embedding_size(self) -> int:
         """Return the hidden size."""
         return self.hidden_size
-
-    def get_vocab_size(self) -> int:
-        """Return the vocabulary size."""
-        return len(self.tokenizer.vocab)
 
     def get_num_layer(self) -> int:
         """Return the number of encoder layers."""
