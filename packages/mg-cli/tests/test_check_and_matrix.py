@@ -54,3 +54,18 @@ def test_matrix_markdown_is_a_table_with_reasons(capsys: pytest.CaptureFixture[s
     assert main(["matrix", "--format", "markdown"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("| task | adapter |") and "✓" in out and "Why a cell says ✗" in out
+
+
+def test_check_names_a_bad_residue_in_the_last_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    train = tmp_path / "train.csv"
+    lines = train.read_text().splitlines()
+    last_id, sequence, label = lines[-1].split(",")
+    lines[-1] = f"{last_id},{sequence[:-1]}-,{label}"
+    train.write_text("\n".join(lines) + "\n")
+    assert main(["check", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert f"train.csv, row {len(lines) - 1}, id '{last_id}'" in err
+    assert f"'-' at position {len(sequence)}" in err

@@ -212,3 +212,18 @@ def test_token_label_problems_are_named(label: object, message: str) -> None:
 
 def test_token_labels_may_leave_residues_unlabelled() -> None:
     assert TokenClassification(tiny_backbone).label_problem([0, -100, 1]) is None
+
+
+def test_pad_to_multiple_of_rounds_the_batch_and_never_changes_a_prediction() -> None:
+    samples = unlabelled(composition_samples(6, 0, 3))
+    plain = SequenceClassification(tiny_backbone, n_classes=3)
+    rounded = SequenceClassification(tiny_backbone, n_classes=3, pad_to_multiple_of=16)
+    for task in (plain, rounded):
+        task.configure_model()
+        task.eval()
+    rounded.load_state_dict(plain.state_dict())
+    batch = rounded.collate(samples)
+    assert batch["input_ids"].shape[1] % 16 == 0
+    assert batch["input_ids"].shape[1] > plain.collate(samples)["input_ids"].shape[1]
+    with torch.no_grad():
+        torch.testing.assert_close(rounded(batch), plain(plain.collate(samples)))

@@ -129,9 +129,10 @@ def test_folder_input_keeps_file_and_row_of_each_sample(tmp_path):
     folder = tmp_path / "data"
     write_table(folder / "part1.csv", rows(2, y="1"))
     write_table(folder / "part2.tsv", rows(3, y="0"), "\t")
-    data = SequenceData(label_type="class", predict_file=str(folder), label_columns="y")
-    data.setup("predict")
-    dataset = data.datasets["predict"]
+    data = SequenceData(label_type="class", train_file=str(folder), label_columns="y")
+    with pytest.warns(UserWarning, match="repeats 2 id"):  # both parts number seq0, seq1
+        data.setup("fit")
+    dataset = data.datasets["train"]
     assert len(dataset) == 5
     assert [s["labels"] for s in dataset] == [1, 1, 0, 0, 0]
     assert dataset.origin(4) == f"{folder / 'part2.tsv'}, row 3"

@@ -154,3 +154,35 @@ def test_a_file_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
     path.write_bytes(b"id,sequence\na,ACGT\nb,ACG\xe9T\n")
     with pytest.raises(ValueError, match=r"latin.csv, line 3: the bytes .* are not UTF-8"):
         SequenceData(predict_file=str(path)).setup("predict")
+
+
+def test_a_bad_residue_in_the_last_row_stops_fit_before_weights_load(tmp_path: Path) -> None:
+    samples = composition_samples(300, 0)
+    last = samples[-1]
+    last["sequences"] = last["sequences"][:5] + "*" + last["sequences"][6:]
+    data = SequenceData(path=write_csv(tmp_path / "reads.csv", samples), label_columns="label")
+    task = SequenceClassification(tiny_backbone)
+    expected = rf"reads.csv, row 300, id '{last['ids']}': the sequence holds '\*' at position 6"
+    with pytest.raises(ValueError, match=expected):
+        fast_trainer(max_steps=1).fit(task, datamodule=data)
+    assert task.backbone is None
+
+
+def test_protein_rows_on_a_dna_backbone_are_named_as_such(tmp_path: Path) -> None:
+    samples = composition_samples(4, 0)
+    samples[2]["sequences"] = "MKVLLLAGWWRRE"
+    data = SequenceData(path=write_csv(tmp_path / "mixed.csv", samples), label_columns="label")
+    with pytest.raises(ValueError, match=r"row 3, .*'M' at position 1.*reads as protein"):
+        fast_trainer(max_steps=1).fit(SequenceClassification(tiny_backbone), datamodule=data)
+
+
+def test_sequences_that_max_length_cuts_are_counted_once(tmp_path: Path) -> None:
+    samples = composition_samples(8, 0)
+    for sample, length in zip(samples[:3], (50, 70, 39), strict=True):
+        sample["sequences"] = ("ACGT" * 20)[:length]
+    data = SequenceData(path=write_csv(tmp_path / "long.csv", samples), label_columns="label")
+    # ToyBackbone adds CLS and EOS: 39 residues make 41 tokens, over the 40 of max_length.
+    with pytest.warns(
+        UserWarning, match=r"max_length=40 .* cuts 3 of 8 train sequences \(longest 70"
+    ):
+        fast_trainer(max_steps=1).fit(SequenceClassification(tiny_backbone), datamodule=data)

@@ -16,6 +16,8 @@ from typing import Any
 import lightning.pytorch as pl
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from mg.core.alphabets import AlphabetCheck
+
 STAGES = ("fit", "validate", "test", "predict")
 """Lightning's stage names, used for column declarations."""
 
@@ -95,6 +97,19 @@ class DataInterface(pl.LightningDataModule):
 
         Args:
             kind (LabelKind): the label kind of the task this data feeds.
+        """
+
+    def check_sequences(self, stage: str, alphabet: AlphabetCheck, reader: str) -> None:
+        """Check every sequence of ``stage``'s splits against a backbone's alphabet.
+
+        The default does nothing; data modules that read files override it and raise a
+        ``ValueError`` naming the file, row, id, character and position of the first
+        offender, before any weights load.
+
+        Args:
+            stage (str): the Lightning stage about to run.
+            alphabet (AlphabetCheck): the characters the backbone accepts.
+            reader (str): the backbone's name, for messages.
         """
 
     def check_labels(self, stage: str, problem: LabelCheck) -> None:

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
+from mg.core.alphabets import AlphabetCheck
 from mg.core.backbone import BackboneCallable, BackboneInterface, Capability
 from mg.core.compat import (
     CompatibilityReport,
@@ -73,6 +75,8 @@ class TaskInterface(pl.LightningModule, ABC):
         log_train_steps (bool): also log the training loss at every step (as
             ``train_loss_step``); by default values are accumulated and logged once per
             epoch, which keeps the step fast.
+        pad_to_multiple_of (int | None): pad every batch's width up to a multiple of this
+            (8 suits tensor cores); by default to the longest item.
     """
 
     adapter_type: ClassVar[type[nn.Module] | None] = None
@@ -90,6 +94,7 @@ class TaskInterface(pl.LightningModule, ABC):
         lr_scheduler_interval: Literal["epoch", "step"] = "epoch",
         lr_scheduler_monitor: str = "val_loss",
         log_train_steps: bool = False,
+        pad_to_multiple_of: int | None = None,
     ) -> None:
         super().__init__()
         self.backbone_fn = backbone
@@ -99,6 +104,9 @@ class TaskInterface(pl.LightningModule, ABC):
         self.lr_scheduler_interval = lr_scheduler_interval
         self.lr_scheduler_monitor = lr_scheduler_monitor
         self.log_train_steps = log_train_steps
+        if pad_to_multiple_of is not None and pad_to_multiple_of < 1:
+            raise ValueError(f"pad_to_multiple_of must be positive, not {pad_to_multiple_of}.")
+        self.pad_to_multiple_of = pad_to_multiple_of
         self.backbone: BackboneInterface | None = None
         self.adapter: nn.Module | None = None
         self.metrics = nn.ModuleDict()
@@ -190,6 +198,31 @@ class TaskInterface(pl.LightningModule, ABC):
             dict[str, Tensor]: ``{"loss": ...}`` plus anything else to log.
         """
 
+    def tokenize_samples(
+        self, samples: Sequence[Sample], sequences: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        """Tokenize and pad the samples' sequences into the batch layout every task uses.
+
+        Call it from ``collate``: padding (``pad_to_multiple_of``) is decided here, once.
+
+        Args:
+            samples (Sequence[Sample]): sample dicts with ``"sequences"`` and, usually, ``"ids"``.
+            sequences (Sequence[str] | None): sequences to tokenize instead of the samples' own.
+
+        Returns:
+            dict[str, Any]: ``input_ids`` (long), ``attention_mask`` and
+            ``special_tokens_mask`` (bool), and ``ids`` (None where a sample has no id).
+        """
+        assert self.backbone is not None, "configure_model() builds the backbone first"
+        texts = [s["sequences"] for s in samples] if sequences is None else list(sequences)
+        tokens = self.backbone.batch(texts, pad_to_multiple_of=self.pad_to_multiple_of)
+        return {
+            "input_ids": tokens.input_ids,
+            "attention_mask": tokens.attention_mask,
+            "special_tokens_mask": tokens.special_tokens_mask,
+            "ids": [s.get("ids") for s in samples],
+        }
+
     def label_problem(self, label: Any) -> str | None:
         """Say what is wrong with one label for this task (wrong range, NaN, ...), or None.
 
@@ -210,6 +243,40 @@ class TaskInterface(pl.LightningModule, ABC):
         self.backbone = self.build_backbone(self.backbone_defaults())
         if self.adapter_type is not None and self.adapter_fn is not None:
             self.adapter = self.adapter_fn(*self.adapter_arguments(self.backbone))
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        if isinstance(datamodule, DataInterface):
+            self._say_what_is_cut(datamodule)
+
+    def _say_what_is_cut(self, datamodule: DataInterface) -> None:
+        """Say once, before any step, how many sequences of each split ``max_length`` cuts."""
+        backbone = self.backbone
+        assert backbone is not None
+        limit = backbone.get_max_context()
+        per_residue = Capability.PER_RESIDUE_TOKENS in backbone.capabilities
+        specials = len(backbone.tokenize([backbone.accepted_characters()[:1] or "A"])[0]) - 1
+        notes = []
+        for split, dataset in datamodule.datasets.items():
+            sequences = getattr(dataset, "sequences", None)
+            if not sequences:
+                continue
+            # A token covers at least one residue: only these can reach the limit.
+            long = [s for s in sequences if len(s) + specials > limit]
+            if not per_residue and long:
+                long = [
+                    s
+                    for s, ids in zip(long, backbone.tokenize(long), strict=True)
+                    if len(ids) >= limit
+                ]
+            if long:
+                longest = max(len(s) for s in long)
+                share = f"{len(long)} of {len(sequences)} {split} sequences"
+                notes.append(f"{share} (longest {longest} residues)")
+        if notes:
+            rank_zero_warn(
+                f"max_length={limit} tokens (special tokens included) cuts {'; '.join(notes)}: "
+                "only their first residues are read. To keep them whole raise the backbone's "
+                "max_length (up to what the model was trained on) or split long sequences."
+            )
 
     def build_backbone(self, default_config: dict[str, Any] | None = None) -> BackboneInterface:
         """Build the backbone from its callable with this task's reserved arguments."""
@@ -269,9 +336,28 @@ class TaskInterface(pl.LightningModule, ABC):
         stage = str(getattr(stage, "value", stage))  # Lightning passes its TrainerFn enum
         report = self.compatibility(datamodule, stage)
         report.raise_if_incompatible()
+        alphabet = self.backbone_alphabet()
+        if alphabet is not None:
+            datamodule.check_sequences(stage, alphabet, report.backbone)
         if "labels" in self.required_data_columns(stage):
             datamodule.check_labels(stage, self.label_problem)
         return report
+
+    def backbone_alphabet(self) -> AlphabetCheck | None:
+        """Return the characters the configured backbone accepts, known without building it.
+
+        Read from the backbone class (``residues``, ``extra_residues``) and the options set
+        on its callable (``alphabet``); None when the backbone reads any character
+        (``unknown="map"``) or learns its alphabet only from a tokenizer it loads.
+        """
+        cls = target_class(self.backbone_fn)
+        options = getattr(self.backbone_fn, "keywords", None) or {}
+        if cls is None or options.get("unknown") == "map":
+            return None
+        residues = options.get("alphabet") or getattr(cls, "residues", None)
+        if not residues:
+            return None
+        return AlphabetCheck(residues + getattr(cls, "extra_residues", ""))
 
     def setup(self, stage: str) -> None:
         """Check the data (see `check_data`) and hand ``collate`` to the data module."""

@@ -10,39 +10,12 @@ the backbone adds.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from mg.core import BackboneInterface
-
 Sample = dict[str, Any]
-
-
-def tokenize_samples(
-    backbone: BackboneInterface, samples: Sequence[Sample], sequences: Sequence[str] | None = None
-) -> dict[str, Any]:
-    """Tokenize the samples' sequences into the batch layout every mg task uses.
-
-    Args:
-        backbone (BackboneInterface): the backbone whose tokenizer to use.
-        samples (Sequence[Sample]): sample dicts with ``"sequences"`` and, usually, ``"ids"``.
-        sequences (Sequence[str] | None): sequences to tokenize instead of the samples' own.
-
-    Returns:
-        dict[str, Any]: ``input_ids`` (long), ``attention_mask`` and ``special_tokens_mask``
-        (bool), and ``ids`` (list of str, None where a sample has no id).
-    """
-    texts = [s["sequences"] for s in samples] if sequences is None else list(sequences)
-    tokens = backbone.batch(texts)
-    return {
-        "input_ids": tokens.input_ids.long(),
-        "attention_mask": tokens.attention_mask.bool(),
-        "special_tokens_mask": tokens.special_tokens_mask.bool(),
-        "ids": [s.get("ids") for s in samples],
-    }
 
 
 def residue_mask(batch: dict[str, Any]) -> Tensor:

@@ -44,7 +44,6 @@ from mg.tasks.batching import (
     gather_tokens,
     pack_index,
     residue_mask,
-    tokenize_samples,
     unpack,
 )
 from mg.tasks.data.labels import as_int, preview
@@ -178,7 +177,7 @@ class SequenceClassification(TaskInterface):
             dict[str, Any]: the tokenized batch, plus ``"labels"``: long ``(batch,)``, or
             float ``(batch, n_classes)`` with ``multilabel``.
         """
-        batch = tokenize_samples(self.backbone, samples)
+        batch = self.tokenize_samples(samples)
         if samples and "labels" in samples[0]:
             if self.multilabel:
                 rows = [[float(v) for v in s["labels"]] for s in samples]
@@ -329,7 +328,7 @@ class TokenClassification(TaskInterface):
         Raises:
             ValueError: an item's labels do not have one value per residue.
         """
-        batch = tokenize_samples(self.backbone, samples)
+        batch = self.tokenize_samples(samples)
         if samples and "labels" in samples[0]:
             residues = residue_mask(batch)
             labels = torch.full_like(batch["input_ids"], IGNORE_INDEX)

@@ -26,6 +26,7 @@ from mg.core import (
     LabelKind,
     TaskInterface,
 )
+from mg.core.alphabets import AlphabetCheck
 from mg.core.task import Stage
 from mg.tasks.batching import (
     Sample,
@@ -33,7 +34,6 @@ from mg.tasks.batching import (
     item_generators,
     pack_index,
     residue_mask,
-    tokenize_samples,
     uniform_at,
     unpack,
 )
@@ -71,6 +71,11 @@ class _MaskedDiffusion(TaskInterface):
         self.inverse_rate_weighting = inverse_rate_weighting
         self.mask_character = mask_character
         self.seed = seed
+
+    def backbone_alphabet(self) -> AlphabetCheck | None:
+        """The backbone's alphabet plus ``mask_character``, which marks positions to fill."""
+        check = super().backbone_alphabet()
+        return None if check is None else AlphabetCheck(check.accepted + self.mask_character)
 
     # ----------------------------------------------------------------- subclass hook
     def denoise_logits(self, input_ids: Tensor, batch: dict[str, Any]) -> Tensor:
@@ -110,7 +115,7 @@ class _MaskedDiffusion(TaskInterface):
             torch.tensor([self.backbone.get_alphabet_token_ids()[:1]])
         )[0]
         plain = [seq.replace(self.mask_character, filler) for seq in sequences]
-        batch = tokenize_samples(self.backbone, samples, plain)
+        batch = self.tokenize_samples(samples, plain)
         unknown = torch.zeros_like(batch["attention_mask"])
         if templated:
             index, packed = pack_index(residue_mask(batch))

@@ -15,7 +15,6 @@ from mg.tasks.batching import (
     gather_tokens,
     pack_index,
     residue_mask,
-    tokenize_samples,
     unpack,
 )
 
@@ -83,7 +82,7 @@ class Embed(TaskInterface):
 
     def collate(self, samples: list[Sample]) -> dict[str, Any]:
         """Tokenize the sequences."""
-        return tokenize_samples(self.backbone, samples)
+        return self.tokenize_samples(samples)
 
     def forward(self, batch: dict[str, Any]) -> Tensor | list[Tensor]:
         """Embed a batch.

@@ -17,7 +17,6 @@ from mg.tasks.batching import (
     item_generators,
     pack_index,
     residue_mask,
-    tokenize_samples,
     unpack,
 )
 from mg.tasks.masking import IGNORE_INDEX, mask_for_mlm
@@ -37,7 +36,7 @@ class _LMHeadTask(TaskInterface):
         Returns:
             dict[str, Any]: the tokenized batch.
         """
-        return tokenize_samples(self.backbone, samples)
+        return self.tokenize_samples(samples)
 
     def lm_logits(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         """Return the masked-LM head's logits ``(batch, length, vocab_size)``."""

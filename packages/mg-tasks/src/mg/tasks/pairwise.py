@@ -19,13 +19,13 @@ from mg.core import (
     PairwiseAdapterCallable,
     TaskInterface,
 )
+from mg.core.padding import pad_labels
 from mg.core.task import Stage
 from mg.tasks.batching import (
     Sample,
     gather_pairs,
     pack_index,
     residue_mask,
-    tokenize_samples,
     unpack,
 )
 from mg.tasks.data.labels import as_int, preview
@@ -100,12 +100,13 @@ class PairwiseTokenClassification(TaskInterface):
         Raises:
             ValueError: a pair points past the end of its sequence.
         """
-        batch = tokenize_samples(self.backbone, samples)
+        batch = self.tokenize_samples(samples)
         if samples and "labels" in samples[0]:
             counts = residue_mask(batch).sum(1).tolist()
-            width = max(counts, default=0)
-            labels = torch.zeros(len(samples), width, width)
+            maps = []
             for row, (sample, count) in enumerate(zip(samples, counts, strict=True)):
+                contacts = torch.zeros(count, count)
+                maps.append(contacts)
                 length = len(sample["sequences"])
                 for pair in sample["labels"]:
                     i, j = (as_int(v) for v in pair)
@@ -115,8 +116,8 @@ class PairwiseTokenClassification(TaskInterface):
                             f"the end of its {length}-residue sequence (indices are 0-based)."
                         )
                     if i < count and j < count:  # pairs in a truncated tail are dropped
-                        labels[row, i, j] = labels[row, j, i] = 1.0
-            batch["labels"] = labels
+                        contacts[i, j] = contacts[j, i] = 1.0
+            batch["labels"] = pad_labels(maps, fill=0.0, length_dims=2)
         return batch
 
     def forward(self, batch: dict[str, Any]) -> Tensor:

@@ -28,7 +28,7 @@ from mg.core import (
 )
 from mg.core.data import DataInterface
 from mg.core.task import Stage
-from mg.tasks.batching import Sample, as_numbers, tokenize_samples
+from mg.tasks.batching import Sample, as_numbers
 from mg.tasks.data.labels import preview
 from mg.tasks.metrics import MeanOverOutputs, SelectOutput
 
@@ -132,7 +132,7 @@ class SequenceRegression(TaskInterface):
             dict[str, Any]: the tokenized batch, plus ``"labels"`` as a float tensor of
             shape ``(batch, num_outputs)`` when the samples are labelled.
         """
-        batch = tokenize_samples(self.backbone, samples)
+        batch = self.tokenize_samples(samples)
         if samples and "labels" in samples[0]:
             rows = [as_numbers(s["labels"]) for s in samples]
             batch["labels"] = torch.tensor(rows, dtype=torch.float32).view(-1, self.num_outputs)

@@ -13,6 +13,7 @@ from typing import Any
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch.utils.data import Sampler
 
+from mg.core.alphabets import RESIDUES, AlphabetCheck
 from mg.core.data import SPLITS_OF_STAGE, DataInterface, LabelCheck, LabelKind
 from mg.tasks.data.dataset import SequenceDataset
 from mg.tasks.data.label_columns import LabelColumns, RawLabels
@@ -445,6 +446,38 @@ class SequenceData(DataInterface):
         if splits and all(self.dataset(s).labels is not None for s in splits):  # type: ignore[arg-type]
             columns.add("labels")
         return columns
+
+    def check_sequences(self, stage: str, alphabet: AlphabetCheck, reader: str) -> None:
+        """Check every sequence of the stage's splits against a backbone's alphabet, at once.
+
+        Raises:
+            ValueError: naming the file, row, id, character and 1-based position of the
+                first character the backbone cannot read, and the fix.
+        """
+        for split in self.stage_splits(stage):
+            data = self.dataset(split)  # type: ignore[arg-type]
+            found = alphabet.find_invalid(data.sequences)
+            if found is None:
+                continue
+            index, position, char = found
+            sequence = data.sequences[index]
+            fits = [
+                name
+                for name, letters in RESIDUES.items()
+                if not AlphabetCheck(letters + "NX").invalid_characters(sequence)
+            ]
+            hint = (
+                f" The sequence reads as {' or '.join(fits)}: is {reader} the backbone for "
+                "this data?"
+                if fits
+                else ""
+            )
+            raise ValueError(
+                f"{data.origin(index)}, id {data.ids[index]!r}: the sequence holds {char!r} at "
+                f"position {position + 1}, which is not in the {reader} alphabet "
+                f"{alphabet.accepted!r}. Fix the row, or set unknown: map on the backbone to "
+                f"read such characters as its unknown token.{hint}"
+            )
 
     def check_labels(self, stage: str, problem: LabelCheck) -> None:
         """Run a task's label check on every label of the stage's splits.
