@@ -22,15 +22,6 @@ from torch import Tensor, nn
 from mg.core.alphabets import AlphabetCheck, Invalid
 from mg.core.padding import TokenizedBatch, pad_tokens
 
-__all__ = [
-    "BackboneCallable",
-    "BackboneInterface",
-    "BackboneOutput",
-    "Capability",
-    "Modality",
-    "TokenizedBatch",
-]
-
 ROLES = ("pad", "mask", "cls", "eos", "unk")
 """Special-token roles `BackboneInterface.get_special_token_id` knows."""
 
