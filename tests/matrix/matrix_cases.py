@@ -9,15 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from mg.cli.matrix import compute_matrix
+from mg.core.alphabets import RESIDUES
 from mg.core.backbone import Modality
 from mg.core.compat import CompatibilityReport
 from mg.core.registry import load, load_all, plugins
 
-ALPHABETS = {
-    Modality.DNA: "ACGT",
-    Modality.RNA: "ACGU",
-    Modality.PROTEIN: "ACDEFGHIKLMNPQRSTVWY",
-}
+ALPHABETS = {m: RESIDUES[m] for m in (Modality.DNA, Modality.RNA, Modality.PROTEIN)}
 # Per task: the options a few-step run needs (each task says its own label kind).
 TASK_OPTIONS: dict[str, dict[str, Any]] = {
     "SequenceClassification": {"n_classes": 2},

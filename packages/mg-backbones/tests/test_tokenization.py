@@ -195,3 +195,10 @@ def test_generic_backbone_on_a_real_bert_vocabulary_with_non_ascii_letters(
 def test_alphabet_must_be_ascii_and_says_so() -> None:
     with pytest.raises(ValueError, match="must be ASCII; 'ß' is not"):
         SequenceTokenizer(bert_char_tokenizer("ACGTß"), residues="ACGTß", max_length=8)
+
+
+def test_declared_alphabet_is_known_from_the_class_where_fixed() -> None:
+    assert OneHotDNA.declared_alphabet() == "ACGTN"
+    assert ESM2Tiny.declared_alphabet() == "ACDEFGHIKLMNPQRSTVWYXBUZO"
+    assert BertDNA.declared_alphabet() == "ACGTN"
+    assert HFBackbone.declared_alphabet() is None  # read from the loaded vocabulary

@@ -87,3 +87,10 @@ def test_alphabet_check_refuses_non_ascii_alphabets() -> None:
 
 def test_residues_by_modality() -> None:
     assert RESIDUES[Modality.PROTEIN] == PROTEIN and RESIDUES[Modality.DNA] == DNA
+
+
+def test_an_alphabet_set_by_an_option_is_not_declared_on_the_class() -> None:
+    assert ToyBackbone.declared_alphabet() is None
+    backbone = ToyBackbone(alphabet="ACGU")
+    assert backbone.accepted_characters() == "ACGU"
+    assert backbone.find_invalid(["ACGU", "ACGT"]) == (1, 3, "T")

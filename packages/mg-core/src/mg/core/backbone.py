@@ -22,15 +22,6 @@ from torch import Tensor, nn
 from mg.core.alphabets import AlphabetCheck, Invalid
 from mg.core.padding import TokenizedBatch, pad_tokens
 
-__all__ = [
-    "BackboneCallable",
-    "BackboneInterface",
-    "BackboneOutput",
-    "Capability",
-    "Modality",
-    "TokenizedBatch",
-]
-
 ROLES = ("pad", "mask", "cls", "eos", "unk")
 """Special-token roles `BackboneInterface.get_special_token_id` knows."""
 
@@ -104,7 +95,8 @@ class BackboneInterface(nn.Module, ABC):
     Class attributes:
         modality: the sequences this backbone reads.
         capabilities: what it can do, checked by `mg.core.compat` before anything loads.
-        residues: the alphabet; generation samples from tokens made of these alone.
+        residues: the alphabet; generation samples from tokens made of these alone. None
+            where only the built backbone knows it (an option, or a loaded vocabulary).
         extra_residues: further characters accepted in input (ambiguity codes).
         special_tokens: role (``"pad"``, ``"mask"``, ``"cls"``, ``"eos"``, ``"unk"``) →
             token, for the default lookups.
@@ -112,7 +104,7 @@ class BackboneInterface(nn.Module, ABC):
 
     modality: ClassVar[Modality] = Modality.OTHER
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
-    residues: ClassVar[str | None] = ""
+    residues: ClassVar[str | None] = None
     extra_residues: ClassVar[str] = ""
     special_tokens: ClassVar[Mapping[str, str]] = {}
 
@@ -222,6 +214,19 @@ class BackboneInterface(nn.Module, ABC):
         return torch.isin(input_ids, ids) | ~attention_mask.bool()
 
     # ------------------------------------------------------------------ alphabet
+    @classmethod
+    def declared_alphabet(cls) -> str | None:
+        """Return the characters input may hold, known from the class alone.
+
+        A data module can check sequences with it before any weights load
+        (``AlphabetCheck(alphabet).find_invalid(sequences)``).
+
+        Returns:
+            str | None: ``residues`` then ``extra_residues``; None where the class does not
+            fix its alphabet (``HFBackbone`` reads it from the loaded vocabulary).
+        """
+        return None if cls.residues is None else cls.residues + cls.extra_residues
+
     def accepted_characters(self) -> str:
         """Return the characters input may hold: ``residues`` then ``extra_residues``."""
         return (self.residues or "") + self.extra_residues

@@ -354,10 +354,10 @@ class TaskInterface(pl.LightningModule, ABC):
         options = getattr(self.backbone_fn, "keywords", None) or {}
         if cls is None or options.get("unknown") == "map":
             return None
-        residues = options.get("alphabet") or getattr(cls, "residues", None)
-        if not residues:
-            return None
-        return AlphabetCheck(residues + getattr(cls, "extra_residues", ""))
+        if options.get("alphabet"):
+            return AlphabetCheck(options["alphabet"] + getattr(cls, "extra_residues", ""))
+        declared = cls.declared_alphabet() if issubclass(cls, BackboneInterface) else None
+        return AlphabetCheck(declared) if declared else None
 
     def setup(self, stage: str) -> None:
         """Check the data (see `check_data`) and hand ``collate`` to the data module."""

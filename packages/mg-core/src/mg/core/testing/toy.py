@@ -104,7 +104,7 @@ class ToyBackbone(BackboneInterface):
     ) -> None:
         super().__init__(use_lm_head, default_config)
         self.tokenizer = CharTokenizer(alphabet, max_length, unknown)
-        self.residues = alphabet
+        self.residues = alphabet  # an option, so the class declares no alphabet
         self.hidden_size = hidden_size
         self.max_length = max_length
         vocab = len(self.tokenizer.vocab)
