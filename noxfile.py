@@ -1,19 +1,25 @@
 """Test sessions for the mg workspace.
 
-`nox` runs every session CI needs; `nox -s NAME` runs one. Each environment axis is a
-session: every distribution tested alone with only what it declares, built wheels
+`nox` runs every session CI needs on each change; `nox -s NAME` runs one. Each environment
+axis is a session: every distribution tested alone with only what it declares, built wheels
 installed alone, sibling bounds, lint, docs, the backbone × adapter × task matrix on CPU
-(and on GPU where there is one), and the CLI end to end.
+(and on GPU where there is one), and the CLI end to end. Two sessions are not in the
+default run: `lowest` (each distribution at its lowest allowed versions; CI runs it when a
+pyproject.toml changes) and `release` (one distribution, named on the command line).
 """
 
 from __future__ import annotations
 
+import io
 import os
-import tomllib
+import subprocess
+import sys
+import tarfile
 from pathlib import Path
 
 import nox
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 nox.options.default_venv_backend = "uv"
@@ -31,7 +37,10 @@ nox.options.sessions = [
 ]
 
 ROOT = Path(__file__).parent
-PACKAGES = ["mg-core", "mg-adapters", "mg-backbones", "mg-tasks", "mg-cli"]
+sys.path.insert(0, str(ROOT / "tools"))
+# One source of truth for the distributions, the Python they claim, caps and shipped data.
+from workspace import PACKAGES, PYTHON, bound_problems, pyproject, wheel_problems  # noqa: E402
+
 # Extras a distribution's own tests exercise (LoRA needs peft, Parquet needs pyarrow).
 TEST_EXTRAS = {
     "mg-core": ["testing"],
@@ -39,17 +48,10 @@ TEST_EXTRAS = {
     "mg-tasks": ["parquet"],
     "mg-cli": ["parquet"],
 }
-PYTHON = "3.11"
-# Data files that must travel inside the wheels (DESIGN.md: defaults outside the wheel were
-# silently lost by pip installs in the earlier framework).
-SHIPPED_DATA = {
-    "mg-cli": ["mg/cli/configs/defaults.yaml", "mg/cli/configs/predict.yaml"],
-    "mg-tasks": ["mg/tasks/examples/promoters_train.csv"],
-}
 
 
 def _pyproject(package: str) -> dict:
-    return tomllib.loads((ROOT / "packages" / package / "pyproject.toml").read_text())
+    return pyproject(package)
 
 
 def _sync(session: nox.Session, *args: str) -> None:
@@ -79,25 +81,16 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def bounds(session: nox.Session) -> None:
-    """Fail when a sibling requirement lacks a range or excludes the sibling's version."""
-    versions = {p: Version(_pyproject(p)["project"]["version"]) for p in PACKAGES}
-    problems = []
-    for package in PACKAGES:
-        for line in _pyproject(package)["project"].get("dependencies", []):
-            requirement = Requirement(line)
-            if requirement.name not in versions:
-                continue
-            operators = {spec.operator for spec in requirement.specifier}
-            if not operators & {">=", ">", "~=", "=="} or not operators & {"<", "<=", "~=", "=="}:
-                problems.append(f"{package}: {line!r} needs a lower and an upper bound")
-            elif versions[requirement.name] not in requirement.specifier:
-                problems.append(
-                    f"{package}: {line!r} excludes {requirement.name} "
-                    f"{versions[requirement.name]} (the workspace version)"
-                )
+    """Fail when version ranges or Python claims are inconsistent (tools/workspace.py).
+
+    Sibling ranges need both bounds and must admit the sibling's workspace version;
+    third-party caps follow the policy in ``MAJOR_CAPS``; all five distributions claim the
+    same ``requires-python``, the lowest Python nox tests.
+    """
+    problems = bound_problems()
     if problems:
         session.error("\n".join(problems))
-    session.log(f"Sibling bounds consistent for {', '.join(PACKAGES)}")
+    session.log(f"Bounds and requires-python consistent for {', '.join(PACKAGES)}")
 
 
 @nox.session(python=PYTHON)
@@ -161,24 +154,139 @@ def _sibling_closure(package: str) -> list[str]:
 
 
 def _check_wheel_metadata(session: nox.Session, wheel: Path, package: str) -> None:
-    import zipfile
+    problems = wheel_problems(wheel, package)
+    if problems:
+        session.error("\n".join(problems))
 
-    with zipfile.ZipFile(wheel) as archive:
-        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        metadata = archive.read(name).decode()
-        files = archive.namelist()
-    if any(f == "mg/__init__.py" for f in files):
-        session.error(f"{wheel.name} ships mg/__init__.py; mg is a namespace package")
-    if not any(f.endswith("py.typed") for f in files):
-        session.error(f"{wheel.name} lacks py.typed")
-    for required in SHIPPED_DATA.get(package, []):
-        if required not in files:
-            session.error(f"{wheel.name} lacks {required}: a pip install would lose it")
-    for line in metadata.splitlines():
-        if line.startswith("Requires-Dist:"):
-            requirement = Requirement(line.partition(":")[2].strip())
-            if requirement.name in PACKAGES and not requirement.specifier:
-                session.error(f"{wheel.name}: unbounded sibling requirement {line!r}")
+
+@nox.session(python=PYTHON, default=False)
+@nox.parametrize("package", PACKAGES)
+def lowest(session: nox.Session, package: str) -> None:
+    """One distribution at the lowest versions it allows, running its own tests.
+
+    Every requirement the distribution declares (and its test group) resolves to the lowest
+    version its range admits (uv's ``lowest-direct``; what those pull in resolves to the
+    newest, as in a user's fresh install). Siblings come from wheels built at the lowest
+    version all ranges in the closure admit: an older release tag ``mg-<name>-vX.Y.Z``
+    when one is in range, else the workspace. Not in the default run (README: it installs
+    an old CUDA torch per distribution and takes minutes each).
+    """
+    tmp = Path(session.create_tmp()).resolve()
+    dist = tmp / "dist"
+    sibling_wheels = {
+        name: _build_lowest_sibling(session, name, spec, dist)
+        for name, spec in _closure_ranges(package).items()
+    }
+    own_wheel = _build(session, ROOT / "packages" / package, dist)
+    declared = _pyproject(package)
+    lines = [f"{name} @ {wheel.as_uri()}" for name, wheel in sibling_wheels.items()]
+    lines += declared.get("dependency-groups", {}).get("test", [])
+    requirements_in = tmp / "siblings-and-test-group.in"
+    requirements_in.write_text("\n".join(lines) + "\n")
+    pinned = tmp / "lowest.txt"
+    extras = [arg for extra in TEST_EXTRAS.get(package, []) for arg in ("--extra", extra)]
+    session.run_install(
+        "uv",
+        "pip",
+        "compile",
+        "--quiet",
+        "--resolution",
+        "lowest-direct",
+        "--python-version",
+        PYTHON,
+        "--no-header",
+        *extras,
+        str(ROOT / "packages" / package / "pyproject.toml"),
+        str(requirements_in),
+        "--output-file",
+        str(pinned),
+        external=True,
+    )
+    env = {"VIRTUAL_ENV": session.virtualenv.location}
+    session.run_install("uv", "pip", "sync", "--quiet", str(pinned), env=env, external=True)
+    session.run_install(
+        "uv", "pip", "install", "--quiet", "--no-deps", str(own_wheel), env=env, external=True
+    )
+    session.log(f"{package} at its lower bounds: {', '.join(_direct_pins(package, pinned))}")
+    _pytest(session, f"packages/{package}/tests")
+
+
+def _build(session: nox.Session, source: Path, dist: Path) -> Path:
+    """Build the wheel of the distribution in ``source`` and return its path."""
+    out = dist / source.name
+    session.run(
+        "uv", "build", "--quiet", "--wheel", "--out-dir", str(out), str(source), external=True
+    )
+    return next(out.glob("*.whl"))
+
+
+def _closure_ranges(package: str) -> dict[str, SpecifierSet]:
+    """Each sibling ``package`` needs (directly or not), with every range on it combined."""
+    ranges: dict[str, SpecifierSet] = {}
+    for name in _sibling_closure(package):
+        for line in _pyproject(name)["project"].get("dependencies", []):
+            requirement = Requirement(line)
+            if requirement.name in PACKAGES:
+                combined = ranges.get(requirement.name, SpecifierSet())
+                ranges[requirement.name] = combined & requirement.specifier
+    return ranges
+
+
+def _release_tags(name: str) -> dict[Version, str]:
+    """Versions of ``name`` released from this repository, from its ``mg-<name>-v*`` tags."""
+    listed = subprocess.run(
+        ["git", "tag", "--list", f"{name}-v*"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
+    return {Version(tag.removeprefix(f"{name}-v")): tag for tag in listed}
+
+
+def _build_lowest_sibling(session: nox.Session, name: str, spec: SpecifierSet, dist: Path) -> Path:
+    """Build ``name`` at the lowest version ``spec`` admits: a release tag or the workspace."""
+    workspace = Version(_pyproject(name)["project"]["version"])
+    tags = _release_tags(name)
+    candidates = {release: tag for release, tag in tags.items() if release in spec}
+    if workspace in spec:
+        candidates.setdefault(workspace, "")
+    if not candidates:
+        session.error(
+            f"no version of {name} satisfies {spec} (workspace {workspace}, release tags "
+            f"{sorted(map(str, tags))}): fix the range in packages/*/pyproject.toml"
+        )
+    lowest_version = min(candidates)
+    tag = candidates[lowest_version]
+    if not tag:
+        session.log(f"{name} {lowest_version} (workspace) is the lowest version {spec} admits")
+        return _build(session, ROOT / "packages" / name, dist)
+    session.log(f"{name} {lowest_version} from tag {tag} is the lowest version {spec} admits")
+    source = Path(session.create_tmp()) / "tags" / tag
+    source.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "archive", tag, f"packages/{name}"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(source, filter="data")
+    return _build(session, source / "packages" / name, dist)
+
+
+def _direct_pins(package: str, pinned: Path) -> list[str]:
+    """The resolved ``name==version`` lines for what ``package`` itself declares."""
+    declared = {Requirement(line).name for line in _pyproject(package)["project"]["dependencies"]}
+    lines = [line.split(" ")[0] for line in pinned.read_text().splitlines()]
+    return [line for line in lines if line.partition("==")[0] in declared]
+
+
+@nox.session(python=PYTHON, default=False)
+def release(session: nox.Session) -> None:
+    """Release ONE distribution, all but the upload: ``nox -s release -- mg-adapters 0.1.1``.
+
+    Checks the tree is clean and the CHANGELOG has the entry, bumps the version, re-runs the
+    bounds checks, builds and checks the sdist and wheel (metadata, README renders, py.typed,
+    shipped data), commits and tags ``mg-adapters-v0.1.1``. See docs/releasing.md.
+    """
+    if len(session.posargs) != 2:
+        session.error("say which distribution and version: nox -s release -- mg-adapters 0.1.1")
+    session.install("twine>=6.1", "readme-renderer[md]>=44", "packaging>=24")
+    session.run("python", "tools/release.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -1,0 +1,276 @@
+"""What the five mg distributions promise about themselves, and the checks that hold them to it.
+
+Shared by ``noxfile.py`` (the ``bounds`` and ``wheels`` sessions) and ``tools/release.py``:
+one place says which Python mg supports, which majors are capped, and what a built wheel
+or sdist must contain.
+"""
+
+from __future__ import annotations
+
+import re
+import tarfile
+import tomllib
+import zipfile
+from email.parser import Parser
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ["mg-core", "mg-adapters", "mg-backbones", "mg-tasks", "mg-cli"]
+# The interpreter nox tests on. Every distribution claims exactly this as its lowest Python,
+# so the lowest Python a user may install on is the one CI proves.
+PYTHON = "3.11"
+# Upper-bound policy (docs/releasing.md): cap at the next major the frameworks whose classes
+# mg subclasses or configures (a new major there is allowed to break us, and transformers 5
+# did break v4 code); leave everything else uncapped, because a cap we cannot prove forces
+# downstream resolvers into conflicts. The bounds session checks every requirement on these
+# names carries exactly this cap, and no other third-party requirement carries any.
+MAJOR_CAPS = {
+    "torch": "3",
+    "lightning": "3",
+    "transformers": "6",
+    "torchmetrics": "2",
+    "jsonargparse": "5",
+}
+# Data files that must travel inside the wheels (DESIGN.md: defaults outside the wheel were
+# silently lost by pip installs in the earlier framework).
+SHIPPED_DATA = {
+    "mg-cli": ["mg/cli/configs/defaults.yaml", "mg/cli/configs/predict.yaml"],
+    "mg-tasks": ["mg/tasks/examples/promoters_train.csv"],
+}
+
+
+def pyproject(package: str, root: Path = ROOT) -> dict:
+    """Read one distribution's ``pyproject.toml``.
+
+    Args:
+        package (str): Distribution name, e.g. ``"mg-core"``.
+        root (Path): Repository root.
+
+    Returns:
+        dict: The parsed file.
+    """
+    return tomllib.loads((root / "packages" / package / "pyproject.toml").read_text())
+
+
+def version(package: str, root: Path = ROOT) -> Version:
+    """The static version a distribution declares.
+
+    Args:
+        package (str): Distribution name.
+        root (Path): Repository root.
+
+    Returns:
+        Version: Its ``[project] version``.
+    """
+    return Version(pyproject(package, root)["project"]["version"])
+
+
+def requirements(package: str, root: Path = ROOT) -> list[tuple[str, Requirement]]:
+    """Every requirement a distribution declares, with where it is declared.
+
+    Args:
+        package (str): Distribution name.
+        root (Path): Repository root.
+
+    Returns:
+        list[tuple[str, Requirement]]: ``(where, requirement)`` pairs; ``where`` is
+        ``"dependencies"`` or ``"extra <name>"``.
+    """
+    project = pyproject(package, root)["project"]
+    found = [("dependencies", Requirement(line)) for line in project.get("dependencies", [])]
+    for extra, lines in project.get("optional-dependencies", {}).items():
+        found += [(f"extra {extra}", Requirement(line)) for line in lines]
+    return found
+
+
+def _upper_bounds(specifier: SpecifierSet) -> list[str]:
+    return [spec.version for spec in specifier if spec.operator in {"<", "<=", "~=", "=="}]
+
+
+def bound_problems(root: Path = ROOT) -> list[str]:
+    """Everything wrong with the version ranges and Python claims of the five distributions.
+
+    Checks that each sibling requirement has a lower and an upper bound and admits the
+    sibling's workspace version; that third-party upper bounds follow ``MAJOR_CAPS``; and
+    that every distribution claims the same ``requires-python``, whose lowest Python is the
+    one nox tests (``PYTHON``) and not below what any sibling it needs claims.
+
+    Args:
+        root (Path): Repository root.
+
+    Returns:
+        list[str]: One line per problem, naming the file, the requirement as written and
+        the fix; empty when all is consistent.
+    """
+    versions = {p: version(p, root) for p in PACKAGES}
+    problems = []
+    for package in PACKAGES:
+        where_file = f"packages/{package}/pyproject.toml"
+        for where, requirement in requirements(package, root):
+            text = str(requirement)
+            operators = {spec.operator for spec in requirement.specifier}
+            if requirement.name in versions:
+                sibling = versions[requirement.name]
+                if not operators & {">=", ">", "~=", "=="} or not _upper_bounds(
+                    requirement.specifier
+                ):
+                    problems.append(
+                        f"{where_file} ({where}): {text!r} needs a lower and an upper bound, "
+                        f"e.g. '{requirement.name}>={sibling.major}.{sibling.minor},"
+                        f"<{sibling.major}.{sibling.minor + 1}'"
+                    )
+                elif sibling not in requirement.specifier:
+                    problems.append(
+                        f"{where_file} ({where}): {text!r} excludes {requirement.name} "
+                        f"{sibling} (the workspace version): widen the range or release "
+                        f"{package} with a range that admits it"
+                    )
+                continue
+            cap = MAJOR_CAPS.get(requirement.name)
+            uppers = _upper_bounds(requirement.specifier)
+            if cap is not None and uppers != [cap]:
+                problems.append(
+                    f"{where_file} ({where}): {text!r} must be capped at '<{cap}' "
+                    f"(MAJOR_CAPS in tools/workspace.py, docs/releasing.md)"
+                )
+            elif cap is None and uppers:
+                problems.append(
+                    f"{where_file} ({where}): {text!r} has an upper bound, but "
+                    f"{requirement.name} is not in MAJOR_CAPS: drop the cap, or add it to "
+                    f"MAJOR_CAPS in tools/workspace.py with the reason"
+                )
+    problems += python_problems(root)
+    return problems
+
+
+def python_problems(root: Path = ROOT) -> list[str]:
+    """Whether the five ``requires-python`` claims agree and match the tested interpreter.
+
+    Args:
+        root (Path): Repository root.
+
+    Returns:
+        list[str]: One line per problem; empty when consistent.
+    """
+    problems = []
+    claims = {p: pyproject(p, root)["project"].get("requires-python") for p in PACKAGES}
+    expected = f">={PYTHON}"
+    for package, claim in claims.items():
+        if claim is None or SpecifierSet(claim) != SpecifierSet(expected):
+            problems.append(
+                f"packages/{package}/pyproject.toml: requires-python = {claim!r}, but every "
+                f"mg distribution needs {expected!r} (mg-core needs {PYTHON}, and it is the "
+                f"lowest Python nox tests): set requires-python = {expected!r}"
+            )
+    return problems
+
+
+def _metadata(text: str) -> dict[str, list[str]]:
+    message = Parser().parsestr(text)
+    fields: dict[str, list[str]] = {}
+    for key, value in message.items():
+        fields.setdefault(key, []).append(value)
+    fields["Description"] = [message.get_payload() or ""]
+    return fields
+
+
+def wheel_problems(wheel: Path, package: str, root: Path = ROOT) -> list[str]:
+    """What a built wheel lacks or gets wrong for ``package``.
+
+    Args:
+        wheel (Path): The ``.whl`` file.
+        package (str): Distribution name it should hold.
+        root (Path): Repository root the wheel was built from.
+
+    Returns:
+        list[str]: One line per problem; empty when the wheel is good.
+    """
+    with zipfile.ZipFile(wheel) as archive:
+        files = archive.namelist()
+        name = next(n for n in files if n.endswith(".dist-info/METADATA"))
+        metadata = _metadata(archive.read(name).decode())
+    problems = []
+    if "mg/__init__.py" in files:
+        problems.append(f"{wheel.name} ships mg/__init__.py; mg is a namespace package")
+    if not any(f.endswith("py.typed") for f in files):
+        problems.append(f"{wheel.name} lacks py.typed")
+    for required in SHIPPED_DATA.get(package, []):
+        if required not in files:
+            problems.append(f"{wheel.name} lacks {required}: a pip install would lose it")
+    return problems + _metadata_problems(wheel.name, metadata, package, root)
+
+
+def sdist_problems(sdist: Path, package: str, root: Path = ROOT) -> list[str]:
+    """What a built sdist lacks or gets wrong for ``package``.
+
+    Args:
+        sdist (Path): The ``.tar.gz`` file.
+        package (str): Distribution name it should hold.
+        root (Path): Repository root the sdist was built from.
+
+    Returns:
+        list[str]: One line per problem; empty when the sdist is good.
+    """
+    with tarfile.open(sdist) as archive:
+        members = archive.getnames()
+        top = members[0].split("/")[0]
+        pkg_info = archive.extractfile(f"{top}/PKG-INFO")
+        metadata = _metadata(pkg_info.read().decode()) if pkg_info else {}
+    inside = {m.removeprefix(f"{top}/") for m in members}
+    problems = []
+    for required in ["pyproject.toml", "README.md", "CHANGELOG.md"]:
+        if required not in inside:
+            problems.append(f"{sdist.name} lacks {required}")
+    if not any(m.endswith("py.typed") for m in inside):
+        problems.append(f"{sdist.name} lacks py.typed")
+    for required in SHIPPED_DATA.get(package, []):
+        if f"src/{required}" not in inside:
+            problems.append(f"{sdist.name} lacks src/{required}: a wheel built from it would too")
+    if not any(m.startswith("tests/") for m in inside):
+        problems.append(f"{sdist.name} lacks tests/: downstream packagers run them")
+    return problems + _metadata_problems(sdist.name, metadata, package, root)
+
+
+def _metadata_problems(
+    label: str, metadata: dict[str, list[str]], package: str, root: Path
+) -> list[str]:
+    problems = []
+    expected = version(package, root)
+    if metadata.get("Name") != [package]:
+        problems.append(f"{label}: Name is {metadata.get('Name')}, expected {package}")
+    if metadata.get("Version") != [str(expected)]:
+        problems.append(f"{label}: Version is {metadata.get('Version')}, expected {expected}")
+    claim = pyproject(package, root)["project"]["requires-python"]
+    if metadata.get("Requires-Python") != [claim]:
+        problems.append(
+            f"{label}: Requires-Python is {metadata.get('Requires-Python')}, expected {claim}"
+        )
+    if metadata.get("Description-Content-Type") != ["text/markdown"]:
+        problems.append(f"{label}: the long description is not marked text/markdown")
+    if not metadata.get("Description", [""])[0].strip():
+        problems.append(f"{label}: empty long description (README.md missing from the build?)")
+    for line in metadata.get("Requires-Dist", []):
+        requirement = Requirement(line)
+        if requirement.name in PACKAGES and not _upper_bounds(requirement.specifier):
+            problems.append(f"{label}: unbounded sibling requirement {line!r}")
+    return problems
+
+
+def changelog_entry(package: str, release: Version, root: Path = ROOT) -> str:
+    """The text under ``## X.Y.Z`` in a distribution's CHANGELOG.
+
+    Args:
+        package (str): Distribution name.
+        release (Version): The version to look for.
+        root (Path): Repository root.
+
+    Returns:
+        str: The entry's body, stripped; empty when there is no such heading.
+    """
+    text = (root / "packages" / package / "CHANGELOG.md").read_text()
+    match = re.search(rf"^## {re.escape(str(release))}\s*$(.*?)(?=^## |\Z)", text, re.M | re.S)
+    return match.group(1).strip() if match else ""
