@@ -192,6 +192,8 @@ def lowest(session: nox.Session, package: str) -> None:
         "--quiet",
         "--resolution",
         "lowest-direct",
+        # Not the workspace's editable siblings: the wheels named in requirements_in.
+        "--no-sources",
         "--python-version",
         PYTHON,
         "--no-header",

@@ -229,14 +229,20 @@ def release(package: str, new_version: str, root: Path = ROOT, out: Path | None 
         raise ReleaseError(f"{new_version!r} is not a version (write e.g. 0.1.1)") from None
     out = out or root / "dist" / "release"
     preflight(package, target, root)
-    bump(package, target, root)
-    problems = bound_problems(root)
-    if problems:
-        raise ReleaseError("bounds no longer hold after the bump:\n" + "\n".join(problems))
-    wheel, sdist = build(package, root, out)
-    check(package, wheel, sdist, root)
+    bumped = [f"packages/{package}/pyproject.toml", "uv.lock"]
+    try:
+        bump(package, target, root)
+        problems = bound_problems(root)
+        if problems:
+            raise ReleaseError(f"{package} {target} breaks the bounds:\n" + "\n".join(problems))
+        wheel, sdist = build(package, root, out)
+        check(package, wheel, sdist, root)
+    except ReleaseError:
+        # A failed release leaves the tree as it found it (preflight proved it clean).
+        _git("checkout", "--", *bumped, root=root)
+        raise
     tag = tag_name(package, target)
-    _git("add", f"packages/{package}/pyproject.toml", "uv.lock", root=root)
+    _git("add", *bumped, root=root)
     _git("commit", "--quiet", "-m", f"{package} {target}", root=root)
     _git("tag", "--annotate", tag, "--message", f"{package} {target}", root=root)
     print(f"{package} {target}: checked {wheel.name} and {sdist.name} in {out}; tagged {tag}.")
