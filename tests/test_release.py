@@ -89,7 +89,7 @@ def test_release_session_builds_checks_and_tags_one_bumped_distribution(clone: P
     out = clone / "dist" / "release"
     wheel = out / f"mg_adapters-{release}-py3-none-any.whl"
     sdist = out / f"mg_adapters-{release}.tar.gz"
-    assert sorted(out.iterdir()) == sorted([wheel, sdist])
+    assert sorted([*out.glob("*.whl"), *out.glob("*.tar.gz")]) == sorted([wheel, sdist])
     with zipfile.ZipFile(wheel) as archive:
         metadata = archive.read(f"mg_adapters-{release}.dist-info/METADATA").decode()
         assert "mg/adapters/py.typed" in archive.namelist()
