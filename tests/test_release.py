@@ -113,6 +113,20 @@ def test_release_session_builds_checks_and_tags_one_bumped_distribution(clone: P
     assert _git("status", "--porcelain", cwd=clone) == ""
 
 
+def test_release_of_the_current_version_tags_head_without_a_new_commit(clone: Path) -> None:
+    # A bump made by hand and merged (as a breaking release needs, with the siblings'
+    # ranges in the same commit): the release checks, builds and tags; nothing to commit.
+    current = str(version("mg-core"))
+    head = _git("rev-parse", "HEAD", cwd=clone)
+
+    done = _release_script(clone, "mg-core", current)
+
+    assert done.returncode == 0, done.stderr
+    assert _git("rev-parse", "HEAD", cwd=clone) == head
+    assert _git("rev-parse", f"mg-core-v{current}^{{commit}}", cwd=clone) == head
+    assert (clone / "dist" / "release" / f"mg_core-{current}-py3-none-any.whl").is_file()
+
+
 def test_release_without_changelog_entry_stops_before_changing_anything(clone: Path) -> None:
     release = _next_patch("mg-tasks")
 
@@ -142,13 +156,15 @@ def test_release_a_version_sibling_ranges_exclude_is_refused_and_undone(clone: P
     assert _git("status", "--porcelain", cwd=clone) == ""
 
 
-def test_release_refuses_a_version_not_above_the_current_one(clone: Path) -> None:
-    current = str(version("mg-cli"))
+def test_release_refuses_a_version_below_the_current_one(clone: Path) -> None:
+    current = version("mg-cli")
+    _add_changelog_entry(clone, "mg-cli", "0.0.9")
 
-    done = _release_script(clone, "mg-cli", current)
+    done = _release_script(clone, "mg-cli", "0.0.9")
 
     assert done.returncode == 1
-    assert f"mg-cli is already at {current}" in done.stderr
+    assert f"mg-cli is already at {current}; a release cannot go back to 0.0.9" in done.stderr
+    assert _git("tag", "--list", cwd=clone) == ""
 
 
 @pytest.fixture

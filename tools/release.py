@@ -6,12 +6,13 @@ Run through ``nox -s release -- mg-adapters 0.1.1`` (which provides twine). In o
 stopping at the first failure with a message that names the fix:
 
 1. the working tree is clean and the tag ``mg-adapters-v0.1.1`` does not exist yet;
-2. the version is higher than the current one, and ``## 0.1.1`` in the CHANGELOG has text;
-3. the version is written to the distribution's ``pyproject.toml`` and ``uv.lock``;
+2. the version is not below the current one, and ``## 0.1.1`` in the CHANGELOG has text;
+3. the version is written to the distribution's ``pyproject.toml`` and ``uv.lock`` (when it
+   equals the current version, the bump was made by hand and merged: nothing to write);
 4. every sibling range still admits it, and all bounds follow the policy (``nox -s bounds``);
 5. the sdist is built, then the wheel from the sdist; both are checked (metadata, long
    description renders with ``twine check --strict``, ``py.typed``, shipped data);
-6. the bump is committed and tagged ``mg-adapters-v0.1.1``.
+6. the bump is committed, and the commit tagged ``mg-adapters-v0.1.1``.
 
 Upload is left to a person: ``uv publish <out>/*`` after pushing the commit and the tag.
 """
@@ -82,9 +83,9 @@ def preflight(package: str, release: Version, root: Path) -> None:
     if _git("tag", "--list", tag, root=root):
         raise ReleaseError(f"tag {tag} already exists: pick the next version")
     current = version(package, root)
-    if release <= current:
+    if release < current:
         raise ReleaseError(
-            f"{package} is already at {current}; a release must be higher than that, not {release}"
+            f"{package} is already at {current}; a release cannot go back to {release}"
         )
     if not changelog_entry(package, release, root):
         raise ReleaseError(
@@ -230,8 +231,12 @@ def release(package: str, new_version: str, root: Path = ROOT, out: Path | None 
     out = out or root / "dist" / "release"
     preflight(package, target, root)
     bumped = [f"packages/{package}/pyproject.toml", "uv.lock"]
+    # Equal to the current version: the bump was made by hand (with the siblings' new
+    # ranges, for a breaking release) and merged; only the checks and the tag remain.
+    needs_bump = target != version(package, root)
     try:
-        bump(package, target, root)
+        if needs_bump:
+            bump(package, target, root)
         problems = bound_problems(root)
         if problems:
             raise ReleaseError(f"{package} {target} breaks the bounds:\n" + "\n".join(problems))
@@ -242,8 +247,9 @@ def release(package: str, new_version: str, root: Path = ROOT, out: Path | None 
         _git("checkout", "--", *bumped, root=root)
         raise
     tag = tag_name(package, target)
-    _git("add", *bumped, root=root)
-    _git("commit", "--quiet", "-m", f"{package} {target}", root=root)
+    if needs_bump:
+        _git("add", *bumped, root=root)
+        _git("commit", "--quiet", "-m", f"{package} {target}", root=root)
     _git("tag", "--annotate", tag, "--message", f"{package} {target}", root=root)
     print(f"{package} {target}: checked {wheel.name} and {sdist.name} in {out}; tagged {tag}.")
     print(f"To publish: git push origin HEAD {tag} && uv publish {wheel} {sdist}")
