@@ -34,12 +34,23 @@ nox.options.sessions = [
     "matrix_gpu",
     "integration",
     "docs",
+    "lowest_when_changed",
 ]
 
 ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT / "tools"))
 # One source of truth for the distributions, the Python they claim, caps and shipped data.
-from workspace import PACKAGES, PYTHON, bound_problems, pyproject, wheel_problems  # noqa: E402
+from workspace import (  # noqa: E402
+    LOWEST_RECORD,
+    PACKAGES,
+    PYTHON,
+    bound_problems,
+    pyproject,
+    sibling_closure,
+    stale_lowest,
+    wheel_problems,
+    write_lowest_record,
+)
 
 # Extras a distribution's own tests exercise (LoRA needs peft, Parquet needs pyarrow).
 TEST_EXTRAS = {
@@ -116,7 +127,7 @@ def wheels(session: nox.Session) -> None:
         venv = Path(session.create_tmp()) / f"venv-{package}"
         session.run("uv", "venv", "-q", "--clear", "--python", PYTHON, str(venv), external=True)
         python = str(venv / "bin" / "python")
-        closure = _sibling_closure(package)
+        closure = sibling_closure(package)
         session.run(
             "uv",
             "pip",
@@ -135,22 +146,6 @@ def wheels(session: nox.Session) -> None:
             session.run(str(venv / "bin" / "mg"), "--help", external=True, silent=True)
             session.run(str(venv / "bin" / "mg"), "list", external=True, silent=True)
             session.log("mg --help and mg list run from the installed wheel")
-
-
-def _sibling_closure(package: str) -> list[str]:
-    """The package and every sibling it needs, directly or not."""
-    seen: list[str] = []
-    todo = [package]
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.append(name)
-        for line in _pyproject(name)["project"].get("dependencies", []):
-            requirement = Requirement(line)
-            if requirement.name in PACKAGES:
-                todo.append(requirement.name)
-    return seen
 
 
 def _check_wheel_metadata(session: nox.Session, wheel: Path, package: str) -> None:
@@ -184,6 +179,9 @@ def lowest(session: nox.Session, package: str) -> None:
     requirements_in = tmp / "siblings-and-test-group.in"
     requirements_in.write_text("\n".join(lines) + "\n")
     pinned = tmp / "lowest.txt"
+    # uv prefers the pins of an existing output file: start afresh, or a reused session
+    # would keep the versions of an earlier run instead of the lowest ones.
+    pinned.unlink(missing_ok=True)
     extras = [arg for extra in TEST_EXTRAS.get(package, []) for arg in ("--extra", extra)]
     session.run_install(
         "uv",
@@ -209,8 +207,26 @@ def lowest(session: nox.Session, package: str) -> None:
     session.run_install(
         "uv", "pip", "install", "--quiet", "--no-deps", str(own_wheel), env=env, external=True
     )
-    session.log(f"{package} at its lower bounds: {', '.join(_direct_pins(package, pinned))}")
+    tested = _direct_pins(package, pinned)
+    session.log(f"{package} at its lower bounds: {', '.join(tested)}")
     _pytest(session, f"packages/{package}/tests")
+    write_lowest_record(package, tested)
+    session.log(f"recorded in {LOWEST_RECORD}: commit it")
+
+
+@nox.session(python=False)
+def lowest_when_changed(session: nox.Session) -> None:
+    """Queue ``lowest`` for each distribution whose requirements changed since it last passed.
+
+    The default run stays within the CI budget: the lowest-versions tests (minutes per
+    distribution) run only when a pyproject.toml changes what they would install.
+    """
+    stale = stale_lowest()
+    if not stale:
+        session.log(f"requirements unchanged since the lowest-versions pass in {LOWEST_RECORD}")
+    for package in stale:
+        session.log(f"{package}: requirements changed since its last lowest-versions pass")
+        session.notify(f"lowest(package='{package}')")
 
 
 def _build(session: nox.Session, source: Path, dist: Path) -> Path:
@@ -225,7 +241,7 @@ def _build(session: nox.Session, source: Path, dist: Path) -> Path:
 def _closure_ranges(package: str) -> dict[str, SpecifierSet]:
     """Each sibling ``package`` needs (directly or not), with every range on it combined."""
     ranges: dict[str, SpecifierSet] = {}
-    for name in _sibling_closure(package):
+    for name in sibling_closure(package):
         for line in _pyproject(name)["project"].get("dependencies", []):
             requirement = Requirement(line)
             if requirement.name in PACKAGES:
@@ -271,10 +287,21 @@ def _build_lowest_sibling(session: nox.Session, name: str, spec: SpecifierSet, d
 
 
 def _direct_pins(package: str, pinned: Path) -> list[str]:
-    """The resolved ``name==version`` lines for what ``package`` itself declares."""
-    declared = {Requirement(line).name for line in _pyproject(package)["project"]["dependencies"]}
-    lines = [line.split(" ")[0] for line in pinned.read_text().splitlines()]
-    return [line for line in lines if line.partition("==")[0] in declared]
+    """The resolved ``name==version`` of everything ``package`` declares, test group included."""
+    data = _pyproject(package)
+    lines = data["project"].get("dependencies", [])
+    for extra in TEST_EXTRAS.get(package, []):
+        lines = lines + data["project"]["optional-dependencies"][extra]
+    lines = lines + data.get("dependency-groups", {}).get("test", [])
+    declared = {Requirement(line).name for line in lines}
+    pins = []
+    for line in pinned.read_text().splitlines():
+        name, _, rest = line.partition(" @ ")
+        if rest:  # a sibling wheel: name-version-tags.whl
+            line = f"{name}=={rest.rsplit('/', 1)[-1].split('-')[1]}"
+        if line.partition("==")[0] in declared:
+            pins.append(line.split()[0])
+    return pins
 
 
 @nox.session(python=PYTHON, default=False)

@@ -8,6 +8,7 @@ comes from uv's cache, filled by the ``uv sync`` that set up this environment.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
-from workspace import PACKAGES, bound_problems, version, wheel_problems  # noqa: E402
+from workspace import (  # noqa: E402
+    PACKAGES,
+    bound_problems,
+    read_lowest_record,
+    stale_lowest,
+    version,
+    wheel_problems,
+    write_lowest_record,
+)
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "mg release test",
@@ -199,15 +208,19 @@ def test_bounds_name_a_requires_python_below_a_siblings(pyprojects: Path) -> Non
 
 
 def test_bounds_name_a_missing_or_unlisted_major_cap(pyprojects: Path) -> None:
-    _edit(pyprojects, "mg-tasks", '"torchmetrics>=1.3,<2"', '"torchmetrics>=1.3"')
-    _edit(pyprojects, "mg-tasks", '"pandas>=', '"pandas<4,>=')
+    path = pyprojects / "packages" / "mg-tasks" / "pyproject.toml"
+    text = path.read_text()
+    floor = re.search(r'"torchmetrics>=([\d.]+),<2"', text)
+    assert floor is not None
+    text = text.replace(floor.group(0), f'"torchmetrics>={floor.group(1)}"')
+    path.write_text(text.replace('"pandas>=', '"pandas<4,>=', 1))
 
     problems = bound_problems(pyprojects)
 
     assert len(problems) == 2
     assert problems[0].startswith(
-        "packages/mg-tasks/pyproject.toml (dependencies): 'torchmetrics>=1.3' must be "
-        "capped at '<2'"
+        f"packages/mg-tasks/pyproject.toml (dependencies): 'torchmetrics>={floor.group(1)}' "
+        "must be capped at '<2'"
     )
     assert "'pandas" in problems[1] and "is not in MAJOR_CAPS" in problems[1]
 
@@ -219,6 +232,23 @@ def test_bounds_name_a_sibling_range_without_upper_bound(pyprojects: Path) -> No
         "packages/mg-cli/pyproject.toml (dependencies): 'mg-tasks>=0.1' needs a lower and an "
         "upper bound, e.g. 'mg-tasks>=0.1,<0.2'"
     ]
+
+
+def test_lowest_reruns_exactly_where_requirements_changed(pyprojects: Path) -> None:
+    (pyprojects / "tools").mkdir()
+    assert stale_lowest(pyprojects) == PACKAGES  # nothing recorded yet: all must run
+    for package in PACKAGES:
+        write_lowest_record(package, [f"torch=={package}-pin"], pyprojects)
+    assert stale_lowest(pyprojects) == []
+    assert read_lowest_record(pyprojects)["mg-cli"]["tested"] == ["torch==mg-cli-pin"]
+
+    # A release (version bump) changes nothing the lowest session installs.
+    _edit(pyprojects, "mg-core", 'version = "0.1.0"', 'version = "0.1.1"')
+    assert stale_lowest(pyprojects) == []
+    # A requirement of mg-adapters does: it and the distributions that install it re-run.
+    path = pyprojects / "packages" / "mg-adapters" / "pyproject.toml"
+    path.write_text(re.sub(r'"torch>=[\d.]+,', '"torch>=2.9,', path.read_text(), count=1))
+    assert stale_lowest(pyprojects) == ["mg-adapters", "mg-tasks", "mg-cli"]
 
 
 def test_wheel_check_refuses_a_wheel_without_py_typed_or_shipped_data(tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ or sdist must contain.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import tarfile
 import tomllib
@@ -258,6 +260,114 @@ def _metadata_problems(
         if requirement.name in PACKAGES and not _upper_bounds(requirement.specifier):
             problems.append(f"{label}: unbounded sibling requirement {line!r}")
     return problems
+
+
+LOWEST_RECORD = "tools/lowest-tested.toml"
+"""Written by ``nox -s lowest``: what each distribution last passed with at its lower bounds."""
+
+
+def sibling_closure(package: str, root: Path = ROOT) -> list[str]:
+    """The distribution and every sibling it needs, directly or not.
+
+    Args:
+        package (str): Distribution name.
+        root (Path): Repository root.
+
+    Returns:
+        list[str]: ``package`` first, then its siblings in discovery order.
+    """
+    seen: list[str] = []
+    todo = [package]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.append(name)
+        todo += [r.name for _, r in requirements(name, root) if r.name in PACKAGES]
+    return seen
+
+
+def declarations_fingerprint(package: str, root: Path = ROOT) -> str:
+    """A hash of everything that decides what ``nox -s lowest`` installs for ``package``.
+
+    Covers ``requires-python``, dependencies, extras and the ``test`` group of the
+    distribution and of every sibling it needs; not versions, entry points or code, so a
+    release or a code change does not call for a new lowest-versions run.
+
+    Args:
+        package (str): Distribution name.
+        root (Path): Repository root.
+
+    Returns:
+        str: 16 hex digits.
+    """
+    declared = {}
+    for name in sorted(sibling_closure(package, root)):
+        data = pyproject(name, root)
+        project = data["project"]
+        declared[name] = {
+            "requires-python": project.get("requires-python"),
+            "dependencies": sorted(project.get("dependencies", [])),
+            "optional-dependencies": {
+                k: sorted(v) for k, v in project.get("optional-dependencies", {}).items()
+            },
+            "test": sorted(data.get("dependency-groups", {}).get("test", [])),
+        }
+    text = json.dumps(declared, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def read_lowest_record(root: Path = ROOT) -> dict[str, dict]:
+    """The lowest-versions record, keyed by distribution; empty when there is none.
+
+    Args:
+        root (Path): Repository root.
+
+    Returns:
+        dict[str, dict]: ``{package: {"fingerprint": str, "tested": [str, ...]}}``.
+    """
+    path = root / LOWEST_RECORD
+    return tomllib.loads(path.read_text()) if path.is_file() else {}
+
+
+def write_lowest_record(package: str, tested: list[str], root: Path = ROOT) -> None:
+    """Record that ``package`` passed its tests at the lowest versions ``tested``.
+
+    Args:
+        package (str): Distribution that passed.
+        tested (list[str]): The ``name==version`` pins of what it declares.
+        root (Path): Repository root.
+    """
+    record = read_lowest_record(root)
+    record[package] = {"fingerprint": declarations_fingerprint(package, root), "tested": tested}
+    lines = [
+        "# Written by `nox -s lowest` when a distribution passes its tests at its lowest",
+        "# allowed versions; commit it. `nox` re-runs the lowest session for a distribution",
+        "# whose declared requirements (or a sibling's) no longer match its fingerprint.",
+    ]
+    for name in PACKAGES:
+        if name in record:
+            pins = ", ".join(json.dumps(pin) for pin in record[name]["tested"])
+            lines += ["", f"[{name}]", f'fingerprint = "{record[name]["fingerprint"]}"']
+            lines.append(f"tested = [{pins}]")
+    (root / LOWEST_RECORD).write_text("\n".join(lines) + "\n")
+
+
+def stale_lowest(root: Path = ROOT) -> list[str]:
+    """Distributions whose declarations changed since they last passed ``nox -s lowest``.
+
+    Args:
+        root (Path): Repository root.
+
+    Returns:
+        list[str]: Distribution names, in ``PACKAGES`` order.
+    """
+    record = read_lowest_record(root)
+    return [
+        p
+        for p in PACKAGES
+        if record.get(p, {}).get("fingerprint") != declarations_fingerprint(p, root)
+    ]
 
 
 def changelog_entry(package: str, release: Version, root: Path = ROOT) -> str:
