@@ -10,17 +10,13 @@ pyproject.toml changes) and `release` (one distribution, named on the command li
 
 from __future__ import annotations
 
-import io
 import os
-import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import nox
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.version import Version
 
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = True
@@ -45,6 +41,8 @@ from workspace import (  # noqa: E402
     PACKAGES,
     PYTHON,
     bound_problems,
+    export_release,
+    lowest_sibling,
     pyproject,
     sibling_closure,
     stale_lowest,
@@ -250,40 +248,18 @@ def _closure_ranges(package: str) -> dict[str, SpecifierSet]:
     return ranges
 
 
-def _release_tags(name: str) -> dict[Version, str]:
-    """Versions of ``name`` released from this repository, from its ``mg-<name>-v*`` tags."""
-    listed = subprocess.run(
-        ["git", "tag", "--list", f"{name}-v*"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.split()
-    return {Version(tag.removeprefix(f"{name}-v")): tag for tag in listed}
-
-
 def _build_lowest_sibling(session: nox.Session, name: str, spec: SpecifierSet, dist: Path) -> Path:
     """Build ``name`` at the lowest version ``spec`` admits: a release tag or the workspace."""
-    workspace = Version(_pyproject(name)["project"]["version"])
-    tags = _release_tags(name)
-    candidates = {release: tag for release, tag in tags.items() if release in spec}
-    if workspace in spec:
-        candidates.setdefault(workspace, "")
-    if not candidates:
-        session.error(
-            f"no version of {name} satisfies {spec} (workspace {workspace}, release tags "
-            f"{sorted(map(str, tags))}): fix the range in packages/*/pyproject.toml"
-        )
-    lowest_version = min(candidates)
-    tag = candidates[lowest_version]
+    try:
+        lowest_version, tag = lowest_sibling(name, spec)
+    except ValueError as error:
+        session.error(str(error))
     if not tag:
         session.log(f"{name} {lowest_version} (workspace) is the lowest version {spec} admits")
         return _build(session, ROOT / "packages" / name, dist)
     session.log(f"{name} {lowest_version} from tag {tag} is the lowest version {spec} admits")
-    source = Path(session.create_tmp()) / "tags" / tag
-    source.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(
-        ["git", "archive", tag, f"packages/{name}"], cwd=ROOT, capture_output=True, check=True
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(source, filter="data")
-    return _build(session, source / "packages" / name, dist)
+    source = export_release(name, tag, Path(session.create_tmp()) / "tags" / tag)
+    return _build(session, source, dist)
 
 
 def _direct_pins(package: str, pinned: Path) -> list[str]:

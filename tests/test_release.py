@@ -17,12 +17,16 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 from workspace import (  # noqa: E402
     PACKAGES,
     bound_problems,
+    export_release,
+    lowest_sibling,
     read_lowest_record,
     stale_lowest,
     version,
@@ -174,6 +178,26 @@ def test_release_refuses_a_version_below_the_current_one(clone: Path) -> None:
     assert done.returncode == 1
     assert f"mg-cli is already at {current}; a release cannot go back to 0.0.9" in done.stderr
     assert _git("tag", "--list", cwd=clone) == ""
+
+
+def test_lowest_builds_a_sibling_from_its_oldest_release_in_range(clone: Path) -> None:
+    released = version("mg-core")
+    _git("tag", "--annotate", f"mg-core-v{released}", "--message", "release", cwd=clone)
+    bumped = f"{released.major}.{released.minor}.{released.micro + 1}"
+    path = clone / "packages" / "mg-core" / "pyproject.toml"
+    path.write_text(path.read_text().replace(f'version = "{released}"', f'version = "{bumped}"'))
+    _git("commit", "--quiet", "-am", f"mg-core {bumped}", cwd=clone)
+
+    # Users of mg-core>=0.1 may have the release: it is what the dependents are tested with.
+    found, tag = lowest_sibling("mg-core", SpecifierSet(f">={released}"), clone)
+    assert (found, tag) == (released, f"mg-core-v{released}")
+    source = export_release("mg-core", tag, clone / "exported", clone)
+    assert f'version = "{released}"' in (source / "pyproject.toml").read_text()
+    assert (source / "src" / "mg" / "core" / "py.typed").is_file()
+    # A range above the release leaves the workspace version (not released yet).
+    assert lowest_sibling("mg-core", SpecifierSet(f">={bumped}"), clone) == (Version(bumped), "")
+    with pytest.raises(ValueError, match=r"no version of mg-core satisfies >=9\.0"):
+        lowest_sibling("mg-core", SpecifierSet(">=9.0"), clone)
 
 
 @pytest.fixture

@@ -8,8 +8,10 @@ or sdist must contain.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
+import subprocess
 import tarfile
 import tomllib
 import zipfile
@@ -368,6 +370,73 @@ def stale_lowest(root: Path = ROOT) -> list[str]:
         for p in PACKAGES
         if record.get(p, {}).get("fingerprint") != declarations_fingerprint(p, root)
     ]
+
+
+def release_tags(name: str, root: Path = ROOT) -> dict[Version, str]:
+    """Versions of ``name`` released from this repository, read from its release tags.
+
+    Args:
+        name (str): Distribution name.
+        root (Path): Repository root (a git checkout).
+
+    Returns:
+        dict[Version, str]: Each released version and its ``<name>-vX.Y.Z`` tag.
+    """
+    listed = subprocess.run(
+        ["git", "tag", "--list", f"{name}-v*"], cwd=root, capture_output=True, text=True
+    ).stdout.split()
+    return {Version(tag.removeprefix(f"{name}-v")): tag for tag in listed}
+
+
+def lowest_sibling(name: str, spec: SpecifierSet, root: Path = ROOT) -> tuple[Version, str]:
+    """The lowest version of sibling ``name`` that ``spec`` admits, and where to build it.
+
+    A released version (from its tag) is what users install, so it wins over the
+    workspace when both are admitted; the workspace counts for versions not released yet.
+
+    Args:
+        name (str): Sibling distribution.
+        spec (SpecifierSet): Every range on it in the closure, combined.
+        root (Path): Repository root.
+
+    Returns:
+        tuple[Version, str]: The version, and its tag (``""`` for the workspace).
+
+    Raises:
+        ValueError: When neither a release nor the workspace version is admitted.
+    """
+    tags = release_tags(name, root)
+    candidates = {release: tag for release, tag in tags.items() if release in spec}
+    workspace = version(name, root)
+    if workspace in spec:
+        candidates.setdefault(workspace, "")
+    if not candidates:
+        raise ValueError(
+            f"no version of {name} satisfies {spec} (workspace {workspace}, releases "
+            f"{sorted(map(str, tags))}): fix the range in packages/*/pyproject.toml"
+        )
+    lowest = min(candidates)
+    return lowest, candidates[lowest]
+
+
+def export_release(name: str, tag: str, dest: Path, root: Path = ROOT) -> Path:
+    """Write a distribution's folder as it was at a release tag, to build it.
+
+    Args:
+        name (str): Distribution name.
+        tag (str): Its release tag.
+        dest (Path): Folder to write into.
+        root (Path): Repository root.
+
+    Returns:
+        Path: The distribution's folder under ``dest``.
+    """
+    archive = subprocess.run(
+        ["git", "archive", tag, f"packages/{name}"], cwd=root, capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="data")
+    return dest / "packages" / name
 
 
 def changelog_entry(package: str, release: Version, root: Path = ROOT) -> str:
