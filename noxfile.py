@@ -4,8 +4,10 @@
 axis is a session: every distribution tested alone with only what it declares, built wheels
 installed alone, sibling bounds, lint, docs, the backbone × adapter × task matrix on CPU
 (and on GPU where there is one), and the CLI end to end. Two sessions are not in the
-default run: `lowest` (each distribution at its lowest allowed versions; CI runs it when a
-pyproject.toml changes) and `release` (one distribution, named on the command line).
+default run: `lowest` (each distribution at its lowest allowed versions; the default run's
+`lowest_when_changed` queues it for each distribution whose requirements changed since the
+pass recorded in tools/lowest-tested.toml) and `release` (one distribution, named on the
+command line; docs/releasing.md).
 """
 
 from __future__ import annotations
