@@ -82,13 +82,15 @@ def requirements(package: str, root: Path = ROOT) -> list[tuple[str, Requirement
 
     Returns:
         list[tuple[str, Requirement]]: ``(where, requirement)`` pairs; ``where`` is
-        ``"dependencies"`` or ``"extra <name>"``.
+        ``"dependencies"``, ``"extra <name>"`` or ``"test group"``.
     """
-    project = pyproject(package, root)["project"]
+    data = pyproject(package, root)
+    project = data["project"]
     found = [("dependencies", Requirement(line)) for line in project.get("dependencies", [])]
     for extra, lines in project.get("optional-dependencies", {}).items():
         found += [(f"extra {extra}", Requirement(line)) for line in lines]
-    return found
+    test_group = data.get("dependency-groups", {}).get("test", [])
+    return found + [("test group", Requirement(line)) for line in test_group]
 
 
 def _upper_bounds(specifier: SpecifierSet) -> list[str]:
