@@ -1,20 +1,24 @@
 """Test sessions for the mg workspace.
 
-`nox` runs every session CI needs; `nox -s NAME` runs one. Each environment axis is a
-session: every distribution tested alone with only what it declares, built wheels
+`nox` runs every session CI needs on each change; `nox -s NAME` runs one. Each environment
+axis is a session: every distribution tested alone with only what it declares, built wheels
 installed alone, sibling bounds, lint, docs, the backbone × adapter × task matrix on CPU
-(and on GPU where there is one), and the CLI end to end.
+(and on GPU where there is one), and the CLI end to end. Two sessions are not in the
+default run: `lowest` (each distribution at its lowest allowed versions; the default run's
+`lowest_when_changed` queues it for each distribution whose requirements changed since the
+pass recorded in tools/lowest-tested.toml) and `release` (one distribution, named on the
+command line; docs/releasing.md).
 """
 
 from __future__ import annotations
 
 import os
-import tomllib
+import sys
 from pathlib import Path
 
 import nox
 from packaging.requirements import Requirement
-from packaging.version import Version
+from packaging.specifiers import SpecifierSet
 
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = True
@@ -28,10 +32,26 @@ nox.options.sessions = [
     "matrix_gpu",
     "integration",
     "docs",
+    "lowest_when_changed",
 ]
 
 ROOT = Path(__file__).parent
-PACKAGES = ["mg-core", "mg-adapters", "mg-backbones", "mg-tasks", "mg-cli"]
+sys.path.insert(0, str(ROOT / "tools"))
+# One source of truth for the distributions, the Python they claim, caps and shipped data.
+from workspace import (  # noqa: E402
+    LOWEST_RECORD,
+    PACKAGES,
+    PYTHON,
+    bound_problems,
+    export_release,
+    lowest_sibling,
+    pyproject,
+    sibling_closure,
+    stale_lowest,
+    wheel_problems,
+    write_lowest_record,
+)
+
 # Extras a distribution's own tests exercise (LoRA needs peft, Parquet needs pyarrow).
 TEST_EXTRAS = {
     "mg-core": ["testing"],
@@ -39,17 +59,10 @@ TEST_EXTRAS = {
     "mg-tasks": ["parquet"],
     "mg-cli": ["parquet"],
 }
-PYTHON = "3.11"
-# Data files that must travel inside the wheels (DESIGN.md: defaults outside the wheel were
-# silently lost by pip installs in the earlier framework).
-SHIPPED_DATA = {
-    "mg-cli": ["mg/cli/configs/defaults.yaml", "mg/cli/configs/predict.yaml"],
-    "mg-tasks": ["mg/tasks/examples/promoters_train.csv"],
-}
 
 
 def _pyproject(package: str) -> dict:
-    return tomllib.loads((ROOT / "packages" / package / "pyproject.toml").read_text())
+    return pyproject(package)
 
 
 def _sync(session: nox.Session, *args: str) -> None:
@@ -79,25 +92,16 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def bounds(session: nox.Session) -> None:
-    """Fail when a sibling requirement lacks a range or excludes the sibling's version."""
-    versions = {p: Version(_pyproject(p)["project"]["version"]) for p in PACKAGES}
-    problems = []
-    for package in PACKAGES:
-        for line in _pyproject(package)["project"].get("dependencies", []):
-            requirement = Requirement(line)
-            if requirement.name not in versions:
-                continue
-            operators = {spec.operator for spec in requirement.specifier}
-            if not operators & {">=", ">", "~=", "=="} or not operators & {"<", "<=", "~=", "=="}:
-                problems.append(f"{package}: {line!r} needs a lower and an upper bound")
-            elif versions[requirement.name] not in requirement.specifier:
-                problems.append(
-                    f"{package}: {line!r} excludes {requirement.name} "
-                    f"{versions[requirement.name]} (the workspace version)"
-                )
+    """Fail when version ranges or Python claims are inconsistent (tools/workspace.py).
+
+    Sibling ranges need both bounds and must admit the sibling's workspace version;
+    third-party caps follow the policy in ``MAJOR_CAPS``; all five distributions claim the
+    same ``requires-python``, the lowest Python nox tests.
+    """
+    problems = bound_problems()
     if problems:
         session.error("\n".join(problems))
-    session.log(f"Sibling bounds consistent for {', '.join(PACKAGES)}")
+    session.log(f"Bounds and requires-python consistent for {', '.join(PACKAGES)}")
 
 
 @nox.session(python=PYTHON)
@@ -123,7 +127,7 @@ def wheels(session: nox.Session) -> None:
         venv = Path(session.create_tmp()) / f"venv-{package}"
         session.run("uv", "venv", "-q", "--clear", "--python", PYTHON, str(venv), external=True)
         python = str(venv / "bin" / "python")
-        closure = _sibling_closure(package)
+        closure = sibling_closure(package)
         session.run(
             "uv",
             "pip",
@@ -144,41 +148,152 @@ def wheels(session: nox.Session) -> None:
             session.log("mg --help and mg list run from the installed wheel")
 
 
-def _sibling_closure(package: str) -> list[str]:
-    """The package and every sibling it needs, directly or not."""
-    seen: list[str] = []
-    todo = [package]
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.append(name)
+def _check_wheel_metadata(session: nox.Session, wheel: Path, package: str) -> None:
+    problems = wheel_problems(wheel, package)
+    if problems:
+        session.error("\n".join(problems))
+
+
+@nox.session(python=PYTHON, default=False)
+@nox.parametrize("package", PACKAGES)
+def lowest(session: nox.Session, package: str) -> None:
+    """One distribution at the lowest versions it allows, running its own tests.
+
+    Every requirement the distribution declares (and its test group) resolves to the lowest
+    version its range admits (uv's ``lowest-direct``; what those pull in resolves to the
+    newest, as in a user's fresh install). Siblings come from wheels built at the lowest
+    version all ranges in the closure admit: an older release tag ``mg-<name>-vX.Y.Z``
+    when one is in range, else the workspace. Not in the default run (README: it installs
+    an old CUDA torch per distribution and takes minutes each).
+    """
+    tmp = Path(session.create_tmp()).resolve()
+    dist = tmp / "dist"
+    sibling_wheels = {
+        name: _build_lowest_sibling(session, name, spec, dist)
+        for name, spec in _closure_ranges(package).items()
+    }
+    own_wheel = _build(session, ROOT / "packages" / package, dist)
+    declared = _pyproject(package)
+    lines = [f"{name} @ {wheel.as_uri()}" for name, wheel in sibling_wheels.items()]
+    lines += declared.get("dependency-groups", {}).get("test", [])
+    requirements_in = tmp / "siblings-and-test-group.in"
+    requirements_in.write_text("\n".join(lines) + "\n")
+    pinned = tmp / "lowest.txt"
+    # uv prefers the pins of an existing output file: start afresh, or a reused session
+    # would keep the versions of an earlier run instead of the lowest ones.
+    pinned.unlink(missing_ok=True)
+    extras = [arg for extra in TEST_EXTRAS.get(package, []) for arg in ("--extra", extra)]
+    session.run_install(
+        "uv",
+        "pip",
+        "compile",
+        "--quiet",
+        "--resolution",
+        "lowest-direct",
+        # Not the workspace's editable siblings: the wheels named in requirements_in.
+        "--no-sources",
+        "--python-version",
+        PYTHON,
+        "--no-header",
+        *extras,
+        str(ROOT / "packages" / package / "pyproject.toml"),
+        str(requirements_in),
+        "--output-file",
+        str(pinned),
+        external=True,
+    )
+    env = {"VIRTUAL_ENV": session.virtualenv.location}
+    session.run_install("uv", "pip", "sync", "--quiet", str(pinned), env=env, external=True)
+    session.run_install(
+        "uv", "pip", "install", "--quiet", "--no-deps", str(own_wheel), env=env, external=True
+    )
+    tested = _direct_pins(package, pinned)
+    session.log(f"{package} at its lower bounds: {', '.join(tested)}")
+    _pytest(session, f"packages/{package}/tests")
+    write_lowest_record(package, tested)
+    session.log(f"recorded in {LOWEST_RECORD}: commit it")
+
+
+@nox.session(python=False)
+def lowest_when_changed(session: nox.Session) -> None:
+    """Queue ``lowest`` for each distribution whose requirements changed since it last passed.
+
+    The default run stays within the CI budget: the lowest-versions tests (minutes per
+    distribution) run only when a pyproject.toml changes what they would install.
+    """
+    stale = stale_lowest()
+    if not stale:
+        session.log(f"requirements unchanged since the lowest-versions pass in {LOWEST_RECORD}")
+    for package in stale:
+        session.log(f"{package}: requirements changed since its last lowest-versions pass")
+        session.notify(f"lowest(package='{package}')")
+
+
+def _build(session: nox.Session, source: Path, dist: Path) -> Path:
+    """Build the wheel of the distribution in ``source`` and return its path."""
+    out = dist / source.name
+    session.run(
+        "uv", "build", "--quiet", "--wheel", "--out-dir", str(out), str(source), external=True
+    )
+    return next(out.glob("*.whl"))
+
+
+def _closure_ranges(package: str) -> dict[str, SpecifierSet]:
+    """Each sibling ``package`` needs (directly or not), with every range on it combined."""
+    ranges: dict[str, SpecifierSet] = {}
+    for name in sibling_closure(package):
         for line in _pyproject(name)["project"].get("dependencies", []):
             requirement = Requirement(line)
             if requirement.name in PACKAGES:
-                todo.append(requirement.name)
-    return seen
+                combined = ranges.get(requirement.name, SpecifierSet())
+                ranges[requirement.name] = combined & requirement.specifier
+    return ranges
 
 
-def _check_wheel_metadata(session: nox.Session, wheel: Path, package: str) -> None:
-    import zipfile
+def _build_lowest_sibling(session: nox.Session, name: str, spec: SpecifierSet, dist: Path) -> Path:
+    """Build ``name`` at the lowest version ``spec`` admits: a release tag or the workspace."""
+    try:
+        lowest_version, tag = lowest_sibling(name, spec)
+    except ValueError as error:
+        session.error(str(error))
+    if not tag:
+        session.log(f"{name} {lowest_version} (workspace) is the lowest version {spec} admits")
+        return _build(session, ROOT / "packages" / name, dist)
+    session.log(f"{name} {lowest_version} from tag {tag} is the lowest version {spec} admits")
+    source = export_release(name, tag, Path(session.create_tmp()) / "tags" / tag)
+    return _build(session, source, dist)
 
-    with zipfile.ZipFile(wheel) as archive:
-        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        metadata = archive.read(name).decode()
-        files = archive.namelist()
-    if any(f == "mg/__init__.py" for f in files):
-        session.error(f"{wheel.name} ships mg/__init__.py; mg is a namespace package")
-    if not any(f.endswith("py.typed") for f in files):
-        session.error(f"{wheel.name} lacks py.typed")
-    for required in SHIPPED_DATA.get(package, []):
-        if required not in files:
-            session.error(f"{wheel.name} lacks {required}: a pip install would lose it")
-    for line in metadata.splitlines():
-        if line.startswith("Requires-Dist:"):
-            requirement = Requirement(line.partition(":")[2].strip())
-            if requirement.name in PACKAGES and not requirement.specifier:
-                session.error(f"{wheel.name}: unbounded sibling requirement {line!r}")
+
+def _direct_pins(package: str, pinned: Path) -> list[str]:
+    """The resolved ``name==version`` of everything ``package`` declares, test group included."""
+    data = _pyproject(package)
+    lines = data["project"].get("dependencies", [])
+    for extra in TEST_EXTRAS.get(package, []):
+        lines = lines + data["project"]["optional-dependencies"][extra]
+    lines = lines + data.get("dependency-groups", {}).get("test", [])
+    declared = {Requirement(line).name for line in lines}
+    pins = []
+    for line in pinned.read_text().splitlines():
+        name, _, rest = line.partition(" @ ")
+        if rest:  # a sibling wheel: name-version-tags.whl
+            line = f"{name}=={rest.rsplit('/', 1)[-1].split('-')[1]}"
+        if line.partition("==")[0] in declared:
+            pins.append(line.split()[0])
+    return pins
+
+
+@nox.session(python=PYTHON, default=False)
+def release(session: nox.Session) -> None:
+    """Release ONE distribution, all but the upload: ``nox -s release -- mg-adapters 0.1.1``.
+
+    Checks the tree is clean and the CHANGELOG has the entry, bumps the version, re-runs the
+    bounds checks, builds and checks the sdist and wheel (metadata, README renders, py.typed,
+    shipped data), commits and tags ``mg-adapters-v0.1.1``. See docs/releasing.md.
+    """
+    if len(session.posargs) != 2:
+        session.error("say which distribution and version: nox -s release -- mg-adapters 0.1.1")
+    session.install("twine>=6.1", "readme-renderer[md]>=44", "packaging>=24")
+    session.run("python", "tools/release.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)
