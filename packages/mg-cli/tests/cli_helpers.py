@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 from pathlib import Path
 
 import yaml
+from lightning.pytorch.callbacks import Callback
 
 
 def write_motif_csv(path: Path, n: int, seed: int, bad_label_row: int | None = None) -> Path:
@@ -68,3 +71,25 @@ def write_config(folder: Path, **overrides: object) -> Path:
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+class StopAt(Callback):
+    """A test callback that sends its own process a signal after a given training batch.
+
+    ``SIGKILL`` stands for a crash or ``kill -9`` (nothing can be saved); ``SIGTERM`` for a
+    scheduler stopping the job (mg saves ``last.ckpt`` and exits 143).
+
+    Args:
+        epoch (int): the epoch in which to stop.
+        batch (int): the batch index after which to stop.
+        signal_name (str): ``"SIGKILL"`` or ``"SIGTERM"``.
+    """
+
+    def __init__(self, epoch: int, batch: int, signal_name: str = "SIGKILL") -> None:
+        self.epoch = epoch
+        self.batch = batch
+        self.signal_name = signal_name
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
+            os.kill(os.getpid(), getattr(signal, self.signal_name))

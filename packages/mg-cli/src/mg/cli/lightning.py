@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import warnings
 from importlib.resources import files
-from pathlib import Path
 from typing import Any, NoReturn
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
@@ -32,6 +31,13 @@ def import_plugins() -> None:
             load_all(kind)
         except Exception as error:  # a broken third-party plugin must not break mg
             warnings.warn(f"could not import a registered {kind} plugin: {error}", stacklevel=2)
+
+
+def _always_callbacks() -> list[Any]:
+    """Callbacks every run gets, whatever its config lists: exact resume, clean Ctrl-C."""
+    from mg.cli.callbacks import ExactResume, GracefulInterrupt
+
+    return [ExactResume(), GracefulInterrupt()]
 
 
 class MGArgumentParser(LightningArgumentParser):
@@ -73,6 +79,7 @@ class MGCLI(LightningCLI):
             parser_kwargs=parser_kwargs,
             auto_configure_optimizers=False,
             parser_class=MGArgumentParser,
+            trainer_defaults={"callbacks": _always_callbacks()},
             args=args,
             run=run,
         )
@@ -81,53 +88,152 @@ class MGCLI(LightningCLI):
         """Raise `IncompatibleError` unless task, backbone, adapter and data fit together."""
         self.model.compatibility(self.datamodule, stage).raise_if_incompatible()
 
-    def resolve_checkpoint(self, subcommand: str) -> None:
-        """Turn ``--ckpt_path best|last`` into the newest such file of this config's runs.
+    def instantiate_trainer(self, **kwargs: Any) -> Any:
+        """Build the trainer with mg's checkpoint writer (atomic, local, code-free reads)."""
+        from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-        Lightning knows "best" only within the process that fitted; mg runs each
-        subcommand in its own process, so it looks in the logger's run folders instead.
+        from mg.cli.checkpointing import AtomicCheckpointIO
+
+        trainer = super().instantiate_trainer(**kwargs)
+        strategy = trainer.strategy
+        # A user's own CheckpointIO plugin stays; Lightning's default one is replaced.
+        if type(strategy.checkpoint_io) is TorchCheckpointIO:
+            strategy.checkpoint_io = AtomicCheckpointIO()
+        return trainer
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        """Run a subcommand; a checkpoint that does not fit is one error naming the file."""
+        from mg.cli.checkpointing import guard_restore
+
+        guard_restore(self.trainer)
+        super()._run_subcommand(subcommand)
+
+    def _this_config(self, subcommand: str) -> dict[str, Any]:
+        """The model and data sections of this command's config, as written to config.yaml."""
+        import yaml
+
+        dumped = yaml.safe_load(
+            self._parser(subcommand).dump(self.config[subcommand], skip_none=False)
+        )
+        return {key: dumped.get(key) for key in ("model", "data")}
+
+    def prepare_run(self, subcommand: str) -> None:
+        """Find ``--ckpt_path best|last`` in this config's runs, and claim the run folder.
+
+        ``best``/``last`` resolve only among the runs that this config wrote (same model and
+        data sections in their config.yaml), never another experiment's. ``fit`` then
+        resumes into that run's folder; otherwise, the next free version folder is created
+        exclusively, so that runs started together never share one.
         """
+        from mg.cli.runs import claim_run_folder, find_checkpoint, is_launched_rank, logger_root
+
         arguments = self.config_init[subcommand]
         wanted = arguments.get("ckpt_path")
-        if wanted not in ("best", "last"):
-            return
         logger = self.trainer.logger
-        root = (
-            Path(logger.save_dir) / (logger.name or "")
-            if logger
-            else Path(self.trainer.default_root_dir)
-        )
-        pattern = "best-*.ckpt" if wanted == "best" else "last.ckpt"
-        found = sorted(root.glob(f"*/checkpoints/{pattern}"), key=lambda p: p.stat().st_mtime)
-        if not found:
-            raise FileNotFoundError(
-                f"No {wanted} checkpoint under {root}: run `mg fit` with this config first, "
-                "or pass --ckpt_path PATH/TO/FILE.ckpt."
-            )
-        arguments["ckpt_path"] = str(found[-1])
-        print(f"Using the {wanted} checkpoint {found[-1]}", file=sys.stderr)
+        root = logger_root(logger)
+        resumed_version = None
+        if wanted in ("best", "last"):
+            if root is None:
+                raise ValueError(
+                    f"--ckpt_path {wanted} needs a logger that keeps run folders (the default "
+                    "CSVLogger); pass --ckpt_path PATH/TO/FILE.ckpt instead."
+                )
+            version = getattr(logger, "_version", None)
+            found = find_checkpoint(root, wanted, self._this_config(subcommand), version)
+            arguments["ckpt_path"] = str(found.path)
+            if subcommand == "fit":
+                resumed_version = found.version
+            if subcommand == "fit" and not is_launched_rank():
+                print(
+                    f"Resuming fit from the {wanted} checkpoint {found.path} (epoch "
+                    f"{found.epoch}, step {found.step}); logs and checkpoints continue in "
+                    f"{found.path.parent.parent}.",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            elif not is_launched_rank():
+                print(f"Using the {wanted} checkpoint {found.path}", file=sys.stderr, flush=True)
+        elif wanted is not None:
+            from mg.cli.checkpointing import local_checkpoint
+
+            local_checkpoint(wanted)
+            if subcommand == "fit" and not is_launched_rank():
+                print(
+                    f"Resuming fit from {wanted}, in a new run folder.", file=sys.stderr, flush=True
+                )
+        if root is not None:
+            claim_run_folder(logger, root, resumed_version)
 
     def before_fit(self) -> None:
-        """Check before fitting."""
+        """Check, find the checkpoint to resume and claim the run folder before fitting."""
         self.preflight("fit")
+        self.prepare_run("fit")
 
     def before_validate(self) -> None:
         """Check and find the checkpoint before validating."""
         self.preflight("validate")
-        self.resolve_checkpoint("validate")
+        self.prepare_run("validate")
 
     def before_test(self) -> None:
         """Check and find the checkpoint before testing."""
         self.preflight("test")
-        self.resolve_checkpoint("test")
+        self.prepare_run("test")
 
     def before_predict(self) -> None:
         """Check and find the checkpoint before predicting."""
         self.preflight("predict")
-        self.resolve_checkpoint("predict")
+        self.prepare_run("predict")
 
 
 def run(args: list[str]) -> int:
-    """Run ``mg fit|validate|test|predict`` with the given arguments."""
-    MGCLI(args)
+    """Run ``mg fit|validate|test|predict`` with the given arguments.
+
+    Returns:
+        int: 0, or 130 after Ctrl-C and 143 after SIGTERM (the shell's codes for them), once
+        the interrupted fit has saved ``last.ckpt``.
+    """
+    import signal
+
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    from mg.cli.callbacks import BestAndLastCheckpoint, GracefulInterrupt
+    from mg.cli.runs import is_launched_rank
+
+    BestAndLastCheckpoint.interrupted = None
+    try:
+        MGCLI(args)
+    except SIGTERMException:
+        received = GracefulInterrupt.received or signal.SIGTERM
+        if not is_launched_rank():
+            name = "Ctrl-C" if received == signal.SIGINT else "SIGTERM"
+            saved = BestAndLastCheckpoint.interrupted
+            if saved is None:
+                print(f"mg: stopped by {name}.", file=sys.stderr, flush=True)
+            else:
+                print(
+                    f"mg: stopped by {name} in epoch {saved.epoch} after step {saved.step}; saved "
+                    f"{saved.checkpoint}. Resume with: {_resume_command(args)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        return 128 + int(received)
     return 0
+
+
+def _resume_command(args: list[str]) -> str:
+    """The command line that resumes an interrupted fit: the same, with ``--ckpt_path last``."""
+    import shlex
+
+    kept: list[str] = []
+    skip = False
+    for argument in args:
+        if skip:
+            skip = False
+            continue
+        if argument == "--ckpt_path":
+            skip = True
+            continue
+        if argument.startswith("--ckpt_path="):
+            continue
+        kept.append(argument)
+    return shlex.join(["mg", *kept, "--ckpt_path", "last"])

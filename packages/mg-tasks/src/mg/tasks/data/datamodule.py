@@ -27,7 +27,7 @@ from mg.tasks.data.readers import (
     load_hf_dataset,
     read_path,
 )
-from mg.tasks.data.samplers import LengthGroupedBatchSampler
+from mg.tasks.data.samplers import EpochBatchSampler, LengthGroupedBatchSampler
 
 
 class SequenceData(DataInterface):
@@ -503,31 +503,79 @@ class SequenceData(DataInterface):
                     )
 
     def batch_sampler(self, split: str) -> Sampler[list[int]] | None:
-        """Group similar lengths when ``group_by_length`` is set (never for predict)."""
-        if not self.group_by_length or split == "predict" or split not in self.datasets:
+        """A seeded batch order for train, val and test (length-grouped if asked); predict: None.
+
+        The training order depends on ``seed`` and the epoch alone, so a resumed fit draws the
+        interrupted epoch's batches again and skips those already trained on. Evaluation
+        batches go in file order (longest first with ``group_by_length``), each item once per
+        process share under DDP (see `EpochBatchSampler`). Predict keeps file order and
+        Lightning's own unpadded distributed sampler.
+        """
+        if split == "predict" or split not in self.datasets:
             return None
         data = self.datasets[split]
-        return LengthGroupedBatchSampler(
+        epoch, skip = 0, 0
+        resume = getattr(self, "_resume_position", None)
+        if split == "train" and resume is not None:
+            epoch, skip = resume
+            self._resume_position = None  # only the first loader after a restore continues
+        if self.group_by_length:
+            return LengthGroupedBatchSampler(
+                range(len(data)),  # type: ignore[arg-type]
+                self.batch_size,
+                False,
+                lengths=data.lengths,  # type: ignore[attr-defined]
+                shuffle=split == "train",
+                seed=self.seed,
+                epoch=epoch,
+                skip_batches=skip,
+            )
+        return EpochBatchSampler(
             range(len(data)),  # type: ignore[arg-type]
             self.batch_size,
             False,
-            lengths=data.lengths,  # type: ignore[attr-defined]
             shuffle=split == "train",
             seed=self.seed,
+            epoch=epoch,
+            skip_batches=skip,
         )
 
+    def _train_position(self) -> dict[str, int] | None:
+        """The epoch and batch a fit resumed from this moment would continue at."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is None or str(getattr(trainer.state.fn, "value", "")) != "fit":
+            return None
+        done = int(trainer.fit_loop.epoch_loop.batch_progress.current.completed)
+        epoch = int(trainer.current_epoch)
+        total = trainer.num_training_batches
+        if isinstance(total, int | float) and done >= total:
+            epoch, done = epoch + 1, 0  # saved at the end of an epoch: the next one starts
+        return {"epoch": epoch, "batches_done": done}
+
     def state_dict(self) -> dict[str, Any]:
-        """Save the class names read from the data, so a checkpoint predicts with the same ones."""
-        if self._labels is None or self._given_class_names is not None:
-            return {}
-        return {"class_names": self._labels.class_names}
+        """Save the class names read from the data, and where the training order stands.
+
+        Class names make a checkpoint predict with the same ones; the training position lets
+        a resumed fit continue the same batch order.
+        """
+        state: dict[str, Any] = {}
+        if self._labels is not None and self._given_class_names is None:
+            state["class_names"] = self._labels.class_names
+        position = self._train_position()
+        if position is not None:
+            state["train_position"] = position
+        return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore class names read from the training data, unless the options give them.
 
         Lightning sets the data up before it restores a checkpoint, so splits already read
-        with other names are read again.
+        with other names are read again. A saved training position makes the next training
+        loader continue that epoch's order.
         """
+        position = state_dict.get("train_position")
+        if position is not None:
+            self._resume_position = (int(position["epoch"]), int(position["batches_done"]))
         if "class_names" not in state_dict or self._given_class_names is not None:
             return
         names = state_dict["class_names"]
