@@ -6,6 +6,7 @@ Every test goes through the real `mg` entry point; none of them loads weights.
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -28,8 +29,10 @@ def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 def _one_line_error(err: str) -> str:
     """The single `mg: error:` line of stderr; fail on a usage dump or a traceback."""
     assert "usage:" not in err and "Traceback" not in err, err
-    lines = [line for line in err.splitlines() if line and not line.startswith("(set MG_DEBUG")]
-    assert len(lines) == 1 and lines[0].startswith("mg: error: "), err
+    lines = [line for line in err.splitlines() if line.startswith("mg: error: ")]
+    assert len(lines) == 1, err
+    after = err.split(lines[0], 1)[1].strip()
+    assert after in ("", "(set MG_DEBUG=1 for the full traceback)"), err  # nothing follows
     return lines[0]
 
 
@@ -137,12 +140,19 @@ def test_adapter_help_with_a_typo_suggests_the_class(capsys: pytest.CaptureFixtu
     assert "Did you mean MLPPoolAdapter?" in _one_line_error(err)
 
 
-def test_missing_optional_package_is_one_line_with_the_install_command(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "datasets", None)  # `import datasets` now fails
+def _run_without(module: str, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run `mg ARGS` in a new process in which ``import MODULE`` fails, as if not installed."""
+    code = (
+        f"import sys\nsys.modules[{module!r}] = None\n"
+        "from mg.cli.main import main\nsys.exit(main(sys.argv[1:]))"
+    )
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+
+
+def test_missing_optional_package_is_one_line_with_the_install_command(tmp_path: Path) -> None:
     config = write_config(tmp_path)
-    status, _, err = _run(
+    result = _run_without(
+        "datasets",
         [
             "fit",
             "--config",
@@ -152,19 +162,16 @@ def test_missing_optional_package_is_one_line_with_the_install_command(
             "--data.init_args.hf_dataset",
             str(tmp_path / "saved"),
         ],
-        capsys,
     )
-    assert status == 1
-    assert "pip install 'mg-tasks[hf]'" in _one_line_error(err)
+    assert result.returncode == 1
+    assert "pip install 'mg-tasks[hf]'" in _one_line_error(result.stderr)
+    assert not (tmp_path / "runs").exists()
 
 
-def test_missing_pyarrow_for_parquet_predictions_is_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "pyarrow", None)
+def test_missing_pyarrow_for_parquet_predictions_is_one_line(tmp_path: Path) -> None:
     config = write_config(tmp_path)
-    status, _, err = _run(
-        ["predict", "--config", str(config), "--output", str(tmp_path / "p.parquet")], capsys
-    )
-    assert status == 1
-    assert re.search(r"pip install 'mg-\w+\[parquet\]'", _one_line_error(err))
+    output = tmp_path / "p.parquet"
+    result = _run_without("pyarrow", ["predict", "--config", str(config), "--output", str(output)])
+    assert result.returncode == 1
+    assert re.search(r"pip install 'mg-\w+\[parquet\]'", _one_line_error(result.stderr))
+    assert not output.exists()
