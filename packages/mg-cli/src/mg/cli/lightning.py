@@ -133,7 +133,9 @@ class MGArgumentParser(LightningArgumentParser):
         if not self.exit_on_error:
             super().error(message, ex)
         subcommand = re.search(r"Subcommand '(\w+)'", message)
-        command = f"mg {subcommand.group(1)}" if subcommand else self.prog.replace(" [options]", "")
+        last = self.prog.split()[-1]  # the prog starts with sys.argv[0], not always "mg"
+        named = subcommand.group(1) if subcommand else last if last in STAGE_OF else "fit"
+        command = f"mg {named}"
         clear = explain(message, self._option_names(), command)
         if clear is None:
             clear = f"{message.strip()}\n(`{command} --help` lists every option.)"
