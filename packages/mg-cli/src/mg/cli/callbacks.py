@@ -328,7 +328,8 @@ class FitSummary(Callback):
         }
         lines = [f"Finished {trainer.current_epoch} epochs."]
         if metrics:
-            shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items()))
+            # Significant digits: a loss of 3e-5 must not read as 0.0000.
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items()))
             lines.append(f"Validation after the last epoch: {shown}")
         checkpoint = trainer.checkpoint_callback
         if isinstance(checkpoint, ModelCheckpoint):

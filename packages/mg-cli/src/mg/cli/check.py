@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from mg.cli.lightning import MGCLI
 
@@ -13,13 +14,18 @@ def main(args: list[str]) -> int:
         prog="mg check",
         description="Check that a config's task, backbone, adapter and data fit together.",
         epilog="Other options (--config, --model.*, --data.*) are read as by `mg fit`.",
+        allow_abbrev=False,
     )
     parser.add_argument("--stage", default="fit", choices=["fit", "validate", "test", "predict"])
     options, rest = parser.parse_known_args(args)
     cli = MGCLI(rest, run=False)
     report = cli.model.check_data(cli.datamodule, options.stage)
-    print(
+    # The verdict is the last thing printed: end it with a newline, flushed, so the shell
+    # prompt (or the next tool in a pipe) starts on a line of its own.
+    verdict = (
         f"{report.triple()}: compatible for {options.stage}; data provides "
         f"{sorted(cli.datamodule.provided_columns(options.stage))}"
     )
+    sys.stdout.write(verdict + "\n")
+    sys.stdout.flush()
     return 0

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 import sys
 import warnings
 from importlib.resources import files
+from pathlib import Path
 from typing import Any, NoReturn
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
@@ -24,6 +28,75 @@ SUBCOMMAND_DEFAULTS = {
 }
 
 
+HARMLESS_WARNINGS = (
+    # Lightning's own use of a torch API torch deprecated; nothing for a user to change.
+    r".*isinstance\(treespec, LeafSpec\)",
+    # Small data: epoch-level metrics are still logged.
+    r".*is smaller than the logging interval",
+    # mg tokenizes in the main process by default; `data.num_workers` is documented.
+    r".*does not have many workers",
+    # mg predict leaves out fit's checkpoint callback on purpose.
+    r".*callbacks used to create the checkpoint need to be provided",
+)
+"""Messages of third-party warnings that say nothing a user of mg can act on."""
+
+MAX_DEFAULT_THREADS = 4
+"""Intra-op threads mg uses unless told otherwise (see docs/cli.md, "Threads")."""
+
+
+class _NoTips(logging.Filter):
+    """Drop Lightning's advertising tips (litlogger, litmodels)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        return not ("Tip:" in message or "litlogger" in message or "litmodels" in message)
+
+
+def quiet_start() -> None:
+    """Silence third-party tips and known harmless warnings; other warnings still show."""
+    for pattern in HARMLESS_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        for logger in (logging.getLogger(name), logging.getLogger(f"{name}.utilities.rank_zero")):
+            if not any(isinstance(f, _NoTips) for f in logger.filters):
+                logger.addFilter(_NoTips())
+            for handler in logger.handlers:
+                if not any(isinstance(f, _NoTips) for f in handler.filters):
+                    handler.addFilter(_NoTips())
+
+
+def usable_cores() -> int:
+    """CPU cores this process may use: its CPU affinity, capped by a cgroup CPU quota."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
+
+
+def default_threads() -> int:
+    """Set torch's intra-op threads to ``min(usable cores, 4)`` unless the user chose.
+
+    torch starts one thread per core it sees; beyond a few threads the small matrices of
+    fine-tuning gain little, and on a shared machine the extra threads wait on each other.
+    ``OMP_NUM_THREADS`` (or ``MKL_NUM_THREADS``) set by the user wins.
+
+    Returns:
+        int: the number of intra-op threads torch uses now.
+    """
+    import torch
+
+    if "OMP_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(min(usable_cores(), MAX_DEFAULT_THREADS))
+    return torch.get_num_threads()
+
+
 def import_plugins() -> None:
     """Import every registered component, so its short class name resolves in configs."""
     for kind in GROUPS:
@@ -41,17 +114,40 @@ def _always_callbacks() -> list[Any]:
 
 
 class MGArgumentParser(LightningArgumentParser):
-    """A LightningArgumentParser whose errors name the component and the fix."""
+    """A LightningArgumentParser whose errors name the component and the fix.
+
+    Abbreviated options are refused: argparse would silently read ``--trainer.max_epoch``
+    as ``--trainer.max_epochs``, hiding a typo that the next edit turns into an error.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def _option_names(self) -> list[str]:
+        """Every option this parser and its subcommands take, without leading dashes."""
+        parsers = [self]
+        subcommands = getattr(self, "_subcommands_action", None)
+        if subcommands is not None:
+            parsers += list(subcommands._name_parser_map.values())
+        return [o[2:] for p in parsers for o in p._option_string_actions if o.startswith("--")]
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
-        """Rewrite known mistakes into one sentence, then report as usual."""
-        from mg.cli.parse_errors import explain
+        """Report a mistake in one line (the closest option, the component), no usage dump."""
+        from mg.cli.parse_errors import explain, fail
 
-        clear = explain(message)
-        if clear is None or not self.exit_on_error:
+        if not self.exit_on_error:
             super().error(message, ex)
-        print(f"mg: error: {clear}", file=sys.stderr)
-        sys.exit(2)
+        subcommand = re.search(r"Subcommand '(\w+)'", message)
+        last = self.prog.split()[-1]  # the prog starts with sys.argv[0], not always "mg"
+        named = (
+            subcommand.group(1) if subcommand else last if last in SUBCOMMAND_DEFAULTS else "fit"
+        )
+        command = f"mg {named}"
+        clear = explain(message, self._option_names(), command)
+        if clear is None:
+            clear = f"{message.strip()}\n(`{command} --help` lists every option.)"
+        fail(clear)
 
 
 class MGCLI(LightningCLI):
@@ -62,6 +158,11 @@ class MGCLI(LightningCLI):
     """
 
     def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
+        from mg.cli.parse_errors import check_config_files
+
+        check_config_files(sys.argv[1:] if args is None else args)
+        quiet_start()
+        default_threads()
         import_plugins()
         parser_kwargs: dict[str, Any]
         if run:
@@ -84,21 +185,47 @@ class MGCLI(LightningCLI):
             run=run,
         )
 
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        """Give ``mg predict`` its ``--output`` and ``--overwrite`` options."""
+        if PREDICT_DEFAULTS not in parser.default_config_files:
+            return
+        parser.add_argument(
+            "--output",
+            type=str | None,
+            default=None,
+            help="File to write the predictions to (.tsv, .csv, .parquet, .pt, .npy); "
+            "default: predictions.tsv inside the run folder.",
+        )
+        parser.add_argument(
+            "--overwrite",
+            type=bool,
+            default=False,
+            help="Replace an existing predictions file instead of stopping.",
+        )
+
     def preflight(self, stage: str) -> None:
         """Raise `IncompatibleError` unless task, backbone, adapter and data fit together."""
         self.model.compatibility(self.datamodule, stage).raise_if_incompatible()
 
     def instantiate_trainer(self, **kwargs: Any) -> Any:
-        """Build the trainer with mg's checkpoint writer (atomic, local, code-free reads)."""
+        """Build the trainer: mg's checkpoint writer, prediction writers at ``--output``.
+
+        The checkpoint writer is atomic and local, and reads no code.
+        """
         from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
         from mg.cli.checkpointing import AtomicCheckpointIO
+        from mg.cli.writer import PredictionWriter
 
         trainer = super().instantiate_trainer(**kwargs)
         strategy = trainer.strategy
         # A user's own CheckpointIO plugin stays; Lightning's default one is replaced.
         if type(strategy.checkpoint_io) is TorchCheckpointIO:
             strategy.checkpoint_io = AtomicCheckpointIO()
+        options = self.config.get(self.subcommand, {}) if self.subcommand else {}
+        for callback in trainer.callbacks:
+            if isinstance(callback, PredictionWriter):
+                callback.redirect(options.get("output"), bool(options.get("overwrite")))
         return trainer
 
     def _run_subcommand(self, subcommand: str) -> None:

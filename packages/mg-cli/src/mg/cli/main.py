@@ -70,6 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return _guarded(check_main, args[1:])
     if command in TRAINING:
+        from mg.cli.listing import component_help
+
+        if (text := component_help(command, args[1:])) is not None:
+            print(text, end="")
+            return 0
         from mg.cli.lightning import run
 
         return _guarded(run, args)
@@ -87,8 +92,10 @@ def _guarded(command: object, args: list[str]) -> int:
 
     try:
         return int(command(args) or 0)  # type: ignore[operator]
-    except USER_ERRORS as error:
-        if os.environ.get("MG_DEBUG") == "1":
+    except (*USER_ERRORS, ImportError) as error:
+        # A missing optional package says how to install it; any other ImportError is a bug.
+        missing_extra = not isinstance(error, ImportError) or "pip install" in str(error)
+        if os.environ.get("MG_DEBUG") == "1" or not missing_extra:
             raise
         print(f"mg: error: {describe(error)}", file=sys.stderr)
         print("(set MG_DEBUG=1 for the full traceback)", file=sys.stderr)

@@ -62,7 +62,9 @@ def render(reports: list[CompatibilityReport], style: str) -> str:
 
 def main(args: list[str]) -> int:
     """Print the matrix."""
-    parser = argparse.ArgumentParser(prog="mg matrix", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="mg matrix", description=__doc__.splitlines()[0], allow_abbrev=False
+    )
     parser.add_argument("--format", default="text", choices=["text", "markdown", "json"])
     options = parser.parse_args(args)
     print(render(compute_matrix(), options.format), end="")

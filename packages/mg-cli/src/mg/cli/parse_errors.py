@@ -1,8 +1,9 @@
-"""Turn jsonargparse's nested "does not validate" reports into one actionable sentence.
+"""Turn jsonargparse's parse errors into one actionable sentence.
 
-jsonargparse reports every union member it tried. For the mistakes users actually make —
-a misspelt class name, an adapter of the wrong type, a misspelt option — we name the
-component, say what is wrong and suggest the fix.
+jsonargparse reports every union member it tried, and argparse prints a usage dump. For
+the mistakes users actually make — a misspelt class name or option in any group, an
+adapter of the wrong type, malformed YAML, an empty ``init_args:`` — we name the
+component (or file and line), say what is wrong and suggest the fix, in one line.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ from __future__ import annotations
 import difflib
 import inspect
 import re
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import NoReturn
 
 from mg.core.compat import adapter_reasons
 from mg.core.registry import GROUPS, PluginNotFoundError, load, plugins
@@ -18,6 +23,8 @@ KIND_OF_KEY = {"model": "tasks", "data": "data", "backbone": "backbones", "adapt
 NOUN = {"tasks": "task", "data": "data module", "backbones": "backbone", "adapters": "adapter"}
 
 _CLASS_PATH = re.compile(r"class_path '([\w.]+)'")
+# The class whose options were being parsed, as jsonargparse shows the value it got.
+_GOT_CLASS = re.compile(r"Got value: Namespace\(class_path='([\w.]+)'")
 # From the command line jsonargparse says "Expected a path but X either not accessible";
 # from a config file, "Expected a dot import path string: X".
 _BAD_PATH = re.compile(
@@ -25,16 +32,57 @@ _BAD_PATH = re.compile(
     r"string: ([\w.]+))"
 )
 _BAD_OPTION = re.compile(r"Option '(\w+)' is not accepted")
+_BAD_VALUE = re.compile(
+    r"Parser key \"(\w+)\": Expected an? (?:<class '(\w+)'>|(.+?))\. Got value: (\S+)"
+)
+_UNRECOGNIZED = re.compile(r"unrecognized arguments: (\S+)")
+_NOT_ACCEPTED_KEY = re.compile(r"does not accept (?:option|key) '([\w.]+)'")
+_EMPTY_INIT_ARGS = "'NoneType' object has no attribute 'keys'"
+_BAD_YAML = re.compile(r"Problems parsing config: (.*?) in \"<unicode string>\", line (\d+)")
 
 
-def explain(message: str) -> str | None:
-    """Return a clearer message for a known kind of parse error, or None."""
+def fail(message: str) -> NoReturn:
+    """Print one ``mg: error:`` line and exit with status 2, as a parse error does."""
+    print(f"mg: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def explain(message: str, options: Iterable[str] = (), command: str = "mg fit") -> str | None:
+    """Return a clearer, one-line message for a known kind of parse error, or None.
+
+    Args:
+        message (str): the parser's message.
+        options (Iterable[str]): the option names the parser accepts (``trainer.max_epochs``),
+            to suggest the closest to a misspelt one.
+        command (str): the command, for the pointer to its ``--help``.
+    """
     flat = " ".join(message.split())
     if match := _BAD_PATH.search(flat):
         key, value = match.group(1), match.group(2) or match.group(3)
         return _explain_class(key, value, _owner(flat, match.start()))
     if match := _BAD_OPTION.search(flat):
-        return _explain_option(match.group(1), _owner(flat, match.start()))
+        return _explain_option(match.group(1), _option_owner(message, match.group(0), flat))
+    if match := _BAD_VALUE.search(flat):
+        owner = _owner(flat, match.start())
+        where = f"{_short(owner)}'s option" if owner else "option"
+        expected = match.group(2) or match.group(3)
+        return f"{where} {match.group(1)!r} expects {_a(expected)}, got {match.group(4)}."
+    if match := _UNRECOGNIZED.search(flat):
+        return _explain_unknown(match.group(1).split("=", 1)[0], options, command)
+    if match := _NOT_ACCEPTED_KEY.search(flat):
+        return _explain_unknown(match.group(1), options, command)
+    if _EMPTY_INIT_ARGS in flat:
+        owner = _GOT_CLASS.search(flat) or _CLASS_PATH.search(flat)
+        name = _short(owner.group(1)) if owner else "a class"
+        return (
+            f"`init_args:` of {name} is empty: give its options indented below it, or delete "
+            "the `init_args:` line."
+        )
+    if match := _BAD_YAML.search(flat):
+        return (
+            f"malformed YAML at line {match.group(2)}: {match.group(1).strip()} (check the "
+            "indentation and brackets there)."
+        )
     return None
 
 
@@ -42,6 +90,18 @@ def _owner(flat: str, before: int) -> str | None:
     """The innermost class whose options were being parsed where the error arose."""
     paths = _CLASS_PATH.findall(flat[:before])
     return paths[-1] if paths else None
+
+
+def _option_owner(message: str, error: str, flat: str) -> str | None:
+    """The class an unaccepted option was given to.
+
+    A nested component (an adapter or backbone inside a task) reports its own class on the
+    line of the error; otherwise the innermost class named before the error owns it.
+    """
+    for line in message.splitlines():
+        if error in line and (got := _GOT_CLASS.search(line)):
+            return got.group(1)
+    return _owner(flat, flat.find(error))
 
 
 def _a(noun: str) -> str:
@@ -76,6 +136,14 @@ def _explain_class(key: str, value: str, owner: str | None) -> str | None:
     )
 
 
+def _kind_of(cls: type) -> str | None:
+    """The registry kind (``"adapters"``, ...) a class is registered under, if any."""
+    for kind in GROUPS:
+        if plugins(kind).get(cls.__name__) is not None and load(kind, cls.__name__) is cls:
+            return kind
+    return None
+
+
 def _explain_option(option: str, owner: str | None) -> str | None:
     if owner is None:
         return None
@@ -86,7 +154,24 @@ def _explain_option(option: str, owner: str | None) -> str | None:
     accepted = _options_of(cls)
     close = difflib.get_close_matches(option, accepted, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    return f"{cls.__name__} has no option {option!r}.{hint} Its options: {', '.join(accepted)}."
+    kind = _kind_of(cls)
+    subject = f"The {NOUN[kind]} {cls.__name__}" if kind else cls.__name__
+    listed = ", ".join(accepted) if accepted else "none"
+    return f"{subject} has no option {option!r}.{hint} Its options: {listed}."
+
+
+def _explain_unknown(given: str, options: Iterable[str], command: str) -> str:
+    """An option no parser group knows: suggest the closest one of the same group first."""
+    name = given.lstrip("-")
+    dashes = "--" if given.startswith("--") else ""
+    known = sorted(set(options))
+    group = name.split(".", 1)[0] + "."
+    same_group = [o for o in known if o.startswith(group)]
+    close = difflib.get_close_matches(name, same_group, n=1, cutoff=0.6) or (
+        difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    )
+    hint = f" Did you mean {dashes}{close[0]}?" if close else ""
+    return f"unknown option {dashes}{name}.{hint} (`{command} --help` lists every option.)"
 
 
 def _options_of(cls: type) -> list[str]:
@@ -113,3 +198,75 @@ def _import(path: str) -> type:
                 return load(kind, path)
     module, _, attribute = path.rpartition(".")
     return getattr(__import__(module, fromlist=[attribute]), attribute)
+
+
+# ---------------------------------------------------------------- config files
+
+
+def config_files(args: Sequence[str]) -> list[str]:
+    """The files given with ``--config``/``-c`` in a command line, in order."""
+    found: list[str] = []
+    for index, arg in enumerate(args):
+        if arg in ("--config", "-c") and index + 1 < len(args):
+            found.append(args[index + 1])
+        elif arg.startswith("--config="):
+            found.append(arg.split("=", 1)[1])
+    return found
+
+
+def check_config_files(args: Sequence[str]) -> None:
+    """Read every ``--config`` file as YAML first, so a mistake names its file and line.
+
+    Exits with one ``mg: error:`` line (status 2) for a missing file, malformed YAML, or an
+    empty ``init_args:``; jsonargparse would report these without the file, or in a dump.
+
+    Args:
+        args (Sequence[str]): the command line after the subcommand.
+    """
+    import yaml
+
+    for name in config_files(args):
+        path = Path(name)
+        if not path.is_file():
+            fail(f"config file {name} not found (run from the folder the path is relative to).")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            fail(f"config file {name} is not UTF-8 text ({error.reason} at byte {error.start}).")
+        try:
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError as error:
+            mark = error.problem_mark or error.context_mark
+            where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = error.problem or error.context or "not valid YAML"
+            fail(f"{name}{where}: malformed YAML: {problem} (check the indentation and brackets).")
+        except yaml.YAMLError as error:
+            fail(f"{name}: malformed YAML: {error}.")
+        if root is not None:
+            _check_init_args(name, root)
+
+
+def _check_init_args(name: str, node: object) -> None:
+    """Fail on a mapping whose ``init_args`` key has no value."""
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        pairs = {key.value: value for key, value in node.value if isinstance(key, yaml.ScalarNode)}
+        empty = pairs.get("init_args")
+        if (
+            isinstance(empty, yaml.ScalarNode)
+            and empty.tag == "tag:yaml.org,2002:null"
+            and empty.value in ("", "~", "null", "Null", "NULL")
+        ):
+            owner = pairs.get("class_path")
+            label = _short(owner.value) if isinstance(owner, yaml.ScalarNode) else "a class"
+            line = next(k.start_mark.line + 1 for k, v in node.value if v is empty)
+            fail(
+                f"{name} line {line}: `init_args:` of {label} is empty: give its options "
+                "indented below it, or delete the `init_args:` line."
+            )
+        for _, value in node.value:
+            _check_init_args(name, value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_init_args(name, item)

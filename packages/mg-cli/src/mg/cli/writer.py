@@ -1,4 +1,4 @@
-"""Write predictions to TSV, CSV, Parquet or torch files, batch by batch, with their ids."""
+"""Write predictions to TSV, CSV, Parquet, torch or NumPy files, batch by batch, with ids."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 from torch import Tensor
 
-Format = Literal["auto", "tsv", "csv", "parquet", "pt"]
-MAX_SPREAD = 64
-"""Vectors up to this size become one column per element; longer ones a JSON list."""
+Format = Literal["auto", "tsv", "csv", "parquet", "pt", "npy"]
+DEFAULT_NAME = "predictions.tsv"
+"""The file written inside the run folder when no output is given."""
 
 
 def _cell(value: Any) -> Any:
@@ -26,64 +26,141 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _rows(prediction: dict[str, Any]) -> list[dict[str, Any]]:
-    """Turn one predicted batch into one flat row per item."""
+def _rows(prediction: dict[str, Any], class_names: Sequence[str] | None) -> list[dict[str, Any]]:
+    """Turn one predicted batch into one flat row per item.
+
+    A vector per item becomes one column per element (``probabilities_0``, ...; named by
+    class when the classes have names); a predicted class index becomes its class name.
+    Outputs of varying length (per residue) stay one JSON list per item.
+    """
     columns: dict[str, list[Any]] = {}
     for key, value in prediction.items():
         if value is None:
             continue
         if isinstance(value, Tensor):
             value = value.detach().cpu()
-            if value.ndim == 2 and value.shape[1] <= MAX_SPREAD:
+            if value.ndim == 2:
+                named = class_names is not None and value.shape[1] == len(class_names)
                 for index in range(value.shape[1]):
-                    columns[f"{key}_{index}"] = value[:, index].tolist()
+                    suffix = class_names[index] if named and class_names else index
+                    columns[f"{key}_{suffix}"] = value[:, index].tolist()
+                continue
+            if class_names is not None and key == "predictions" and _is_class_index(value):
+                columns[key] = [class_names[i] for i in value.tolist()]
                 continue
         columns[key] = [_cell(item) for item in value]
     size = min((len(values) for values in columns.values()), default=0)
     return [{key: values[i] for key, values in columns.items()} for i in range(size)]
 
 
+def _is_class_index(value: Tensor) -> bool:
+    return value.ndim == 1 and not value.is_floating_point() and not value.is_complex()
+
+
+def _class_names(trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[str] | None:
+    """The class names of a classification task, from the task or else its data module."""
+    for owner in (pl_module, getattr(trainer, "datamodule", None)):
+        names = getattr(owner, "class_names", None)
+        if names:
+            return [str(name) for name in names]
+    return None
+
+
 class PredictionWriter(BasePredictionWriter):
     """Write each predicted batch as it comes, so memory stays flat on large inputs.
 
     Every process writes its own part; the main process merges them into ``output``
-    at the end. A failed run removes its parts and leaves no half-written file.
+    at the end. A failed run removes its parts and leaves no half-written file. An
+    existing output is never replaced unless ``overwrite`` says so.
 
     Args:
-        output (str): the file to write; the format follows its suffix unless set.
+        output (str | None): the file to write; the format follows its suffix unless set.
+            None writes ``predictions.tsv`` inside the run folder (``runs/mg/version_N``).
         format (Format): ``"tsv"``, ``"csv"``, ``"parquet"`` (needs pyarrow), ``"pt"``
-            (a folder of torch files, one per batch and process) or ``"auto"``.
+            (a folder of torch files, one per batch and process), ``"npy"`` (the
+            ``predictions`` output as one NumPy array, ids beside it in ``NAME.ids.txt``)
+            or ``"auto"``.
+        overwrite (bool): replace an existing output instead of stopping with an error.
     """
 
-    def __init__(self, output: str = "predictions.tsv", format: Format = "auto") -> None:
+    def __init__(
+        self, output: str | None = None, format: Format = "auto", overwrite: bool = False
+    ) -> None:
         super().__init__(write_interval="batch")
-        self.output = Path(output)
-        self.format = self._resolve_format(self.output, format)
+        self.output: Path | None = Path(output) if output is not None else None
+        self.format = self._resolve_format(self.output or Path(DEFAULT_NAME), format)
+        self.overwrite = overwrite
         self._columns: list[str] | None = None
         self._parquet: Any = None
+        self._target: Path | None = self.output
         self._rank = 0
+        self._rows = 0
+        self._class_names: list[str] | None = None
+        self._names_read = False
+
+    def redirect(self, output: str | None, overwrite: bool) -> None:
+        """Apply ``mg predict --output FILE --overwrite BOOL`` over the configured values.
+
+        Args:
+            output (str | None): the file to write instead; None keeps the configured one.
+            overwrite (bool): replace an existing output (or keep the configured choice).
+        """
+        if output is not None:
+            self.output = self._target = Path(output)
+            self.format = self._resolve_format(self.output, "auto")
+        self.overwrite = self.overwrite or overwrite
+
+    @property
+    def path(self) -> Path:
+        """The output file; known once the run folder is (at setup) when no output was given."""
+        if self._target is None:
+            raise RuntimeError("The prediction writer's output is chosen at setup.")
+        return self._target
 
     @staticmethod
     def _resolve_format(output: Path, format: Format) -> str:
         if format != "auto":
             return format
         suffix = output.suffix.lower().lstrip(".")
-        known = {"tsv": "tsv", "txt": "tsv", "csv": "csv", "parquet": "parquet", "pt": "pt"}
+        known = {
+            "tsv": "tsv",
+            "txt": "tsv",
+            "csv": "csv",
+            "parquet": "parquet",
+            "pt": "pt",
+            "npy": "npy",
+        }
         if suffix not in known:
             raise ValueError(
                 f"Cannot tell the prediction format of {str(output)!r}: end it in .tsv, .csv, "
-                ".parquet or .pt, or set the writer's format option."
+                ".parquet, .pt or .npy, or set the writer's format option."
             )
         return known[suffix]
 
     def _part(self, rank: int) -> Path:
-        return self.output.with_name(f".{self.output.name}.part{rank}")
+        return self.path.with_name(f".{self.path.name}.part{rank}")
+
+    def _ids_path(self) -> Path:
+        return self.path.with_name(f"{self.path.stem}.ids.txt")
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        """Prepare this process's part file; fail now if the output folder is unwritable."""
+        """Choose the output, and fail now if it exists or its folder is unwritable."""
+        from mg.cli.callbacks import run_folder
+
         self._rank = trainer.global_rank
         self._columns = None
-        self.output.parent.mkdir(parents=True, exist_ok=True)
+        self._rows = 0
+        self._names_read = False
+        self._target = self.output or run_folder(trainer) / DEFAULT_NAME
+        existing = [p for p in (self.path, self._ids_path()) if p.exists()]
+        if self.format != "npy":
+            existing = existing[:1]
+        if existing and not self.overwrite:
+            raise FileExistsError(
+                f"{existing[0]} already exists: pass --overwrite true to replace it, or "
+                "--output another path."
+            )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.format == "parquet":
             try:
                 import pyarrow  # noqa: F401
@@ -95,7 +172,7 @@ class PredictionWriter(BasePredictionWriter):
         part = self._part(self._rank)
         if part.exists():
             shutil.rmtree(part) if part.is_dir() else part.unlink()
-        if self.format == "pt":
+        if self.format in ("pt", "npy"):
             part.mkdir(parents=True)
 
     def write_on_batch_end(
@@ -115,8 +192,16 @@ class PredictionWriter(BasePredictionWriter):
                 k: v.detach().cpu() if isinstance(v, Tensor) else v for k, v in prediction.items()
             }
             torch.save(cpu, part / f"batch{batch_idx:06d}.pt")
+            self._rows += len(prediction.get("ids", ()))
             return
-        rows = _rows(prediction)
+        if self.format == "npy":
+            self._write_npy(part, prediction, batch_idx)
+            return
+        if not self._names_read:
+            self._class_names = _class_names(trainer, pl_module)
+            self._names_read = True
+        rows = _rows(prediction, self._class_names)
+        self._rows += len(rows)
         if not rows:
             return
         if self._columns is None:
@@ -128,6 +213,20 @@ class PredictionWriter(BasePredictionWriter):
             with part.open("a", newline="") as handle:
                 writer = csv.DictWriter(handle, self._columns, delimiter=delimiter)
                 writer.writerows(rows)
+
+    def _write_npy(self, part: Path, prediction: dict[str, Any], batch_idx: int) -> None:
+        import numpy as np
+
+        values = prediction.get("predictions")
+        if not isinstance(values, Tensor):
+            raise ValueError(
+                "A .npy output holds one fixed-size vector per sequence; these predictions "
+                "vary in length per sequence: write them to a .pt or .parquet output instead."
+            )
+        np.save(part / f"batch{batch_idx:06d}.npy", values.detach().cpu().float().numpy())
+        ids = [str(i) for i in prediction.get("ids", range(len(values)))]
+        (part / f"batch{batch_idx:06d}.ids.txt").write_text("".join(f"{i}\n" for i in ids))
+        self._rows += len(ids)
 
     def _write_parquet(self, part: Path, rows: list[dict[str, Any]]) -> None:
         import pyarrow as pa
@@ -144,30 +243,47 @@ class PredictionWriter(BasePredictionWriter):
             self._parquet.close()
             self._parquet = None
         trainer.strategy.barrier()
+        rows = trainer.strategy.reduce(torch.tensor(self._rows), reduce_op="sum")
         if trainer.is_global_zero:
             self._merge(trainer.world_size)
+            print(f"Wrote {int(rows)} predictions to {self.path}", flush=True)
         trainer.strategy.barrier()
 
     def _merge(self, world_size: int) -> None:
         parts = [p for p in (self._part(r) for r in range(world_size)) if p.exists()]
-        if self.output.exists():
-            shutil.rmtree(self.output) if self.output.is_dir() else self.output.unlink()
-        if self.format == "pt":
-            self.output.mkdir(parents=True)
+        if self.path.exists():
+            shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
+        if self.format == "npy":
+            self._merge_npy(parts)
+        elif self.format == "pt":
+            self.path.mkdir(parents=True)
             for rank, part in enumerate(parts):
                 for file in sorted(part.iterdir()):
-                    file.rename(self.output / f"rank{rank}_{file.name}")
+                    file.rename(self.path / f"rank{rank}_{file.name}")
                 part.rmdir()
         elif self.format == "parquet":
             self._merge_parquet(parts)
         else:
             delimiter = "\t" if self.format == "tsv" else ","
-            with self.output.open("w", newline="") as handle:
+            with self.path.open("w", newline="") as handle:
                 csv.writer(handle, delimiter=delimiter).writerow(self._columns or ["ids"])
                 for part in parts:
                     with part.open() as source:
                         shutil.copyfileobj(source, handle)
                     part.unlink()
+
+    def _merge_npy(self, parts: list[Path]) -> None:
+        import numpy as np
+
+        arrays, ids = [], []
+        for part in parts:
+            for file in sorted(part.glob("batch*.npy")):
+                arrays.append(np.load(file))
+                ids.append(file.with_suffix(".ids.txt").read_text())
+            shutil.rmtree(part)
+        if arrays:
+            np.save(self.path, np.concatenate(arrays))
+        self._ids_path().write_text("".join(ids))
 
     def _merge_parquet(self, parts: list[Path]) -> None:
         import pyarrow.parquet as pq
@@ -175,7 +291,7 @@ class PredictionWriter(BasePredictionWriter):
         writer = None
         for part in parts:
             source = pq.ParquetFile(part)
-            writer = writer or pq.ParquetWriter(self.output, source.schema_arrow)
+            writer = writer or pq.ParquetWriter(self.path, source.schema_arrow)
             for group in range(source.num_row_groups):
                 writer.write_table(source.read_row_group(group))
             part.unlink()
