@@ -136,21 +136,28 @@ def test_tokenizer_without_a_family_residue_is_refused() -> None:
         SequenceTokenizer(bert_char_tokenizer("ACGT"), residues="ACGU", max_length=8)
 
 
-def test_bert_family_reads_a_classic_wordpiece_vocabulary(tmp_path: Path) -> None:
-    """A BERT checkpoint with a vocab.txt of single characters, as published models ship."""
+BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def _save_wordpiece_bert(folder: Path, words: list[str]) -> None:
+    """Save a tiny random BertForMaskedLM with a WordPiece vocab.txt of ``words``."""
     from transformers import BertConfig, BertForMaskedLM, BertTokenizer
 
-    vocab = _write_vocab(tmp_path, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"ACGTN"])
-    BertTokenizer(str(vocab), do_lower_case=False).save_pretrained(tmp_path)
+    BertTokenizer(str(_write_vocab(folder, words)), do_lower_case=False).save_pretrained(folder)
     config = BertConfig(
-        vocab_size=10,
+        vocab_size=len(words),
         hidden_size=16,
         num_hidden_layers=1,
         num_attention_heads=2,
         intermediate_size=32,
         max_position_embeddings=32,
     )
-    BertForMaskedLM(config).save_pretrained(tmp_path)
+    BertForMaskedLM(config).save_pretrained(folder)
+
+
+def test_bert_family_reads_a_classic_wordpiece_vocabulary(tmp_path: Path) -> None:
+    """A BERT checkpoint with a vocab.txt of single characters, as published models ship."""
+    _save_wordpiece_bert(tmp_path, [*BERT_SPECIALS, *"ACGTN"])
     backbone = BertDNA(model_path=str(tmp_path))
     assert type(backbone.tokenizer).__name__ == "BertTokenizer"
     batch = backbone.batch(["ACGTN", "GA"])
@@ -170,19 +177,7 @@ def test_generic_backbone_on_a_real_bert_vocabulary_with_non_ascii_letters(
     tmp_path: Path,
 ) -> None:
     """Published BERT vocabularies hold 'ß' (upper case 'SS') and ligatures like 'ﬁ'."""
-    from transformers import BertConfig, BertForMaskedLM, BertTokenizer
-
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"ACGTN", "ß", "ﬁ", "ﬂ", "é", "the"]
-    BertTokenizer(str(_write_vocab(tmp_path, words)), do_lower_case=False).save_pretrained(tmp_path)
-    config = BertConfig(
-        vocab_size=len(words),
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=32,
-    )
-    BertForMaskedLM(config).save_pretrained(tmp_path)
+    _save_wordpiece_bert(tmp_path, [*BERT_SPECIALS, *"ACGTN", "ß", "ﬁ", "ﬂ", "é", "the"])
     backbone = HFBackbone(model_path=str(tmp_path), split_characters=True)
     # The alphabet is the vocabulary's ASCII letters; 'ß', 'ﬁ', 'ﬂ', 'é' are not residues.
     assert backbone.accepted_characters() == "ACGNT"
