@@ -18,9 +18,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-DNA = "ACGT"
-RNA = "ACGU"
-PROTEIN = "ACDEFGHIKLMNPQRSTVWY"
+from mg.core.alphabets import DNA, PROTEIN, RNA
 
 PROMOTER_MOTIF = "TATAAT"
 GC_MOTIF = "GATC"
