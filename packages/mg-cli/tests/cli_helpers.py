@@ -90,6 +90,6 @@ class StopAt(Callback):
         self.batch = batch
         self.signal_name = signal_name
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if trainer.current_epoch == self.epoch and batch_idx == self.batch:
             os.kill(os.getpid(), getattr(signal, self.signal_name))
