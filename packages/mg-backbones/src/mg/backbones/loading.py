@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,8 +177,40 @@ def explain_load_errors(model_path: str, is_local: bool, what: str) -> Iterator[
         raise BackboneLoadError(message) from error
 
 
+def refuse_remote_code_override(where: str, values: dict[str, Any] | None) -> None:
+    """Refuse ``trust_remote_code`` anywhere but the backbone's own option.
+
+    A second switch (in ``model_init_args`` or ``config_overwrites``) would silently win
+    over ``trust_remote_code: false`` and run code shipped with a model.
+
+    Raises:
+        ValueError: ``values`` sets ``trust_remote_code``.
+    """
+    if values and "trust_remote_code" in values:
+        raise ValueError(
+            f"{where} sets trust_remote_code, which mg takes only from the backbone's own "
+            "trust_remote_code option: remove it there and set trust_remote_code: true on the "
+            "backbone if you trust the model's code."
+        )
+
+
+def warn_remote_code(model_path: str, is_local: bool, options: HubOptions) -> None:
+    """Warn, naming the folder or Hub repository, that its Python code will run."""
+    if options.trust_remote_code:
+        where = f"the folder {model_path}" if is_local else f"the Hub repository {model_path!r}"
+        warnings.warn(
+            f"trust_remote_code is on: Python code shipped in {where} will run with your "
+            "permissions. Turn it on only for models whose code you trust.",
+            stacklevel=3,
+        )
+
+
 def load_config(model_path: str, is_local: bool, options: HubOptions) -> PretrainedConfig:
-    """Load a model config from a folder or the Hub (see `explain_load_errors`)."""
+    """Load a model config from a folder or the Hub (see `explain_load_errors`).
+
+    Warns first when ``trust_remote_code`` is on, naming whose code will run.
+    """
+    warn_remote_code(model_path, is_local, options)
     with explain_load_errors(model_path, is_local, "config"):
         return AutoConfig.from_pretrained(model_path, **options.kwargs())
 
@@ -212,8 +245,10 @@ def apply_config_values(
         user_values (dict[str, Any] | None): the user's ``config_overwrites``.
 
     Raises:
-        ValueError: a user key the config does not have (most likely a typo).
+        ValueError: a user key the config does not have (most likely a typo), or
+            ``trust_remote_code`` (see `refuse_remote_code_override`).
     """
+    refuse_remote_code_override("config_overwrites", user_values)
     for key, value in (task_defaults or {}).items():
         setattr(config, key, value)
     unknown = [key for key in (user_values or {}) if not hasattr(config, key)]
@@ -258,8 +293,10 @@ def load_model(
 
     Raises:
         BackboneLoadError: the weights cannot be found.
-        ValueError: ``use_lm_head`` but transformers has no masked-LM class for the model.
+        ValueError: ``use_lm_head`` but transformers has no masked-LM class for the model, or
+            ``model_init_args`` sets ``trust_remote_code``.
     """
+    refuse_remote_code_override("model_init_args", model_init_args)
     auto = AutoModelForMaskedLM if use_lm_head else AutoModel
     kwargs: dict[str, Any] = {**options.kwargs(), "config": config, **(model_init_args or {})}
     if (
