@@ -38,6 +38,8 @@ HARMLESS_WARNINGS = (
     r".*does not have many workers",
     # mg predict leaves out fit's checkpoint callback on purpose.
     r".*callbacks used to create the checkpoint need to be provided",
+    # mg test/predict log to a run folder of their own, not the fitted run's.
+    r".*The dirpath has changed from",
 )
 """Messages of third-party warnings that say nothing a user of mg can act on."""
 
@@ -195,7 +197,13 @@ class MGCLI(LightningCLI):
         )
 
     def instantiate_trainer(self, **kwargs: Any) -> Any:
-        """Build the trainer, then point its prediction writers at ``--output``."""
+        """Build the trainer, pointing its prediction writers at ``--output``.
+
+        The rich progress bar shows metrics with significant digits: its ``.3f`` shows
+        a loss of 3e-5 as 0.000.
+        """
+        from lightning.pytorch.callbacks import RichProgressBar
+
         from mg.cli.writer import PredictionWriter
 
         trainer = super().instantiate_trainer(**kwargs)
@@ -203,6 +211,8 @@ class MGCLI(LightningCLI):
         for callback in trainer.callbacks:
             if isinstance(callback, PredictionWriter):
                 callback.redirect(options.get("output"), bool(options.get("overwrite")))
+            if isinstance(callback, RichProgressBar) and callback.theme.metrics_format == ".3f":
+                callback.theme.metrics_format = ".4g"
         return trainer
 
     def preflight(self, stage: str) -> None:
