@@ -83,12 +83,23 @@ def usable_cores() -> int:
     return cores
 
 
-def default_threads() -> int:
-    """Set torch's intra-op threads to ``min(usable cores, 4)`` unless the user chose.
+def idle_cores() -> int:
+    """Usable cores that other processes leave free, by the 1-minute load average; at least 1."""
+    cores = usable_cores()
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not available on this platform
+        return cores
+    return max(1, min(cores, int(cores - load + 0.5)))
 
-    torch starts one thread per core it sees; beyond a few threads the small matrices of
-    fine-tuning gain little, and on a shared machine the extra threads wait on each other.
-    ``OMP_NUM_THREADS`` (or ``MKL_NUM_THREADS``) set by the user wins.
+
+def default_threads() -> int:
+    """Set torch's intra-op threads to ``min(idle cores, 4)`` unless the user chose.
+
+    torch starts one thread per core it sees. Beyond a few threads the small matrices of
+    fine-tuning gain little, and on a busy machine threads that wait on each other's cores
+    ran many times slower than one (benchmarks/startup.py). ``OMP_NUM_THREADS`` (or
+    ``MKL_NUM_THREADS``) set by the user wins.
 
     Returns:
         int: the number of intra-op threads torch uses now.
@@ -96,7 +107,7 @@ def default_threads() -> int:
     import torch
 
     if "OMP_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(min(usable_cores(), MAX_DEFAULT_THREADS))
+        torch.set_num_threads(min(idle_cores(), MAX_DEFAULT_THREADS))
     return torch.get_num_threads()
 
 
