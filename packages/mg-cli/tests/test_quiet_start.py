@@ -15,9 +15,9 @@ import pytest
 import torch
 from cli_helpers import write_config
 
-from mg.cli import lightning
-from mg.cli.lightning import MAX_DEFAULT_THREADS
+from mg.cli import startup
 from mg.cli.main import main
+from mg.cli.startup import MAX_DEFAULT_THREADS
 
 USER_CALLBACK = """
 import warnings
@@ -114,8 +114,8 @@ def test_threads_default_to_idle_cores_at_most_four(
 ) -> None:
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
-    monkeypatch.setattr(lightning, "usable_cores", lambda: cores)
-    monkeypatch.setattr(lightning.os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(startup, "usable_cores", lambda: cores)
+    monkeypatch.setattr(startup.os, "getloadavg", lambda: (load, load, load))
     torch.set_num_threads(7)
     assert main(["check", "--config", str(write_config(tmp_path))]) == 0
     assert torch.get_num_threads() == expected
