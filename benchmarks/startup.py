@@ -98,6 +98,7 @@ def threads(config: str, counts: list[int], repeats: int, steps: int = 10) -> di
     task, data = cli.model, cli.datamodule
     data.setup("fit")
     task.configure_model()
+    data.collate_fn = task.collate  # what attaching both to a Trainer does
     loader = data.train_dataloader()
     batch = next(iter(loader))
     optimizer = torch.optim.AdamW([p for p in task.parameters() if p.requires_grad], lr=1e-3)

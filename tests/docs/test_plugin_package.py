@@ -172,6 +172,8 @@ def test_mg_fit_then_predict_run_the_new_task(plugin) -> None:
             "sequences.csv",
             "--ckpt_path",
             str(checkpoints[-1]),
+            "--output",
+            "predictions.tsv",
             cwd=work,
             site=site,
         )

@@ -106,4 +106,7 @@ def test_quickstart_commands_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert block.action == "run" and block.language == "bash"
     for line in block.code.splitlines():
         _run_shell_line(line)
-    assert (tmp_path / "predictions.tsv").read_text().startswith("ids\t")
+    # mg predict writes into its own run folder, not the current one
+    assert not (tmp_path / "predictions.tsv").exists()
+    (written,) = (tmp_path / "runs").rglob("predictions.tsv")
+    assert written.read_text().startswith("ids\t")

@@ -15,8 +15,9 @@ import pytest
 import torch
 from cli_helpers import write_config
 
-from mg.cli.lightning import MAX_DEFAULT_THREADS, usable_cores
+from mg.cli import startup
 from mg.cli.main import main
+from mg.cli.startup import MAX_DEFAULT_THREADS
 
 USER_CALLBACK = """
 import warnings
@@ -98,17 +99,26 @@ def restore_threads() -> object:
     torch.set_num_threads(before)
 
 
-def test_threads_default_to_at_most_four_cores(
+@pytest.mark.parametrize(
+    ("cores", "load", "expected"),
+    [(2, 0.1, 2), (16, 0.3, MAX_DEFAULT_THREADS), (2, 9.5, 1), (8, 5.2, 3)],
+)
+def test_threads_default_to_idle_cores_at_most_four(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     restore_threads: object,
+    cores: int,
+    load: float,
+    expected: int,
 ) -> None:
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    monkeypatch.setattr(startup, "usable_cores", lambda: cores)
+    monkeypatch.setattr(startup.os, "getloadavg", lambda: (load, load, load))
     torch.set_num_threads(7)
     assert main(["check", "--config", str(write_config(tmp_path))]) == 0
-    assert torch.get_num_threads() == min(usable_cores(), MAX_DEFAULT_THREADS)
+    assert torch.get_num_threads() == expected
 
 
 def test_threads_chosen_by_the_user_win(

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import re
 import sys
 import warnings
 from importlib.resources import files
-from pathlib import Path
 from typing import Any, NoReturn
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from mg.cli.startup import default_threads, quiet_start
 from mg.core.data import DataInterface
 from mg.core.registry import GROUPS, load_all
 from mg.core.task import TaskInterface
@@ -26,75 +24,6 @@ SUBCOMMAND_DEFAULTS = {
     "test": [DEFAULTS],
     "predict": [DEFAULTS, PREDICT_DEFAULTS],
 }
-
-
-HARMLESS_WARNINGS = (
-    # Lightning's own use of a torch API torch deprecated; nothing for a user to change.
-    r".*isinstance\(treespec, LeafSpec\)",
-    # Small data: epoch-level metrics are still logged.
-    r".*is smaller than the logging interval",
-    # mg tokenizes in the main process by default; `data.num_workers` is documented.
-    r".*does not have many workers",
-    # mg predict leaves out fit's checkpoint callback on purpose.
-    r".*callbacks used to create the checkpoint need to be provided",
-)
-"""Messages of third-party warnings that say nothing a user of mg can act on."""
-
-MAX_DEFAULT_THREADS = 4
-"""Intra-op threads mg uses unless told otherwise (see docs/cli.md, "Threads")."""
-
-
-class _NoTips(logging.Filter):
-    """Drop Lightning's advertising tips (litlogger, litmodels)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = str(record.msg)
-        return not ("Tip:" in message or "litlogger" in message or "litmodels" in message)
-
-
-def quiet_start() -> None:
-    """Silence third-party tips and known harmless warnings; other warnings still show."""
-    for pattern in HARMLESS_WARNINGS:
-        warnings.filterwarnings("ignore", message=pattern)
-    for name in ("lightning.pytorch", "lightning.fabric"):
-        for logger in (logging.getLogger(name), logging.getLogger(f"{name}.utilities.rank_zero")):
-            if not any(isinstance(f, _NoTips) for f in logger.filters):
-                logger.addFilter(_NoTips())
-            for handler in logger.handlers:
-                if not any(isinstance(f, _NoTips) for f in handler.filters):
-                    handler.addFilter(_NoTips())
-
-
-def usable_cores() -> int:
-    """CPU cores this process may use: its CPU affinity, capped by a cgroup CPU quota."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            cores = min(cores, max(1, int(int(quota) // int(period))))
-    except (OSError, ValueError):
-        pass
-    return cores
-
-
-def default_threads() -> int:
-    """Set torch's intra-op threads to ``min(usable cores, 4)`` unless the user chose.
-
-    torch starts one thread per core it sees; beyond a few threads the small matrices of
-    fine-tuning gain little, and on a shared machine the extra threads wait on each other.
-    ``OMP_NUM_THREADS`` (or ``MKL_NUM_THREADS``) set by the user wins.
-
-    Returns:
-        int: the number of intra-op threads torch uses now.
-    """
-    import torch
-
-    if "OMP_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(min(usable_cores(), MAX_DEFAULT_THREADS))
-    return torch.get_num_threads()
 
 
 def import_plugins() -> None:
@@ -210,9 +139,12 @@ class MGCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         """Build the trainer: mg's checkpoint writer, prediction writers at ``--output``.
 
-        The checkpoint writer is atomic and local, and reads no code.
+        The checkpoint writer is atomic and local, and reads no code. The rich progress
+        bar shows metrics with significant digits: its ``.3f`` shows a loss of 3e-5 as
+        0.000.
         """
         from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+        from lightning.pytorch.callbacks import RichProgressBar
 
         from mg.cli.checkpointing import AtomicCheckpointIO
         from mg.cli.writer import PredictionWriter
@@ -226,6 +158,8 @@ class MGCLI(LightningCLI):
         for callback in trainer.callbacks:
             if isinstance(callback, PredictionWriter):
                 callback.redirect(options.get("output"), bool(options.get("overwrite")))
+            if isinstance(callback, RichProgressBar) and callback.theme.metrics_format == ".3f":
+                callback.theme.metrics_format = ".4g"
         return trainer
 
     def _run_subcommand(self, subcommand: str) -> None:

@@ -227,6 +227,8 @@ def check_config_files(args: Sequence[str]) -> None:
 
     for name in config_files(args):
         path = Path(name)
+        if not path.is_file() and any(c in name for c in ":{\n"):
+            continue  # config text given inline, which jsonargparse reads itself
         if not path.is_file():
             fail(f"config file {name} not found (run from the folder the path is relative to).")
         try:

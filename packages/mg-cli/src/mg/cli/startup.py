@@ -1,0 +1,89 @@
+"""What every training command sets up first: quiet output and a sane thread count."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+HARMLESS_WARNINGS = (
+    # Lightning's own use of a torch API torch deprecated; nothing for a user to change.
+    r".*isinstance\(treespec, LeafSpec\)",
+    # Small data: epoch-level metrics are still logged.
+    r".*is smaller than the logging interval",
+    # mg tokenizes in the main process by default; `data.num_workers` is documented.
+    r".*does not have many workers",
+    # mg predict leaves out fit's checkpoint callback on purpose.
+    r".*callbacks used to create the checkpoint need to be provided",
+    # mg test/predict log to a run folder of their own, not the fitted run's.
+    r".*The dirpath has changed from",
+)
+"""Messages of third-party warnings that say nothing a user of mg can act on."""
+
+MAX_DEFAULT_THREADS = 4
+"""Intra-op threads mg uses unless told otherwise (see docs/cli.md, "Threads")."""
+
+
+class _NoTips(logging.Filter):
+    """Drop Lightning's advertising tips (litlogger, litmodels)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        return not ("Tip:" in message or "litlogger" in message or "litmodels" in message)
+
+
+def quiet_start() -> None:
+    """Silence third-party tips and known harmless warnings; other warnings still show."""
+    for pattern in HARMLESS_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        for logger in (logging.getLogger(name), logging.getLogger(f"{name}.utilities.rank_zero")):
+            if not any(isinstance(f, _NoTips) for f in logger.filters):
+                logger.addFilter(_NoTips())
+            for handler in logger.handlers:
+                if not any(isinstance(f, _NoTips) for f in handler.filters):
+                    handler.addFilter(_NoTips())
+
+
+def usable_cores() -> int:
+    """CPU cores this process may use: its CPU affinity, capped by a cgroup CPU quota."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
+
+
+def idle_cores() -> int:
+    """Usable cores that other processes leave free, by the 1-minute load average; at least 1."""
+    cores = usable_cores()
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not available on this platform
+        return cores
+    return max(1, min(cores, int(cores - load + 0.5)))
+
+
+def default_threads() -> int:
+    """Set torch's intra-op threads to ``min(idle cores, 4)`` unless the user chose.
+
+    torch starts one thread per core it sees. Beyond a few threads the small matrices of
+    fine-tuning gain little, and on a busy machine threads that wait on each other's cores
+    ran many times slower than one (benchmarks/startup.py). ``OMP_NUM_THREADS`` (or
+    ``MKL_NUM_THREADS``) set by the user wins.
+
+    Returns:
+        int: the number of intra-op threads torch uses now.
+    """
+    import torch
+
+    if "OMP_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(min(idle_cores(), MAX_DEFAULT_THREADS))
+    return torch.get_num_threads()
