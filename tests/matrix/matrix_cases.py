@@ -25,6 +25,7 @@ TASK_SETUP: dict[str, tuple[str, dict[str, Any]]] = {
     "TokenClassification": ("token", {"n_classes": 2}),
     "PairwiseTokenClassification": ("pairs", {"min_separation": 3}),
     "ConditionalDiffusion": ("class", {"n_classes": 2, "num_steps": 2}),
+    "ConditionalMLM": ("class", {"n_classes": 2}),
     "Diffusion": ("none", {"num_steps": 2}),
     "MLM": ("none", {}),
     "Inference": ("none", {}),

@@ -7,6 +7,7 @@ samples in ``collate``, runs them in ``forward`` and scores them in ``evaluate``
 from importlib.metadata import version
 
 from mg.tasks.classification import SequenceClassification, TokenClassification
+from mg.tasks.conditional_mlm import ConditionalMLM
 from mg.tasks.data import SequenceData
 from mg.tasks.diffusion import ConditionalDiffusion, Diffusion
 from mg.tasks.embedding import Embed
@@ -19,6 +20,7 @@ __version__ = version("mg-tasks")
 __all__ = [
     "MLM",
     "ConditionalDiffusion",
+    "ConditionalMLM",
     "Diffusion",
     "Embed",
     "Inference",
