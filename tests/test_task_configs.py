@@ -20,8 +20,14 @@ SHORT = [
     "false",
 ]
 PER_STAGE = {
-    "fit": ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2"]
-    + ["--trainer.limit_val_batches", "1"],
+    "fit": [
+        "--trainer.max_epochs",
+        "1",
+        "--trainer.limit_train_batches",
+        "2",
+        "--trainer.limit_val_batches",
+        "1",
+    ],
     "test": ["--trainer.limit_test_batches", "2"],
     "predict": ["--trainer.limit_predict_batches", "2"],
 }

@@ -17,6 +17,7 @@ from mg.core.testing.contracts import TaskContract, fast_trainer
 from mg.tasks import ConditionalDiffusion, ConditionalMLM, SequenceData
 from mg.tasks.batching import residue_mask
 
+
 def class_composition(n: int, seed: int) -> list[dict[str, Any]]:
     """Class 0 draws bases 90% from A/T, class 1 90% from G/C; lengths 8..20."""
     rng = random.Random(seed)

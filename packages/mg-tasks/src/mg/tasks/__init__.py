@@ -14,6 +14,7 @@ from mg.tasks.embedding import Embed
 from mg.tasks.masked_lm import MLM, Inference
 from mg.tasks.pairwise import PairwiseTokenClassification
 from mg.tasks.regression import SequenceRegression
+from mg.tasks.variant_effect import VariantEmbeddingDistance, VariantLikelihoodRatio
 
 __version__ = version("mg-tasks")
 
@@ -29,4 +30,6 @@ __all__ = [
     "SequenceData",
     "SequenceRegression",
     "TokenClassification",
+    "VariantEmbeddingDistance",
+    "VariantLikelihoodRatio",
 ]

@@ -1,5 +1,6 @@
 """Data modules, file readers, label parsing, splits and synthetic example data for mg tasks."""
 
+from mg.tasks.data.columns import MultiColumnData
 from mg.tasks.data.datamodule import SequenceData, SequenceDataset
 from mg.tasks.data.examples import example_names, example_path, write_examples
 from mg.tasks.data.labels import LABEL_TYPES, LabelType
@@ -20,6 +21,7 @@ __all__ = [
     "LABEL_TYPES",
     "LabelType",
     "LengthGroupedBatchSampler",
+    "MultiColumnData",
     "SequenceData",
     "SequenceDataset",
     "Table",

@@ -36,6 +36,8 @@ EXAMPLES: dict[str, str] = {
     "localization_labels.tsv.",
     "localization_labels.tsv": "Labels of localization.fasta: columns id, location (nucleus: holds "
     "PKKKRKV; er_lumen: ends in KDEL; cytosol: neither).",
+    "variants.csv": "Zero-shot variant effect: columns id, sequence (a 40-mer reference holding "
+    "TATAAT once), mutation (1-based, e.g. A12G) and label (1 inside the TATAAT box, 0 outside).",
     "motifs_multilabel.tsv": "DNA multilabel classification: columns id, sequence, tata_box, "
     "gc_box, caat_box (1 when TATAAT / GGGCGG / CCAAT is present) and fold (0..4).",
 }
@@ -116,6 +118,9 @@ def write_examples(folder: str | Path) -> list[Path]:
         row["fold"] = index % 5
     _write_csv(folder / "motifs_multilabel.tsv", multilabel, delimiter="\t")
     paths.append(folder / "motifs_multilabel.tsv")
+
+    _write_csv(folder / "variants.csv", synthetic.motif_variants(25, seed=700))
+    paths.append(folder / "variants.csv")
     return paths
 
 
