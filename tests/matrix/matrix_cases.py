@@ -30,7 +30,13 @@ TASK_SETUP: dict[str, tuple[str, dict[str, Any]]] = {
     "MLM": ("none", {}),
     "Inference": ("none", {}),
     "Embed": ("none", {}),
+    "VariantLikelihoodRatio": ("variant", {}),
+    "VariantEmbeddingDistance": ("variant", {}),
 }
+# Label kinds whose data also carries columns beyond sequence and label (MultiColumnData).
+EXTRA_COLUMNS: dict[str, dict[str, str]] = {"variant": {"mutations": "mutation"}}
+# The label type SequenceData reads each kind with, where it is not the kind's own name.
+LABEL_TYPE = {"variant": "class"}
 # A hub-default family is tested on its tiny variant saved to a folder: the user's path.
 HF_STAND_IN = "BertDNATiny"
 
@@ -91,6 +97,12 @@ def write_data(folder: Path, modality: Modality, kind: str, n: int = 12, seed: i
                 record["label"] = [rng.randrange(2) for _ in range(length)]
             elif kind == "pairs":
                 record["label"] = [[j, length - 1 - j] for j in range(3)]
+            elif kind == "variant":
+                where = rng.randrange(length)
+                held = record["sequence"][where]
+                alt = rng.choice([c for c in alphabet if c != held])
+                record["mutation"] = f"{held}{where + 1}{alt}"
+                record["label"] = i % 2
             handle.write(json.dumps(record) + "\n")
     return path
 
@@ -120,8 +132,10 @@ def case_config(
         "predict_file": data_file,
         "batch_size": 4,
         "file_format": "jsonl",
-        "label_type": kind,
+        "label_type": LABEL_TYPE.get(kind, kind),
     }
+    if kind in EXTRA_COLUMNS:
+        data["columns"] = EXTRA_COLUMNS[kind]
     if kind != "none":
         data["label_columns"] = "label"
     trainer: dict[str, Any] = {
@@ -145,5 +159,8 @@ def case_config(
         "seed_everything": 0,
         "trainer": trainer,
         "model": {"class_path": task, "init_args": model},
-        "data": {"class_path": "SequenceData", "init_args": data},
+        "data": {
+            "class_path": "MultiColumnData" if kind in EXTRA_COLUMNS else "SequenceData",
+            "init_args": data,
+        },
     }
