@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from mg.core.adapters import (
         ConditionalGenerationAdapter,
         ConditionalGenerationAdapterCallable,
+        FusionAdapter,
+        FusionAdapterCallable,
         PairwiseAdapter,
         PairwiseAdapterCallable,
         SequenceAdapter,
@@ -37,6 +39,8 @@ _EXPORTS = {
     "mg.core.adapters": [
         "ConditionalGenerationAdapter",
         "ConditionalGenerationAdapterCallable",
+        "FusionAdapter",
+        "FusionAdapterCallable",
         "PairwiseAdapter",
         "PairwiseAdapterCallable",
         "SequenceAdapter",
@@ -68,6 +72,8 @@ __all__ = [
     "ConditionalGenerationAdapter",
     "ConditionalGenerationAdapterCallable",
     "DataInterface",
+    "FusionAdapter",
+    "FusionAdapterCallable",
     "IncompatibleError",
     "LRSchedulerCallable",
     "Modality",

@@ -1,4 +1,4 @@
-"""mg-tasks: the nine tasks, the data module they read from, and their metrics.
+"""mg-tasks: the tasks, the data module they read from, and their metrics.
 
 Each task is a `mg.core.TaskInterface`: it builds a backbone and an adapter, batches
 samples in ``collate``, runs them in ``forward`` and scores them in ``evaluate``.
@@ -11,6 +11,7 @@ from mg.tasks.conditional_mlm import ConditionalMLM
 from mg.tasks.data import SequenceData
 from mg.tasks.diffusion import ConditionalDiffusion, Diffusion
 from mg.tasks.embedding import Embed
+from mg.tasks.fusion import FusionClassification, FusionRegression
 from mg.tasks.masked_lm import MLM, Inference
 from mg.tasks.pairwise import PairwiseTokenClassification
 from mg.tasks.regression import SequenceRegression
@@ -24,6 +25,8 @@ __all__ = [
     "ConditionalMLM",
     "Diffusion",
     "Embed",
+    "FusionClassification",
+    "FusionRegression",
     "Inference",
     "PairwiseTokenClassification",
     "SequenceClassification",
