@@ -11,6 +11,7 @@ behind every label is computed from the final sequence, so it holds exactly:
 - `protein_localization`: three named classes from a nuclear signal and an ER signal.
 - `motif_multilabel`: one 0/1 label per motif present.
 - `motif_variants`: substitutions inside a motif (label 1) or outside it (label 0).
+- `dna_protein_pairs`: a DNA and a protein sequence whose labels need both.
 """
 
 from __future__ import annotations
@@ -360,4 +361,49 @@ def motif_variants(
                         "label": label,
                     }
                 )
+    return rows
+
+
+HYDROPHOBIC = "AILMFVW"
+
+
+def dna_protein_pairs(
+    n: int,
+    *,
+    min_length: int = 20,
+    max_length: int = 40,
+    seed: int = 0,
+    prefix: str = "pair",
+) -> list[Row]:
+    """Fusion: a DNA and a protein sequence drawn independently; the labels need both.
+
+    Returns:
+        list[Row]: rows with ``id``, ``dna``, ``protein``, ``score`` (GC fraction of the
+        DNA minus the hydrophobic fraction, ``AILMFVW``, of the protein) and ``match``
+        (1 when the DNA is GC-rich and the protein hydrophobic-rich, or neither; else 0).
+    """
+    rng = random.Random(seed)
+    polar = "".join(r for r in PROTEIN if r not in HYDROPHOBIC)
+    rows = []
+    for i in range(n):
+        gc_share, hydrophobic_share = rng.random(), rng.random()
+        dna = "".join(
+            rng.choice("GC") if rng.random() < gc_share else rng.choice("AT")
+            for _ in range(rng.randint(min_length, max_length))
+        )
+        protein = "".join(
+            rng.choice(HYDROPHOBIC) if rng.random() < hydrophobic_share else rng.choice(polar)
+            for _ in range(rng.randint(min_length, max_length))
+        )
+        gc = gc_fraction(dna)
+        hydrophobic = sum(r in HYDROPHOBIC for r in protein) / len(protein)
+        rows.append(
+            {
+                "id": f"{prefix}{i}",
+                "dna": dna,
+                "protein": protein,
+                "score": round(gc - hydrophobic, 6),
+                "match": int((gc > 0.5) == (hydrophobic > 0.5)),
+            }
+        )
     return rows
