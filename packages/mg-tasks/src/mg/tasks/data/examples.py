@@ -38,8 +38,8 @@ EXAMPLES: dict[str, str] = {
     "PKKKRKV; er_lumen: ends in KDEL; cytosol: neither).",
     "variants.csv": "Zero-shot variant effect: columns id, sequence (a 40-mer reference holding "
     "TATAAT once), mutation (1-based, e.g. A12G) and label (1 inside the TATAAT box, 0 outside).",
-    "dna_protein_{split}.csv": "Fusion: columns id, dna, protein, score (GC fraction of the DNA minus "
-    "the hydrophobic fraction of the protein) and match (1 when both are rich or both poor).",
+    "dna_protein_{split}.csv": "Fusion: columns id, dna, protein, score (GC fraction of the DNA "
+    "minus the hydrophobic fraction of the protein) and match (1 when both are rich or both poor).",
     "motifs_multilabel.tsv": "DNA multilabel classification: columns id, sequence, tata_box, "
     "gc_box, caat_box (1 when TATAAT / GGGCGG / CCAAT is present) and fold (0..4).",
 }
