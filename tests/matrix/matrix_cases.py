@@ -32,11 +32,19 @@ TASK_SETUP: dict[str, tuple[str, dict[str, Any]]] = {
     "Embed": ("none", {}),
     "VariantLikelihoodRatio": ("variant", {}),
     "VariantEmbeddingDistance": ("variant", {}),
+    "FusionClassification": ("fusion_class", {"n_classes": 2}),
+    "FusionRegression": ("fusion_regression", {}),
 }
 # Label kinds whose data also carries columns beyond sequence and label (MultiColumnData).
-EXTRA_COLUMNS: dict[str, dict[str, str]] = {"variant": {"mutations": "mutation"}}
+EXTRA_COLUMNS: dict[str, dict[str, str]] = {
+    "variant": {"mutations": "mutation"},
+    "fusion_class": {"partner": "partner"},
+    "fusion_regression": {"partner": "partner"},
+}
 # The label type SequenceData reads each kind with, where it is not the kind's own name.
-LABEL_TYPE = {"variant": "class"}
+LABEL_TYPE = {"variant": "class", "fusion_class": "class", "fusion_regression": "regression"}
+# Multi-backbone tasks run with the matrix's backbone in both slots, each on its own column.
+FUSION_KINDS = ("fusion_class", "fusion_regression")
 # A hub-default family is tested on its tiny variant saved to a folder: the user's path.
 HF_STAND_IN = "BertDNATiny"
 
@@ -89,9 +97,11 @@ def write_data(folder: Path, modality: Modality, kind: str, n: int = 12, seed: i
                 "id": f"item{i}",
                 "sequence": "".join(rng.choice(alphabet) for _ in range(length)),
             }
-            if kind == "class":
+            if kind in FUSION_KINDS:
+                record["partner"] = "".join(rng.choice(alphabet) for _ in range(length // 2 + 4))
+            if kind in ("class", "fusion_class"):
                 record["label"] = i % 2
-            elif kind == "regression":
+            elif kind in ("regression", "fusion_regression"):
                 record["label"] = rng.uniform(-1, 1)
             elif kind == "token":
                 record["label"] = [rng.randrange(2) for _ in range(length)]
@@ -122,6 +132,8 @@ def case_config(
     if source is not None and source != backbone:
         backbone_spec["init_args"] = {"model_path": str(model_paths[source])}
     model: dict[str, Any] = {"backbone": backbone_spec, **options}
+    if kind in FUSION_KINDS:
+        model["backbones"] = {"sequences": model.pop("backbone"), "partner": backbone_spec}
     if adapter is not None:
         model["adapter"] = {"class_path": adapter}
     data_file = str(write_data(folder, data_modality(backbone), kind))
@@ -136,6 +148,8 @@ def case_config(
     }
     if kind in EXTRA_COLUMNS:
         data["columns"] = EXTRA_COLUMNS[kind]
+    if kind in FUSION_KINDS:
+        data["sequence_keys"] = ["partner"]
     if kind != "none":
         data["label_columns"] = "label"
     trainer: dict[str, Any] = {
