@@ -138,8 +138,10 @@ class CrossAttentionFusionAdapter(FusionAdapter):
             Tensor: ``(batch, out_features)``.
         """
         masks = _check_inputs(hidden_states, attention_masks, self.n_inputs)
+        # Zero the padding before projecting: garbage there (even NaN) must not reach the
+        # weight gradients.
         projected = [
-            zero_padding(project(h), m)
+            project(zero_padding(h, m))
             for project, h, m in zip(self.projections, hidden_states, masks, strict=True)
         ]
         pooled = []
