@@ -17,7 +17,12 @@ from mg.core.testing import InMemoryData
 from mg.core.testing.contracts import fast_trainer
 from mg.tasks import MLM, SequenceClassification, VariantEmbeddingDistance, VariantLikelihoodRatio
 from mg.tasks.data import MultiColumnData
-from mg.tasks.variant_effect import Substitution, mutation_problem, parse_mutations
+from mg.tasks.variant_effect import (
+    Substitution,
+    mutation_problem,
+    mutations_between,
+    parse_mutations,
+)
 
 MOTIF = "TATAAT"
 DNA = "ACGT"
@@ -201,7 +206,7 @@ def test_a_mismatched_reference_residue_names_file_row_and_mutation(tmp_path: Pa
     task = VariantLikelihoodRatio(tiny_backbone)
     with pytest.raises(
         ValueError,
-        match=r"variants.csv, row 2 \(id 'v2'\), column mutations: "
+        match=r"variants.csv, row 2 \(id 'v2'\): "
         r"mutation 'T2G': the reference holds 'C' at position 2, not 'T'",
     ):
         fast_trainer().test(task, datamodule=data)
@@ -223,3 +228,23 @@ def test_missing_mutation_column_and_fit_fail_before_the_model_is_built(tmp_path
     with pytest.raises(IncompatibleError, match="cannot fit"):
         fast_trainer(max_steps=1).fit(task, datamodule=data)
     assert task.backbone is None
+
+
+def test_an_alternative_sequence_scores_as_its_mutation_string() -> None:
+    samples = [{k: v for k, v in s.items() if k != "labels"} for s in motif_variants(2, seed=9)]
+    as_pairs = []
+    for s in samples:
+        position, alt = int(s["mutations"][1:-1]) - 1, s["mutations"][-1]
+        alternative = s["sequences"][:position] + alt + s["sequences"][position + 1 :]
+        as_pairs.append({"ids": s["ids"], "sequences": s["sequences"], "alternatives": alternative})
+    by_mutation = column(
+        predict(VariantLikelihoodRatio(wider_backbone), InMemoryData(predict=samples))
+    )
+    by_pair = column(
+        predict(VariantLikelihoodRatio(wider_backbone), InMemoryData(predict=as_pairs))
+    )
+    torch.testing.assert_close(torch.stack(by_pair), torch.stack(by_mutation))
+    assert mutations_between("ACGT", "ACGT") == "WT"
+    assert mutations_between("ACGT", "TCGA") == "A1T:T4A"
+    with pytest.raises(ValueError, match="only substitutions"):
+        mutations_between("ACGT", "ACG")

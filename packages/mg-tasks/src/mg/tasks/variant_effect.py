@@ -1,7 +1,8 @@
 """Zero-shot variant effect: score substitutions with a pretrained backbone, no training.
 
 Each sample is a reference sequence (``"sequences"``) and a mutation string
-(``"mutations"``, e.g. ``A123G`` or ``A123G:C130T``; 1-based positions). Two scorers:
+(``"mutations"``, e.g. ``A123G`` or ``A123G:C130T``; 1-based positions), or the variant's
+own sequence (``"alternatives"``, as long as the reference). Two scorers:
 
 - `VariantLikelihoodRatio`: ``log p(alt) - log p(ref)`` at every mutated position under
   the backbone's masked-LM head, summed over the variant's mutations.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -23,7 +24,7 @@ from torch import Tensor
 from torch.nn import functional as F
 from torchmetrics import Metric
 
-from mg.core import BackboneCallable, Capability, TaskInterface
+from mg.core import BackboneCallable, Capability, CompatibilityReport, TaskInterface
 from mg.core.data import SPLIT_OF_STAGE, DataInterface
 from mg.core.task import Stage
 from mg.tasks.batching import Sample, as_index, as_numbers, pack_index, preview, residue_mask
@@ -122,6 +123,41 @@ def mutation_problem(reference: str, text: Any) -> str | None:
     return None
 
 
+def mutations_between(reference: str, alternative: Any) -> str:
+    """Write the substitutions that turn ``reference`` into ``alternative`` (``A3G:C9T``).
+
+    Raises:
+        ValueError: ``alternative`` is not text or not as long as the reference (only
+            substitutions are scored).
+    """
+    if not isinstance(alternative, str):
+        raise ValueError(f"alternative {preview(alternative)} is not a sequence")
+    if len(alternative) != len(reference):
+        raise ValueError(
+            f"the alternative sequence has {len(alternative)} residues and the reference "
+            f"{len(reference)}: only substitutions are scored, not insertions or deletions"
+        )
+    changes = [
+        f"{r}{i + 1}{a}" for i, (r, a) in enumerate(zip(reference, alternative, strict=True))
+    ]
+    return ":".join(c for c in changes if c[0] != c[-1]) or "WT"
+
+
+def variant_problem(sample: Sample) -> str | None:
+    """Say what is wrong with a sample's variant (mutation string or alternative sequence)."""
+    try:
+        return mutation_problem(sample["sequences"], variant_mutations(sample))
+    except ValueError as error:
+        return str(error)
+
+
+def variant_mutations(sample: Sample) -> str:
+    """Return a sample's mutation string: its ``mutations``, or read off its ``alternatives``."""
+    if "mutations" in sample:
+        return sample["mutations"]
+    return mutations_between(sample["sequences"], sample["alternatives"])
+
+
 class _VariantScorer(TaskInterface):
     """What both zero-shot scorers share: data checks, batching by reference, metrics."""
 
@@ -141,9 +177,25 @@ class _VariantScorer(TaskInterface):
     # ----------------------------------------------------------------- declarations
     @classmethod
     def required_data_columns(cls, stage: str) -> set[str]:
-        """References and mutations; labels too for ``test``."""
-        columns = {"sequences", "mutations"}
-        return columns | {"labels"} if stage == "test" else columns
+        """References; labels too for ``test`` (and the variant column, see `compatibility`)."""
+        return {"sequences", "labels"} if stage == "test" else {"sequences"}
+
+    def compatibility(
+        self, datamodule: DataInterface | None = None, stage: str = "fit"
+    ) -> CompatibilityReport:
+        """Check the parts, and that the data gives each variant as mutations or a sequence."""
+        report = super().compatibility(datamodule, stage)
+        if datamodule is None or str(getattr(stage, "value", stage)) not in self.supported_stages:
+            return report
+        provided = datamodule.provided_columns(str(getattr(stage, "value", stage)))
+        if provided & {"mutations", "alternatives"}:
+            return report
+        reason = (
+            f"{type(self).__name__} needs a 'mutations' column (A123G or A123G:C130T) or an "
+            f"'alternatives' column (the variant's sequence), but {type(datamodule).__name__} "
+            f"provides only {sorted(provided)}: map one with MultiColumnData's columns option."
+        )
+        return replace(report, reasons=(*report.reasons, reason))
 
     def label_problem(self, label: Any) -> str | None:
         """Binary labels are 0 or 1; continuous labels are finite numbers."""
@@ -179,10 +231,10 @@ class _VariantScorer(TaskInterface):
         origin = getattr(dataset, "origin", None)
         for index in range(len(dataset)):  # type: ignore[arg-type]
             sample = dataset[index]
-            problem = mutation_problem(sample["sequences"], sample["mutations"])
+            problem = variant_problem(sample)
             if problem is not None:
                 where = origin(index) if callable(origin) else f"item {index}"
-                raise ValueError(f"{where} (id {sample.get('ids')!r}), column mutations: {problem}")
+                raise ValueError(f"{where} (id {sample.get('ids')!r}): {problem}")
 
     # ----------------------------------------------------------------- model
     def configure_model(self) -> None:
@@ -219,11 +271,11 @@ class _VariantScorer(TaskInterface):
         kept = packed.sum(1)
         sites: list[tuple[int, int, int, int]] = []
         for variant, sample in enumerate(samples):
-            problem = mutation_problem(sample["sequences"], sample["mutations"])
+            problem = variant_problem(sample)
             if problem is not None:
-                raise ValueError(f"id {sample.get('ids')!r}, column mutations: {problem}")
+                raise ValueError(f"id {sample.get('ids')!r}: {problem}")
             row = row_of[sample["sequences"]]
-            for substitution in parse_mutations(sample["mutations"]):
+            for substitution in parse_mutations(variant_mutations(sample)):
                 if substitution.position >= int(kept[row]):
                     raise ValueError(
                         f"id {sample.get('ids')!r}: mutation {substitution} lies beyond the "
@@ -289,7 +341,8 @@ class VariantLikelihoodRatio(_VariantScorer):
     backbone or an `MLM` checkpoint (``--ckpt_path``).
 
     Data: samples with ``"sequences"`` (the reference), ``"mutations"`` (``A123G`` or
-    ``A123G:C130T``, 1-based; ``WT`` for the reference) and, for ``test``, ``"labels"``.
+    ``A123G:C130T``, 1-based; ``WT`` for the reference) or ``"alternatives"`` (the
+    variant's sequence, substitutions only) and, for ``test``, ``"labels"``.
     Every mutation is checked against its reference before the model loads.
 
     Predictions: ``{"ids": [...], "predictions": (batch,) scores}``.
