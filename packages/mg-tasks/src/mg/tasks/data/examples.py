@@ -23,6 +23,9 @@ from mg.tasks.data.synthetic import Row
 SPLITS = {"train": 400, "val": 80, "test": 80}
 """Rows per split of the split example datasets."""
 
+DNA_PROTEIN_SPLITS = {"train": 300, "val": 60, "test": 60}
+"""Rows per split of the fusion example (two sequences a row: fewer rows keep it small)."""
+
 EXAMPLES: dict[str, str] = {
     "promoters_{split}.csv": "DNA classification: columns id, sequence, label; label is 1 exactly "
     "when the 40-mer holds TATAAT (once).",
@@ -121,11 +124,12 @@ def write_examples(folder: str | Path) -> list[Path]:
     _write_csv(folder / "motifs_multilabel.tsv", multilabel, delimiter="\t")
     paths.append(folder / "motifs_multilabel.tsv")
 
-    _write_csv(folder / "variants.csv", synthetic.motif_variants(25, seed=700))
+    _write_csv(folder / "variants.csv", synthetic.motif_variants(20, seed=700))
     paths.append(folder / "variants.csv")
-    paths += _split_files(
-        folder, "dna_protein", ".csv", synthetic.dna_protein_pairs, _write_csv, seed=800
-    )
+    for offset, (split, n) in enumerate(DNA_PROTEIN_SPLITS.items()):
+        path = folder / f"dna_protein_{split}.csv"
+        _write_csv(path, synthetic.dna_protein_pairs(n, seed=800 + offset, prefix=f"{split}_"))
+        paths.append(path)
     return paths
 
 

@@ -370,8 +370,8 @@ HYDROPHOBIC = "AILMFVW"
 def dna_protein_pairs(
     n: int,
     *,
-    min_length: int = 20,
-    max_length: int = 40,
+    min_length: int = 12,
+    max_length: int = 24,
     seed: int = 0,
     prefix: str = "pair",
 ) -> list[Row]:
