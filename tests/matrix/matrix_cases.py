@@ -15,18 +15,32 @@ from mg.core.compat import CompatibilityReport
 from mg.core.registry import load, load_all, plugins
 
 ALPHABETS = {m: RESIDUES[m] for m in (Modality.DNA, Modality.RNA, Modality.PROTEIN)}
-# Per task: the options a few-step run needs (each task says its own label kind).
-TASK_OPTIONS: dict[str, dict[str, Any]] = {
-    "SequenceClassification": {"n_classes": 2},
-    "SequenceRegression": {},
-    "TokenClassification": {"n_classes": 2},
-    "PairwiseTokenClassification": {"min_separation": 3},
-    "ConditionalDiffusion": {"n_classes": 2, "num_steps": 2},
-    "Diffusion": {"num_steps": 2},
-    "MLM": {},
-    "Inference": {},
-    "Embed": {},
+# Per task: the data to generate for it and the options a few-step run needs (the task
+# itself says how its labels are read).
+TASK_SETUP: dict[str, tuple[str, dict[str, Any]]] = {
+    "SequenceClassification": ("class", {"n_classes": 2}),
+    "SequenceRegression": ("regression", {}),
+    "TokenClassification": ("token", {"n_classes": 2}),
+    "PairwiseTokenClassification": ("pairs", {"min_separation": 3}),
+    "ConditionalDiffusion": ("class", {"n_classes": 2, "num_steps": 2}),
+    "ConditionalMLM": ("class", {"n_classes": 2}),
+    "Diffusion": ("none", {"num_steps": 2}),
+    "MLM": ("none", {}),
+    "Inference": ("none", {}),
+    "Embed": ("none", {}),
+    "VariantLikelihoodRatio": ("variant", {}),
+    "VariantEmbeddingDistance": ("variant", {}),
+    "FusionClassification": ("fusion_class", {"n_classes": 2}),
+    "FusionRegression": ("fusion_regression", {}),
 }
+# Label kinds whose data also carries columns beyond sequence and label (MultiColumnData).
+EXTRA_COLUMNS: dict[str, dict[str, str]] = {
+    "variant": {"mutations": "mutation"},
+    "fusion_class": {"partner": "partner"},
+    "fusion_regression": {"partner": "partner"},
+}
+# Multi-backbone tasks run with the matrix's backbone in both slots, each on its own column.
+FUSION_KINDS = ("fusion_class", "fusion_regression")
 # A hub-default family is tested on its tiny variant saved to a folder: the user's path.
 HF_STAND_IN = "BertDNATiny"
 
@@ -79,14 +93,22 @@ def write_data(folder: Path, modality: Modality, kind: str, n: int = 12, seed: i
                 "id": f"item{i}",
                 "sequence": "".join(rng.choice(alphabet) for _ in range(length)),
             }
-            if kind == "class":
+            if kind in FUSION_KINDS:
+                record["partner"] = "".join(rng.choice(alphabet) for _ in range(length // 2 + 4))
+            if kind in ("class", "fusion_class"):
                 record["label"] = i % 2
-            elif kind == "regression":
+            elif kind in ("regression", "fusion_regression"):
                 record["label"] = rng.uniform(-1, 1)
             elif kind == "token":
                 record["label"] = [rng.randrange(2) for _ in range(length)]
             elif kind == "pairs":
                 record["label"] = [[j, length - 1 - j] for j in range(3)]
+            elif kind == "variant":
+                where = rng.randrange(length)
+                held = record["sequence"][where]
+                alt = rng.choice([c for c in alphabet if c != held])
+                record["mutation"] = f"{held}{where + 1}{alt}"
+                record["label"] = i % 2
             handle.write(json.dumps(record) + "\n")
     return path
 
@@ -100,13 +122,14 @@ def case_config(
     accelerator: str = "cpu",
 ) -> dict[str, Any]:
     """The config `mg fit` would read for one triple: a few steps, one batch of each stage."""
-    options = TASK_OPTIONS[task]
-    kind = str(load("tasks", task).label_kind)
+    kind, options = TASK_SETUP[task]
     backbone_spec: dict[str, Any] = {"class_path": backbone}
     source = tiny_source(backbone)
     if source is not None and source != backbone:
         backbone_spec["init_args"] = {"model_path": str(model_paths[source])}
     model: dict[str, Any] = {"backbone": backbone_spec, **options}
+    if kind in FUSION_KINDS:
+        model["backbones"] = {"sequences": model.pop("backbone"), "partner": backbone_spec}
     if adapter is not None:
         model["adapter"] = {"class_path": adapter}
     data_file = str(write_data(folder, data_modality(backbone), kind))
@@ -118,6 +141,10 @@ def case_config(
         "batch_size": 4,
         "file_format": "jsonl",
     }
+    if kind in EXTRA_COLUMNS:
+        data["columns"] = EXTRA_COLUMNS[kind]
+    if kind in FUSION_KINDS:
+        data["sequence_keys"] = ["partner"]
     if kind != "none":
         data["label_columns"] = "label"
     trainer: dict[str, Any] = {
@@ -141,5 +168,8 @@ def case_config(
         "seed_everything": 0,
         "trainer": trainer,
         "model": {"class_path": task, "init_args": model},
-        "data": {"class_path": "SequenceData", "init_args": data},
+        "data": {
+            "class_path": "MultiColumnData" if kind in EXTRA_COLUMNS else "SequenceData",
+            "init_args": data,
+        },
     }

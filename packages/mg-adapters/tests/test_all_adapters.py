@@ -13,6 +13,7 @@ from torch import nn
 import mg.adapters
 from mg.core import (
     ConditionalGenerationAdapter,
+    FusionAdapter,
     PairwiseAdapter,
     SequenceAdapter,
     TokenAdapter,
@@ -23,7 +24,8 @@ ACCEPTED_BY: dict[type, str] = {
     SequenceAdapter: "SequenceClassification, SequenceRegression",
     TokenAdapter: "TokenClassification",
     PairwiseAdapter: "PairwiseTokenClassification",
-    ConditionalGenerationAdapter: "ConditionalDiffusion",
+    ConditionalGenerationAdapter: "ConditionalDiffusion, ConditionalMLM",
+    FusionAdapter: "FusionClassification, FusionRegression",
 }
 
 ADAPTERS = {
@@ -36,6 +38,8 @@ ADAPTERS = {
 def _build(cls: type) -> nn.Module:
     if issubclass(cls, ConditionalGenerationAdapter):
         return cls(8, 5, 2, nn.Linear(8, 5))
+    if issubclass(cls, FusionAdapter):
+        return cls([8, 8], 3)
     return cls(8, 3)
 
 
@@ -65,11 +69,13 @@ def test_nan_in_padding_reaches_neither_outputs_nor_gradients(name: str) -> None
     hidden, mask = padded_batch([3, 7], 8, garbage=float("nan"))
     hidden.requires_grad_(True)
     run: Callable[..., torch.Tensor] = adapter
-    args = (
+    args: tuple[object, ...] = (
         (hidden, mask, torch.randn(2, 2))
         if isinstance(adapter, ConditionalGenerationAdapter)
         else (hidden, mask)
     )
+    if isinstance(adapter, FusionAdapter):  # both inputs carry NaN padding
+        args = ([hidden, hidden], [mask, mask])
     out = run(*args)
     if out.dim() == 2:
         valid = out

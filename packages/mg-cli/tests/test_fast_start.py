@@ -35,7 +35,9 @@ def test_list_shows_every_kind_with_package_and_summary_without_torch() -> None:
 def test_list_one_kind() -> None:
     result = _run("list", "tasks")
     assert result.returncode == 0
-    assert "tasks (9)" in result.stdout and "adapters (" not in result.stdout
+    assert "tasks (14)" in result.stdout and "adapters (" not in result.stdout
+    for task in ("ConditionalMLM", "VariantLikelihoodRatio", "FusionRegression"):
+        assert task in result.stdout
 
 
 def test_unknown_command_exits_2_with_the_commands() -> None:

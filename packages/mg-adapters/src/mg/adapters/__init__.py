@@ -3,12 +3,14 @@
 Sequence-level heads (`mg.core.SequenceAdapter`, for SequenceClassification and
 SequenceRegression), token-level heads (`mg.core.TokenAdapter`, for TokenClassification),
 pairwise heads (`mg.core.PairwiseAdapter`, for PairwiseTokenClassification) and a
-conditional LM head (`mg.core.ConditionalGenerationAdapter`, for ConditionalDiffusion).
+conditional LM head (`mg.core.ConditionalGenerationAdapter`, for ConditionalDiffusion and
+ConditionalMLM) and fusion heads over several backbones (`mg.core.FusionAdapter`).
 """
 
 from importlib.metadata import version
 
 from mg.adapters.conditional import ConditionalLMAdapter
+from mg.adapters.fusion import ConcatFusionAdapter, CrossAttentionFusionAdapter
 from mg.adapters.layers import Activation, make_activation, make_mlp
 from mg.adapters.pairwise import MLPPairwiseAdapter, ResNet2DPairwiseAdapter, pair_mask
 from mg.adapters.pooling import (
@@ -34,7 +36,9 @@ __version__ = version("mg-adapters")
 
 __all__ = [
     "Activation",
+    "ConcatFusionAdapter",
     "ConditionalLMAdapter",
+    "CrossAttentionFusionAdapter",
     "LinearCLSAdapter",
     "LinearMaxPoolAdapter",
     "LinearMeanPoolAdapter",

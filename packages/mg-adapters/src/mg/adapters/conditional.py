@@ -1,9 +1,9 @@
 """Conditional generation heads: token logits under a condition (a class or a continuous label).
 
 Every class here is a `mg.core.ConditionalGenerationAdapter`, accepted by the tasks whose
-adapter type is ConditionalGenerationAdapter: ``ConditionalDiffusion``. The task fills
-``(in_features, vocab_size, condition_size, lm_head, /)``; the keyword options are the
-user's.
+adapter type is ConditionalGenerationAdapter: ``ConditionalDiffusion`` and
+``ConditionalMLM``. The task fills ``(in_features, vocab_size, condition_size, lm_head, /)``;
+the keyword options are the user's.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ class ConditionalLMAdapter(ConditionalGenerationAdapter):
     is given and ``use_pretrained_head`` is True (the copy is trainable and shares no
     weights with the backbone), otherwise from a fresh linear layer.
 
-    Accepted by: ConditionalDiffusion (any task taking a ConditionalGenerationAdapter).
+    Accepted by: ConditionalDiffusion, ConditionalMLM (any task taking a
+    ConditionalGenerationAdapter).
 
     Args:
         in_features (int): reserved, filled by the task: the backbone's hidden size.

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from mg.core.adapters import (
         ConditionalGenerationAdapter,
         ConditionalGenerationAdapterCallable,
+        FusionAdapter,
+        FusionAdapterCallable,
         PairwiseAdapter,
         PairwiseAdapterCallable,
         SequenceAdapter,
@@ -38,6 +40,8 @@ _EXPORTS = {
     "mg.core.adapters": [
         "ConditionalGenerationAdapter",
         "ConditionalGenerationAdapterCallable",
+        "FusionAdapter",
+        "FusionAdapterCallable",
         "PairwiseAdapter",
         "PairwiseAdapterCallable",
         "SequenceAdapter",
@@ -67,6 +71,8 @@ __all__ = [
     "ConditionalGenerationAdapter",
     "ConditionalGenerationAdapterCallable",
     "DataInterface",
+    "FusionAdapter",
+    "FusionAdapterCallable",
     "IncompatibleError",
     "LRSchedulerCallable",
     "LabelKind",

@@ -107,6 +107,27 @@ class ConditionalGenerationAdapter(nn.Module, ABC):
         """
 
 
+class FusionAdapter(nn.Module, ABC):
+    """Fuses the hidden states of two or more backbones into one vector per item.
+
+    Reserved arguments: ``(in_features, out_features, /)`` where ``in_features`` is a
+    list with each backbone's hidden size, in the order the task lists its backbones.
+    """
+
+    @abstractmethod
+    def forward(self, hidden_states: list[Tensor], attention_masks: list[Tensor]) -> Tensor:
+        """Fuse and project.
+
+        Args:
+            hidden_states (list[Tensor]): per backbone, ``(batch, length_i, in_features[i])``.
+            attention_masks (list[Tensor]): per backbone, ``(batch, length_i)`` bool, True
+                for real tokens.
+
+        Returns:
+            Tensor: ``(batch, out_features)``.
+        """
+
+
 SequenceAdapterCallable = Callable[[int, int], SequenceAdapter]
 """``adapter(in_features, out_features)`` → `SequenceAdapter`."""
 
@@ -120,3 +141,6 @@ ConditionalGenerationAdapterCallable = Callable[
     [int, int, int, nn.Module | None], ConditionalGenerationAdapter
 ]
 """``adapter(in_features, vocab_size, condition_size, lm_head)`` → a conditional adapter."""
+
+FusionAdapterCallable = Callable[[list[int], int], FusionAdapter]
+"""``adapter(in_features_per_backbone, out_features)`` → `FusionAdapter`."""

@@ -199,7 +199,10 @@ class TaskInterface(pl.LightningModule, ABC):
         """
 
     def tokenize_samples(
-        self, samples: Sequence[Sample], sequences: Sequence[str] | None = None
+        self,
+        samples: Sequence[Sample],
+        sequences: Sequence[str] | None = None,
+        backbone: BackboneInterface | None = None,
     ) -> dict[str, Any]:
         """Tokenize and pad the samples' sequences into the batch layout every task uses.
 
@@ -208,14 +211,17 @@ class TaskInterface(pl.LightningModule, ABC):
         Args:
             samples (Sequence[Sample]): sample dicts with ``"sequences"`` and, usually, ``"ids"``.
             sequences (Sequence[str] | None): sequences to tokenize instead of the samples' own.
+            backbone (BackboneInterface | None): the backbone whose tokenizer to use (a
+                task with several); by default ``self.backbone``.
 
         Returns:
             dict[str, Any]: ``input_ids`` (long), ``attention_mask`` and
             ``special_tokens_mask`` (bool), and ``ids`` (None where a sample has no id).
         """
-        assert self.backbone is not None, "configure_model() builds the backbone first"
+        backbone = backbone or self.backbone
+        assert backbone is not None, "configure_model() builds the backbone first"
         texts = [s["sequences"] for s in samples] if sequences is None else list(sequences)
-        tokens = self.backbone.batch(texts, pad_to_multiple_of=self.pad_to_multiple_of)
+        tokens = backbone.batch(texts, pad_to_multiple_of=self.pad_to_multiple_of)
         return {
             "input_ids": tokens.input_ids,
             "attention_mask": tokens.attention_mask,

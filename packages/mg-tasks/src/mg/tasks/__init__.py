@@ -1,4 +1,4 @@
-"""mg-tasks: the nine tasks, the data module they read from, and their metrics.
+"""mg-tasks: the tasks, the data module they read from, and their metrics.
 
 Each task is a `mg.core.TaskInterface`: it builds a backbone and an adapter, batches
 samples in ``collate``, runs them in ``forward`` and scores them in ``evaluate``.
@@ -7,24 +7,32 @@ samples in ``collate``, runs them in ``forward`` and scores them in ``evaluate``
 from importlib.metadata import version
 
 from mg.tasks.classification import SequenceClassification, TokenClassification
+from mg.tasks.conditional_mlm import ConditionalMLM
 from mg.tasks.data import SequenceData
 from mg.tasks.diffusion import ConditionalDiffusion, Diffusion
 from mg.tasks.embedding import Embed
+from mg.tasks.fusion import FusionClassification, FusionRegression
 from mg.tasks.masked_lm import MLM, Inference
 from mg.tasks.pairwise import PairwiseTokenClassification
 from mg.tasks.regression import SequenceRegression
+from mg.tasks.variant_effect import VariantEmbeddingDistance, VariantLikelihoodRatio
 
 __version__ = version("mg-tasks")
 
 __all__ = [
     "MLM",
     "ConditionalDiffusion",
+    "ConditionalMLM",
     "Diffusion",
     "Embed",
+    "FusionClassification",
+    "FusionRegression",
     "Inference",
     "PairwiseTokenClassification",
     "SequenceClassification",
     "SequenceData",
     "SequenceRegression",
     "TokenClassification",
+    "VariantEmbeddingDistance",
+    "VariantLikelihoodRatio",
 ]

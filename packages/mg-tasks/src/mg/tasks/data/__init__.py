@@ -1,5 +1,6 @@
 """Data modules, file readers, label parsing, splits and synthetic example data for mg tasks."""
 
+from mg.tasks.data.columns import MultiColumnData
 from mg.tasks.data.datamodule import SequenceData
 from mg.tasks.data.dataset import SequenceDataset
 from mg.tasks.data.examples import example_names, example_path, write_examples
@@ -21,6 +22,7 @@ __all__ = [
     "LABEL_TYPES",
     "LabelType",
     "LengthGroupedBatchSampler",
+    "MultiColumnData",
     "SequenceData",
     "SequenceDataset",
     "Table",

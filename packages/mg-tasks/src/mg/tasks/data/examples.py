@@ -23,6 +23,9 @@ from mg.tasks.data.synthetic import Row
 SPLITS = {"train": 400, "val": 80, "test": 80}
 """Rows per split of the split example datasets."""
 
+DNA_PROTEIN_SPLITS = {"train": 300, "val": 60, "test": 60}
+"""Rows per split of the fusion example (two sequences a row: fewer rows keep it small)."""
+
 EXAMPLES: dict[str, str] = {
     "promoters_{split}.csv": "DNA classification: columns id, sequence, label; label is 1 exactly "
     "when the 40-mer holds TATAAT (once).",
@@ -36,6 +39,10 @@ EXAMPLES: dict[str, str] = {
     "localization_labels.tsv.",
     "localization_labels.tsv": "Labels of localization.fasta: columns id, location (nucleus: holds "
     "PKKKRKV; er_lumen: ends in KDEL; cytosol: neither).",
+    "variants.csv": "Zero-shot variant effect: columns id, sequence (a 40-mer reference holding "
+    "TATAAT once), mutation (1-based, e.g. A12G) and label (1 inside the TATAAT box, 0 outside).",
+    "dna_protein_{split}.csv": "Fusion: columns id, dna, protein, score (GC fraction of the DNA "
+    "minus the hydrophobic fraction of the protein) and match (1 when both are rich or both poor).",
     "motifs_multilabel.tsv": "DNA multilabel classification: columns id, sequence, tata_box, "
     "gc_box, caat_box (1 when TATAAT / GGGCGG / CCAAT is present) and fold (0..4).",
 }
@@ -116,6 +123,13 @@ def write_examples(folder: str | Path) -> list[Path]:
         row["fold"] = index % 5
     _write_csv(folder / "motifs_multilabel.tsv", multilabel, delimiter="\t")
     paths.append(folder / "motifs_multilabel.tsv")
+
+    _write_csv(folder / "variants.csv", synthetic.motif_variants(20, seed=700))
+    paths.append(folder / "variants.csv")
+    for offset, (split, n) in enumerate(DNA_PROTEIN_SPLITS.items()):
+        path = folder / f"dna_protein_{split}.csv"
+        _write_csv(path, synthetic.dna_protein_pairs(n, seed=800 + offset, prefix=f"{split}_"))
+        paths.append(path)
     return paths
 
 

@@ -10,6 +10,8 @@ behind every label is computed from the final sequence, so it holds exactly:
 - `hairpins`: RNA with one stem-loop; pairs join the stem with its reverse complement.
 - `protein_localization`: three named classes from a nuclear signal and an ER signal.
 - `motif_multilabel`: one 0/1 label per motif present.
+- `motif_variants`: substitutions inside a motif (label 1) or outside it (label 0).
+- `dna_protein_pairs`: a DNA and a protein sequence whose labels need both.
 """
 
 from __future__ import annotations
@@ -312,5 +314,94 @@ def hairpins(
         )
         rows.append(
             {"id": f"{prefix}{i}", "sequence": sequence, "structure": structure, "pairs": pairs}
+        )
+    return rows
+
+
+def motif_variants(
+    n_references: int,
+    *,
+    length: int = 40,
+    motif: str = PROMOTER_MOTIF,
+    per_side: int = 4,
+    seed: int = 0,
+    prefix: str = "ref",
+) -> list[Row]:
+    """Zero-shot variant effect: substitutions inside a reference's motif or outside it.
+
+    Each reference holds ``motif`` once; it gets ``per_side`` single substitutions inside
+    the motif (label 1: they break it) and ``per_side`` outside (label 0). Mutation
+    strings are 1-based (``A12G``).
+
+    Returns:
+        list[Row]: rows with ``id``, ``sequence`` (the reference), ``mutation`` and
+        ``label``.
+    """
+    rng = random.Random(seed)
+    rows = []
+    for r in range(n_references):
+        background = random_sequence(rng, length, DNA, avoid=(motif,))
+        sequence, placed = _place(rng, background, [motif])
+        start = placed[0][0]
+        inside = rng.sample(range(start, start + len(motif)), per_side)
+        outside = rng.sample(
+            [p for p in range(length) if not start <= p < start + len(motif)], per_side
+        )
+        for label, positions in ((1, inside), (0, outside)):
+            for position in sorted(positions):
+                alt = rng.choice([b for b in DNA if b != sequence[position]])
+                mutation = f"{sequence[position]}{position + 1}{alt}"
+                rows.append(
+                    {
+                        "id": f"{prefix}{r}_{mutation}",
+                        "sequence": sequence,
+                        "mutation": mutation,
+                        "label": label,
+                    }
+                )
+    return rows
+
+
+HYDROPHOBIC = "AILMFVW"
+
+
+def dna_protein_pairs(
+    n: int,
+    *,
+    min_length: int = 12,
+    max_length: int = 24,
+    seed: int = 0,
+    prefix: str = "pair",
+) -> list[Row]:
+    """Fusion: a DNA and a protein sequence drawn independently; the labels need both.
+
+    Returns:
+        list[Row]: rows with ``id``, ``dna``, ``protein``, ``score`` (GC fraction of the
+        DNA minus the hydrophobic fraction, ``AILMFVW``, of the protein) and ``match``
+        (1 when the DNA is GC-rich and the protein hydrophobic-rich, or neither; else 0).
+    """
+    rng = random.Random(seed)
+    polar = "".join(r for r in PROTEIN if r not in HYDROPHOBIC)
+    rows = []
+    for i in range(n):
+        gc_share, hydrophobic_share = rng.random(), rng.random()
+        dna = "".join(
+            rng.choice("GC") if rng.random() < gc_share else rng.choice("AT")
+            for _ in range(rng.randint(min_length, max_length))
+        )
+        protein = "".join(
+            rng.choice(HYDROPHOBIC) if rng.random() < hydrophobic_share else rng.choice(polar)
+            for _ in range(rng.randint(min_length, max_length))
+        )
+        gc = gc_fraction(dna)
+        hydrophobic = sum(r in HYDROPHOBIC for r in protein) / len(protein)
+        rows.append(
+            {
+                "id": f"{prefix}{i}",
+                "dna": dna,
+                "protein": protein,
+                "score": round(gc - hydrophobic, 6),
+                "match": int((gc > 0.5) == (hydrophobic > 0.5)),
+            }
         )
     return rows

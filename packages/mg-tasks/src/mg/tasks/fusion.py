@@ -1,0 +1,344 @@
+"""Multi-modal fusion: two or three backbones, each reading its own sequence column.
+
+A label that depends on, say, a DNA sequence and the protein it meets is predicted from
+both: each backbone encodes its own column, and a `FusionAdapter` (concatenation of
+pooled embeddings, or cross-attention between token states) turns them into one output.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torchmetrics import MeanSquaredError, Metric, PearsonCorrCoef, SpearmanCorrCoef
+from torchmetrics.classification import MulticlassAccuracy
+
+from mg.adapters import ConcatFusionAdapter
+from mg.core import (
+    BackboneCallable,
+    BackboneInterface,
+    CompatibilityReport,
+    FusionAdapter,
+    FusionAdapterCallable,
+    LabelKind,
+    TaskInterface,
+    check_compatibility,
+)
+from mg.core.data import DataInterface
+from mg.core.task import Stage
+from mg.tasks.batching import Sample, as_numbers
+from mg.tasks.data.labels import as_int, preview
+from mg.tasks.metrics import MeanOverOutputs
+
+
+class _FusionTask(TaskInterface):
+    """Builds one backbone per sequence column and a fusion adapter over all of them."""
+
+    adapter_type = FusionAdapter
+
+    def __init__(
+        self,
+        backbones: dict[str, BackboneCallable],
+        adapter: FusionAdapterCallable = ConcatFusionAdapter,
+        **kwargs: Any,
+    ) -> None:
+        if not 2 <= len(backbones) <= 3:
+            raise ValueError(
+                f"Fusion takes two or three backbones, one per sequence column; got "
+                f"{len(backbones)} ({sorted(backbones)})."
+            )
+        if "sequences" not in backbones:
+            raise ValueError(
+                f"One backbone must read the data module's sequence column: name it "
+                f"'sequences' in backbones (got {sorted(backbones)})."
+            )
+        super().__init__(backbones["sequences"], adapter, **kwargs)
+        self.backbone_fns = dict(backbones)
+        self.keys = list(backbones)
+        self.other_backbones: nn.ModuleDict | None = None
+
+    @property
+    def out_features(self) -> int:
+        """How many numbers the adapter gives per item."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- checks
+    def compatibility(
+        self, datamodule: DataInterface | None = None, stage: str = "fit"
+    ) -> CompatibilityReport:
+        """Check every backbone with the task and adapter, and every sequence column.
+
+        Args:
+            datamodule (DataInterface | None): also check that it provides every column.
+            stage (str): the Lightning stage whose columns to check.
+        """
+        if datamodule is not None:
+            datamodule.use_label_kind(self.label_kind)
+        reports = [
+            check_compatibility(self, fn, self.adapter_fn, datamodule, stage)
+            for fn in self.backbone_fns.values()
+        ]
+        reasons = list(dict.fromkeys(r for report in reports for r in report.reasons))
+        if datamodule is not None:
+            provided = datamodule.provided_columns(str(getattr(stage, "value", stage)))
+            for key in self.keys:
+                if key not in provided:
+                    reasons.append(
+                        f"{type(self).__name__} feeds its {key!r} backbone from a {key!r} column, "
+                        f"but {type(datamodule).__name__} provides only {sorted(provided)}: map "
+                        f"it with MultiColumnData's columns option ({key}: <file column>)."
+                    )
+        return CompatibilityReport(
+            task=type(self).__name__,
+            backbone=" & ".join(
+                f"{key}={r.backbone}" for key, r in zip(self.keys, reports, strict=True)
+            ),
+            adapter=reports[0].adapter,
+            reasons=tuple(reasons),
+        )
+
+    # ----------------------------------------------------------------- model
+    def configure_model(self) -> None:
+        """Build every backbone, then the adapter over their hidden sizes.
+
+        The ``sequences`` backbone is ``self.backbone``, as in every task; the others live
+        in ``self.other_backbones`` under their keys.
+        """
+        if self.backbone is not None:
+            return
+        self.backbone = self.build_backbone()
+        others = {}
+        for key, fn in self.backbone_fns.items():
+            if key == "sequences":
+                continue
+            backbone = fn(False, None)
+            if not isinstance(backbone, BackboneInterface):
+                raise TypeError(
+                    f"The {key!r} backbone option built a {type(backbone).__name__}, not a "
+                    "backbone: give a subclass of mg.core.BackboneInterface."
+                )
+            others[key] = backbone
+        self.other_backbones = nn.ModuleDict(others)
+        sizes = [self.backbone_for(key).get_embedding_size() for key in self.keys]
+        self.adapter = self.adapter_fn(sizes, self.out_features)
+
+    def backbone_for(self, key: str) -> BackboneInterface:
+        """Return the backbone that reads the column ``key``."""
+        if key == "sequences":
+            assert self.backbone is not None
+            return self.backbone
+        assert self.other_backbones is not None
+        return self.other_backbones[key]  # type: ignore[return-value]
+
+    def collate(self, samples: list[Sample]) -> dict[str, Any]:
+        """Tokenize each column with its own backbone.
+
+        Returns:
+            dict[str, Any]: ``"inputs"``, per key the tokenized batch of that column; the
+            ``"sequences"`` column's ``input_ids`` and ``attention_mask`` also at the top
+            level; ``"ids"``; and ``"labels"`` when the samples are labelled.
+        """
+        inputs = {}
+        for key in self.keys:
+            texts = [s[key] for s in samples]
+            try:
+                inputs[key] = self.tokenize_samples(samples, texts, backbone=self.backbone_for(key))
+            except ValueError as error:
+                raise ValueError(f"Column {key!r}: {error}") from error
+        batch: dict[str, Any] = {
+            "inputs": {k: {n: v for n, v in t.items() if n != "ids"} for k, t in inputs.items()},
+            "input_ids": inputs["sequences"]["input_ids"],
+            "attention_mask": inputs["sequences"]["attention_mask"],
+            "ids": [s.get("ids") for s in samples],
+        }
+        if samples and "labels" in samples[0]:
+            batch["labels"] = self.stack_labels([s["labels"] for s in samples])
+        return batch
+
+    def stack_labels(self, labels: list[Any]) -> Tensor:
+        """Turn one batch's labels into a tensor."""
+        raise NotImplementedError
+
+    def forward(self, batch: dict[str, Any]) -> Tensor:
+        """Encode every column with its backbone and fuse: ``(batch, out_features)``."""
+        states, masks = [], []
+        for key in self.keys:
+            tokens = batch["inputs"][key]
+            out = self.backbone_for(key)(tokens["input_ids"], tokens["attention_mask"])
+            states.append(out.last_hidden_state)
+            masks.append(out.attention_mask)
+        return self.adapter(states, masks)
+
+    # ----------------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep only trainable backbone weights, per backbone."""
+        super().on_save_checkpoint(checkpoint)
+        for key, backbone in (self.other_backbones or {}).items():
+            prefix = f"other_backbones.{key}."
+            checkpoint["mg"]["omitted_keys"] += backbone.on_save_checkpoint(checkpoint, prefix)
+
+
+class FusionClassification(_FusionTask):
+    """Classify items described by two or three sequences, each read by its own backbone.
+
+    ``backbones`` maps a sample key to the backbone that reads it: ``sequences`` is the
+    data module's sequence column, the others are extra columns (`MultiColumnData`'s
+    ``columns``), e.g. ``{"sequences": BertDNATiny, "protein": ESM2Tiny}``. A
+    `FusionAdapter` fuses the backbones' hidden states into ``n_classes`` logits.
+
+    Data: samples with ``"sequences"``, one column per other backbone key, and (except
+    for predict) ``"labels"``: a class index.
+
+    Predictions: ``{"ids": [...], "predictions": (batch, n_classes) probabilities}``.
+
+    Metrics: ``accuracy``.
+
+    Args:
+        backbones (dict[str, BackboneCallable]): sample key → backbone; two or three,
+            one of them under ``sequences``.
+        adapter (FusionAdapterCallable): builds the fusion head, filled with
+            ``(hidden sizes, n_classes)``.
+        n_classes (int): number of classes.
+        **kwargs (Any): `TaskInterface` options (``optimizer``, ``lr_scheduler``, ...).
+
+    Raises:
+        ValueError: not two or three backbones, none under ``sequences``, or
+            ``n_classes`` below 2.
+    """
+
+    label_kind = LabelKind.CLASS
+
+    def __init__(
+        self,
+        backbones: dict[str, BackboneCallable],
+        adapter: FusionAdapterCallable = ConcatFusionAdapter,
+        *,
+        n_classes: int = 2,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(backbones, adapter, **kwargs)
+        if n_classes < 2:
+            raise ValueError(f"n_classes must be at least 2, not {n_classes}.")
+        self.n_classes = n_classes
+
+    @property
+    def out_features(self) -> int:
+        """One logit per class."""
+        return self.n_classes
+
+    def stack_labels(self, labels: list[Any]) -> Tensor:
+        """Class indices as a long tensor."""
+        return torch.tensor([as_int(label) for label in labels], dtype=torch.long)
+
+    def evaluate(self, preds: Tensor, batch: dict[str, Any], stage: Stage) -> dict[str, Tensor]:
+        """Cross-entropy; update the accuracy."""
+        labels = batch["labels"].to(preds.device)
+        loss = F.cross_entropy(preds.float(), labels)
+        self.stage_metrics(stage).update(preds.detach().float(), labels)
+        return {"loss": loss}
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        """Return class probabilities."""
+        return {"ids": batch["ids"], "predictions": self(batch).float().softmax(-1).cpu()}
+
+    def configure_metrics(self, stage: Stage) -> dict[str, Metric]:
+        """``accuracy``."""
+        return {"accuracy": MulticlassAccuracy(self.n_classes, average="micro")}
+
+    def label_problem(self, label: Any) -> str | None:
+        """Say what is wrong with a class label."""
+        index = as_int(label)
+        if index is None or not 0 <= index < self.n_classes:
+            return f"label {preview(label)} is not a class index in [0, {self.n_classes})"
+        return None
+
+
+class FusionRegression(_FusionTask):
+    """Predict numbers for items described by two or three sequences, one backbone each.
+
+    As `FusionClassification`, with ``num_outputs`` numbers per item and a mean squared
+    error loss.
+
+    Data: samples with ``"sequences"``, one column per other backbone key, and (except
+    for predict) ``"labels"``: a number or ``num_outputs`` numbers.
+
+    Predictions: ``{"ids": [...], "predictions": (batch,) or (batch, num_outputs)}``.
+
+    Metrics: ``pearson`` and ``mse``; ``spearman`` on validation and test.
+
+    Args:
+        backbones (dict[str, BackboneCallable]): sample key → backbone; two or three,
+            one of them under ``sequences``.
+        adapter (FusionAdapterCallable): builds the fusion head, filled with
+            ``(hidden sizes, num_outputs)``.
+        num_outputs (int): numbers per item.
+        **kwargs (Any): `TaskInterface` options (``optimizer``, ``lr_scheduler``, ...).
+
+    Raises:
+        ValueError: not two or three backbones, none under ``sequences``, or
+            ``num_outputs`` below 1.
+    """
+
+    label_kind = LabelKind.REGRESSION
+
+    def __init__(
+        self,
+        backbones: dict[str, BackboneCallable],
+        adapter: FusionAdapterCallable = ConcatFusionAdapter,
+        *,
+        num_outputs: int = 1,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(backbones, adapter, **kwargs)
+        if num_outputs < 1:
+            raise ValueError(f"num_outputs must be at least 1, not {num_outputs}.")
+        self.num_outputs = num_outputs
+
+    @property
+    def out_features(self) -> int:
+        """``num_outputs``."""
+        return self.num_outputs
+
+    def stack_labels(self, labels: list[Any]) -> Tensor:
+        """Labels as a ``(batch, num_outputs)`` float tensor."""
+        rows = [as_numbers(label) for label in labels]
+        return torch.tensor(rows, dtype=torch.float32).view(-1, self.num_outputs)
+
+    def _squeeze(self, values: Tensor) -> Tensor:
+        return values.squeeze(-1) if self.num_outputs == 1 else values
+
+    def evaluate(self, preds: Tensor, batch: dict[str, Any], stage: Stage) -> dict[str, Tensor]:
+        """Mean squared error; update the metrics."""
+        labels = batch["labels"].to(preds.device)
+        loss = F.mse_loss(preds.float(), labels)
+        self.stage_metrics(stage).update(
+            self._squeeze(preds.detach().float()), self._squeeze(labels)
+        )
+        return {"loss": loss}
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        """Return the predicted numbers."""
+        return {"ids": batch["ids"], "predictions": self._squeeze(self(batch).float()).cpu()}
+
+    def configure_metrics(self, stage: Stage) -> dict[str, Metric]:
+        """``pearson``, ``mse``, and ``spearman`` outside training."""
+        n = self.num_outputs
+        metrics: dict[str, Metric] = {
+            "pearson": MeanOverOutputs(PearsonCorrCoef(num_outputs=n)),
+            "mse": MeanSquaredError(),
+        }
+        if stage != "train":
+            metrics["spearman"] = MeanOverOutputs(SpearmanCorrCoef(num_outputs=n))
+        return metrics
+
+    def label_problem(self, label: Any) -> str | None:
+        """Say what is wrong with a label: not numeric, wrong count, NaN."""
+        values = as_numbers(label)
+        if values is None or len(values) != self.num_outputs:
+            return f"label {preview(label)} is not {self.num_outputs} number(s)"
+        if not all(math.isfinite(v) for v in values):
+            return f"label {preview(label)} is NaN or infinite"
+        return None
