@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 TRAINING = ("fit", "validate", "test", "predict")
-COMMANDS = (*TRAINING, "list", "check", "matrix")
+COMMANDS = (*TRAINING, "list", "check", "matrix", "report")
 
 HELP = """\
 usage: mg <command> [options]
@@ -28,6 +28,7 @@ Inspecting:
   list       registered backbones, adapters, tasks and data modules: mg list [KIND]
   check      check a config without loading weights:   mg check --config my.yaml
   matrix     the backbone x adapter x task table:    mg matrix [--format text|markdown|json]
+  report     learning curves and test plots of a run: mg report runs/mg/version_0
 
 Options:
   -h, --help     show this message
@@ -69,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mg.cli.check import main as check_main
 
         return _guarded(check_main, args[1:])
+    if command == "report":
+        from mg.cli.report import main as report_main
+
+        return _guarded(report_main, args[1:])
     if command in TRAINING:
         from mg.cli.lightning import run
 
