@@ -13,15 +13,18 @@ from mg.tasks.embedding import Embed
 from mg.tasks.masked_lm import MLM, Inference
 from mg.tasks.pairwise import PairwiseTokenClassification
 from mg.tasks.regression import SequenceRegression
+from mg.tasks.schedules import CosineWarmupLR, LinearWarmupLR
 
 __version__ = version("mg-tasks")
 
 __all__ = [
     "MLM",
     "ConditionalDiffusion",
+    "CosineWarmupLR",
     "Diffusion",
     "Embed",
     "Inference",
+    "LinearWarmupLR",
     "PairwiseTokenClassification",
     "SequenceClassification",
     "SequenceData",
