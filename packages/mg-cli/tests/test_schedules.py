@@ -64,11 +64,11 @@ def test_a_resumed_schedule_continues_where_it_stopped() -> None:
 
 
 def test_unclear_warmup_options_are_refused_with_the_fix() -> None:
-    with pytest.raises(ValueError, match="warmup_steps .* or warmup_ratio .*, not both"):
+    with pytest.raises(ValueError, match=r"warmup_steps .* or warmup_ratio .*, not both"):
         LinearWarmupLR(_optimizer(), warmup_steps=3, warmup_ratio=0.1)
     with pytest.raises(ValueError, match="lower warmup_steps or warmup_ratio"):
         LinearWarmupLR(_optimizer(), warmup_steps=50).set_total_steps(40)
-    with pytest.raises(ValueError, match="set trainer.max_epochs or trainer.max_steps"):
+    with pytest.raises(ValueError, match=r"set trainer\.max_epochs or trainer\.max_steps"):
         LinearWarmupLR(_optimizer(), warmup_steps=5).set_total_steps(float("inf"))  # type: ignore[arg-type]
 
 
