@@ -154,6 +154,11 @@ class SequenceData(DataInterface):
             ``fold_column`` that marks validation rows.
         fold_column (str | None): a column assigning each row to a fold; rows whose value
             equals ``fold`` are validation rows, the others training rows.
+        test_fold (int | str | None): with ``n_folds`` or ``fold_column``, the fold held
+            out for testing: with ``n_folds``, fold ``test_fold`` of all rows (the other
+            rows are then folded again for validation); with ``fold_column``, the rows of
+            that value (it must differ from ``fold``). Rotating it over ``0 .. n_folds - 1``
+            (``mg cv`` does) tests every row exactly once.
         seed (int): seed of the random split, the fold assignment and length grouping.
         batch_size (int): samples per batch.
         num_workers (int): DataLoader worker processes (tokenization runs there).
@@ -186,6 +191,7 @@ class SequenceData(DataInterface):
         n_folds: int | None = None,
         fold: int = 0,
         fold_column: str | None = None,
+        test_fold: int | str | None = None,
         seed: int = 0,
         batch_size: int = 16,
         num_workers: int = 0,
@@ -215,6 +221,7 @@ class SequenceData(DataInterface):
         self.n_folds = n_folds
         self.fold = fold
         self.fold_column = fold_column
+        self.test_fold = test_fold
         self.seed = seed
         self.group_by_length = group_by_length
         self.max_rows = max_rows
@@ -292,6 +299,24 @@ class SequenceData(DataInterface):
                 f"n_folds must be at least 2 and fold in 0..n_folds - 1; got n_folds="
                 f"{self.n_folds}, fold={self.fold}."
             )
+        if self.test_fold is not None:
+            if not (self.n_folds or self.fold_column) or self.test_file or self.test_fraction:
+                raise ValueError(
+                    f"test_fold={self.test_fold!r} picks the test rows among n_folds or "
+                    "fold_column folds: set one of those, and neither test_file nor test_fraction."
+                )
+            if self.fold_column and str(self.test_fold) == str(self.fold):
+                raise ValueError(
+                    f"test_fold and fold are both {self.fold!r}: the test and validation folds "
+                    "must differ."
+                )
+            if self.n_folds and not (
+                isinstance(self.test_fold, int) and 0 <= self.test_fold < self.n_folds
+            ):
+                raise ValueError(
+                    f"test_fold must be in 0..{self.n_folds - 1} for n_folds={self.n_folds}, "
+                    f"not {self.test_fold!r}."
+                )
         if self.max_rows is not None and self.max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, not {self.max_rows}.")
         if self.batch_size < 1:
@@ -353,6 +378,8 @@ class SequenceData(DataInterface):
         n = len(table)
         plain_val = self.val_fraction if not (self.n_folds or self.fold_column) else 0.0
         parts = random_split(n, plain_val, self.test_fraction, self.seed)
+        if self.test_fold is not None:
+            parts = self._test_fold_split(table)
         for split, option in (("test", "test_fraction"), ("val", "val_fraction")):
             value = getattr(self, option)
             if value and not parts[split]:
@@ -388,6 +415,24 @@ class SequenceData(DataInterface):
         self._pool_indices = parts
         return parts
 
+    def _test_fold_split(self, table: Table) -> dict[str, list[int]]:
+        """Hold out the rows of fold ``test_fold`` for testing; the rest is the training pool."""
+        rows = list(range(len(table)))
+        if self.n_folds:
+            rest, test = kfold_split(rows, self.n_folds, int(self.test_fold), self.seed)  # type: ignore[arg-type]
+            return {"train": rest, "val": [], "test": test}
+        table.require_column(self.fold_column, "fold_column", "each row's fold")  # type: ignore[arg-type]
+        values = table.columns[self.fold_column]  # type: ignore[index]
+        _, test = column_fold_split(values, rows, self.test_fold)  # type: ignore[arg-type]
+        if not test:
+            raise ValueError(
+                f"The test split is empty: no row of {table.source} has {self.fold_column!r} "
+                f"equal to test_fold={self.test_fold}; its values are "
+                f"{fold_values(values, rows)}. Set test_fold to one of them."
+            )
+        held = set(test)
+        return {"train": [i for i in rows if i not in held], "val": [], "test": test}
+
     def _source(self, split: str) -> tuple[str, list[int] | None] | None:
         """Return the input key and row indices (None: all rows) of a split, or None."""
         pool = self._pool_key()
@@ -404,7 +449,7 @@ class SequenceData(DataInterface):
         if split == "test":
             if self.test_file:
                 return "test", None
-            if self.test_fraction:
+            if self.test_fraction or self.test_fold is not None:
                 return pool, self._pool_split()["test"]  # type: ignore[return-value]
             if self.hf_dataset is not None and self._hf_split_name("test"):
                 return "hf:test", None
@@ -425,7 +470,7 @@ class SequenceData(DataInterface):
             if self.val_file or self._carves_val():
                 return True
         elif split == "test":
-            if self.test_file or self.test_fraction:
+            if self.test_file or self.test_fraction or self.test_fold is not None:
                 return True
         elif split == "predict":
             return bool(self.predict_file or self.path) or self.has_split("test")
