@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 TRAINING = ("fit", "validate", "test", "predict")
-COMMANDS = (*TRAINING, "list", "check", "matrix", "report")
+COMMANDS = (*TRAINING, "cv", "list", "check", "matrix", "report")
 
 HELP = """\
 usage: mg <command> [options]
@@ -23,6 +23,7 @@ Training (Lightning CLI; `mg <command> --help` lists every option):
   validate   run the validation split of a trained task
   test       run the test split and report metrics
   predict    write predictions (TSV, Parquet or .pt) with their ids
+  cv         k-fold cross-validation: every fold, then mean ± sd of the test metrics
 
 Inspecting:
   list       registered backbones, adapters, tasks and data modules: mg list [KIND]
@@ -70,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mg.cli.check import main as check_main
 
         return _guarded(check_main, args[1:])
+    if command == "cv":
+        from mg.cli.cv import main as cv_main
+
+        return _guarded(cv_main, args[1:])
     if command == "report":
         from mg.cli.report import main as report_main
 

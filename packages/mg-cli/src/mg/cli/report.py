@@ -137,7 +137,7 @@ def learning_curves(rows: list[dict[str, float]], folder: Path) -> Figure | None
     )
 
 
-def test_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
+def final_test_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
     """Return the last logged value of every ``test_*`` metric."""
     found: dict[str, float] = {}
     for row in rows:
@@ -436,7 +436,7 @@ def render(run: Path, output: Path | None = None) -> tuple[Path, list[Figure]]:
     if outputs is not None:
         figures += evaluation_figures(outputs, folder)
     task = outputs["task"] if outputs else None
-    return write_page(run, folder, figures, test_metrics(rows), task), figures
+    return write_page(run, folder, figures, final_test_metrics(rows), task), figures
 
 
 def main(args: list[str]) -> int:
