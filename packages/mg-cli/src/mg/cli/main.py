@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 TRAINING = ("fit", "validate", "test", "predict")
-COMMANDS = (*TRAINING, "cv", "list", "check", "matrix", "report")
+COMMANDS = (*TRAINING, "cv", "export", "list", "check", "matrix", "report")
 
 HELP = """\
 usage: mg <command> [options]
@@ -24,6 +24,7 @@ Training (Lightning CLI; `mg <command> --help` lists every option):
   test       run the test split and report metrics
   predict    write predictions (TSV, Parquet or .pt) with their ids
   cv         k-fold cross-validation: every fold, then mean ± sd of the test metrics
+  export     a trained task as a folder (Hugging Face backbone, safetensors, config)
 
 Inspecting:
   list       registered backbones, adapters, tasks and data modules: mg list [KIND]
@@ -75,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mg.cli.cv import main as cv_main
 
         return _guarded(cv_main, args[1:])
+    if command == "export":
+        from mg.cli.export import main as export_main
+
+        return _guarded(export_main, args[1:])
     if command == "report":
         from mg.cli.report import main as report_main
 
