@@ -41,6 +41,15 @@ class LoraSettings:
             layers to adapt; None lets peft pick by model type.
         seed (int): seed of the LoRA weights' initialisation, so a rebuilt backbone
             starts from the same weights.
+        use_rslora (bool): rank-stabilised LoRA: scale the update by ``alpha / sqrt(r)``
+            instead of ``alpha / r``, which keeps high ranks learning.
+        target_pattern (str | None): a regular expression that the full module name
+            (``encoder.layer.3.attention.self.query``) must match, instead of
+            ``target_modules``: e.g. ``.*layer[.](4|5)[.].*(query|value)`` adapts the
+            last two of six layers only.
+        modules_to_save (tuple[str, ...] | None): names (or name suffixes) of modules
+            trained in full beside the LoRA layers (e.g. a classifier or the embeddings);
+            they are kept in checkpoints and in merged exports.
     """
 
     r: int = 8
@@ -48,6 +57,9 @@ class LoraSettings:
     dropout: float = 0.05
     target_modules: tuple[str, ...] | None = None
     seed: int = 0
+    use_rslora: bool = False
+    target_pattern: str | None = None
+    modules_to_save: tuple[str, ...] | None = None
 
 
 def _import_peft() -> Any:
@@ -84,15 +96,28 @@ def apply_lora(model: nn.Module, settings: LoraSettings) -> list[str]:
 
     Raises:
         ImportError: peft is not installed (the message says how to install it).
-        ValueError: the target modules are missing or match no layer.
+        ValueError: the target modules are missing or match no layer, both
+            ``target_modules`` and ``target_pattern`` are set, or a module to save is
+            not in the model.
     """
     peft = _import_peft()
-    targets: list[str] | None = list(settings.target_modules) if settings.target_modules else None
+    targets: list[str] | str | None = (
+        list(settings.target_modules) if settings.target_modules else None
+    )
+    if settings.target_pattern is not None:
+        if targets:
+            raise ValueError(
+                f"Give LoRA target modules by name ({targets}) or by pattern "
+                f"({settings.target_pattern!r}), not both."
+            )
+        targets = settings.target_pattern  # peft reads a string as a full-match regex
+    saved = _modules_to_save(model, settings.modules_to_save or ())
     config = peft.LoraConfig(
         r=settings.r,
         lora_alpha=settings.alpha,
         lora_dropout=settings.dropout,
         target_modules=targets,
+        use_rslora=settings.use_rslora,
         bias="none",
     )
     with torch.random.fork_rng(devices=[]):
@@ -109,12 +134,35 @@ def apply_lora(model: nn.Module, settings: LoraSettings) -> list[str]:
     if hasattr(model, "peft_config"):
         del model.peft_config
     freeze(model)
-    trainable = []
     for name, parameter in model.named_parameters():
         if ".lora_" in name:
             parameter.requires_grad_(True)
-            trainable.append(name)
-    return trainable
+    for module in saved:
+        module.requires_grad_(True)
+    return [name for name, parameter in model.named_parameters() if parameter.requires_grad]
+
+
+def _modules_to_save(model: nn.Module, names: Sequence[str]) -> list[nn.Module]:
+    """Find the modules named (or name-suffixed) in ``names``; each name must match one.
+
+    They stay plain modules trained in place (rather than peft's wrapped copies), so the
+    model keeps its layout and a merged export holds their trained weights.
+    """
+    found: list[nn.Module] = []
+    for wanted in names:
+        matches = [
+            module
+            for name, module in model.named_modules()
+            if name == wanted or name.endswith(f".{wanted}")
+        ]
+        if not matches:
+            top = sorted({name.split(".")[0] for name, _ in model.named_modules() if name})
+            raise ValueError(
+                f"lora_modules_to_save names {wanted!r}, which is not a module of "
+                f"{type(model).__name__}; its top-level modules are {top}."
+            )
+        found += matches
+    return found
 
 
 def apply_finetune_mode(model: nn.Module, mode: FinetuneMode, lora: LoraSettings) -> None:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 TRAINING = ("fit", "validate", "test", "predict")
-COMMANDS = (*TRAINING, "list", "check", "matrix")
+COMMANDS = (*TRAINING, "cv", "export", "list", "check", "matrix", "report")
 
 HELP = """\
 usage: mg <command> [options]
@@ -23,11 +23,14 @@ Training (Lightning CLI; `mg <command> --help` lists every option):
   validate   run the validation split of a trained task
   test       run the test split and report metrics
   predict    write predictions (TSV, Parquet or .pt) with their ids
+  cv         k-fold cross-validation: every fold, then mean ± sd of the test metrics
+  export     a trained task as a folder (Hugging Face backbone, safetensors, config)
 
 Inspecting:
   list       registered backbones, adapters, tasks and data modules: mg list [KIND]
   check      check a config without loading weights:   mg check --config my.yaml
   matrix     the backbone x adapter x task table:    mg matrix [--format text|markdown|json]
+  report     learning curves and test plots of a run: mg report runs/mg/version_0
 
 Options:
   -h, --help     show this message
@@ -69,6 +72,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mg.cli.check import main as check_main
 
         return _guarded(check_main, args[1:])
+    if command == "cv":
+        from mg.cli.cv import main as cv_main
+
+        return _guarded(cv_main, args[1:])
+    if command == "export":
+        from mg.cli.export import main as export_main
+
+        return _guarded(export_main, args[1:])
+    if command == "report":
+        from mg.cli.report import main as report_main
+
+        return _guarded(report_main, args[1:])
     if command in TRAINING:
         from mg.cli.listing import component_help
 

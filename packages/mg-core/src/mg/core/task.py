@@ -443,7 +443,12 @@ class TaskInterface(pl.LightningModule, ABC):
         if self.lr_scheduler_fn is None:
             return optimizer
         scheduler = self.lr_scheduler_fn(optimizer)
-        config = {"scheduler": scheduler, "interval": self.lr_scheduler_interval, "frequency": 1}
+        interval = self.lr_scheduler_interval
+        # Warmup schedules (mg.tasks.schedules) size themselves to the run and step per step.
+        if callable(getattr(scheduler, "set_total_steps", None)):
+            scheduler.set_total_steps(self.trainer.estimated_stepping_batches)
+            interval = "step"
+        config = {"scheduler": scheduler, "interval": interval, "frequency": 1}
         if isinstance(scheduler, ReduceLROnPlateau):
             config["monitor"] = self.lr_scheduler_monitor
         return {"optimizer": optimizer, "lr_scheduler": config}

@@ -15,6 +15,7 @@ from mg.tasks.fusion import FusionClassification, FusionRegression
 from mg.tasks.masked_lm import MLM, Inference
 from mg.tasks.pairwise import PairwiseTokenClassification
 from mg.tasks.regression import SequenceRegression
+from mg.tasks.schedules import CosineWarmupLR, LinearWarmupLR
 from mg.tasks.variant_effect import VariantEmbeddingDistance, VariantLikelihoodRatio
 
 __version__ = version("mg-tasks")
@@ -23,11 +24,13 @@ __all__ = [
     "MLM",
     "ConditionalDiffusion",
     "ConditionalMLM",
+    "CosineWarmupLR",
     "Diffusion",
     "Embed",
     "FusionClassification",
     "FusionRegression",
     "Inference",
+    "LinearWarmupLR",
     "PairwiseTokenClassification",
     "SequenceClassification",
     "SequenceData",

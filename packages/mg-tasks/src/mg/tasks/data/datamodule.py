@@ -88,6 +88,11 @@ class SequenceData(DataInterface):
             ``fold_column`` that marks validation rows.
         fold_column (str | None): a column assigning each row to a fold; rows whose value
             equals ``fold`` are validation rows, the others training rows.
+        test_fold (int | str | None): with ``n_folds`` or ``fold_column``, the fold held
+            out for testing: with ``n_folds``, fold ``test_fold`` of all rows (the other
+            rows are then folded again for validation); with ``fold_column``, the rows of
+            that value (it must differ from ``fold``). Rotating it over ``0 .. n_folds - 1``
+            (``mg cv`` does) tests every row exactly once.
         seed (int): seed of the random split, the fold assignment and length grouping.
         batch_size (int): samples per batch.
         num_workers (int): DataLoader worker processes (tokenization runs there).
@@ -120,6 +125,7 @@ class SequenceData(DataInterface):
         n_folds: int | None = None,
         fold: int = 0,
         fold_column: str | None = None,
+        test_fold: int | str | None = None,
         seed: int = 0,
         batch_size: int = 16,
         num_workers: int = 0,
@@ -159,6 +165,7 @@ class SequenceData(DataInterface):
             n_folds=n_folds,
             fold=fold,
             fold_column=fold_column,
+            test_fold=test_fold,
             seed=seed,
         )
         self._given_class_names = list(class_names) if class_names else None

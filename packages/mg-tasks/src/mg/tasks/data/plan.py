@@ -57,6 +57,8 @@ class SplitPlan:
         n_folds (int | None): k-fold validation over the pool's training rows.
         fold (int): the validation fold, or the ``fold_column`` value of validation rows.
         fold_column (str | None): a column assigning pool rows to folds.
+        test_fold (int | str | None): the fold (of ``n_folds``, or a ``fold_column`` value)
+            held out for testing; the rest is folded again for validation.
         seed (int): seed of the partition.
     """
 
@@ -70,6 +72,7 @@ class SplitPlan:
     n_folds: int | None = None
     fold: int = 0
     fold_column: str | None = None
+    test_fold: int | str | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -110,6 +113,27 @@ class SplitPlan:
                 f"n_folds must be at least 2 and fold in 0..n_folds - 1; got n_folds="
                 f"{self.n_folds}, fold={self.fold}."
             )
+        if self.test_fold is not None:
+            self._check_test_fold()
+
+    def _check_test_fold(self) -> None:
+        if not (self.n_folds or self.fold_column) or self.test_file or self.test_fraction:
+            raise ValueError(
+                f"test_fold={self.test_fold!r} picks the test rows among n_folds or "
+                "fold_column folds: set one of those, and neither test_file nor test_fraction."
+            )
+        if self.fold_column and str(self.test_fold) == str(self.fold):
+            raise ValueError(
+                f"test_fold and fold are both {self.fold!r}: the test and validation folds "
+                "must differ."
+            )
+        if self.n_folds and not (
+            isinstance(self.test_fold, int) and 0 <= self.test_fold < self.n_folds
+        ):
+            raise ValueError(
+                f"test_fold must be in 0..{self.n_folds - 1} for n_folds={self.n_folds}, "
+                f"not {self.test_fold!r}."
+            )
 
     # ----------------------------------------------------------------- where splits live
     def _hf_split(self, split: str) -> str | None:
@@ -137,7 +161,7 @@ class SplitPlan:
         if split == "test":
             if self.test_file:
                 return SplitSource("test")
-            if self.test_fraction:
+            if self.test_fraction or self.test_fold is not None:
                 return SplitSource(self.pool, "test")  # type: ignore[arg-type]
             name = self._hf_split("test")
             return SplitSource(f"hf:{name}") if name else None
@@ -167,7 +191,10 @@ class SplitPlan:
             return self._partition
         n = len(pool)
         plain_val = self.val_fraction if not (self.n_folds or self.fold_column) else 0.0
-        parts = random_split(n, plain_val, self.test_fraction, self.seed)
+        if self.test_fold is not None:
+            parts = self._test_fold_split(pool)
+        else:
+            parts = random_split(n, plain_val, self.test_fraction, self.seed)
         for split, option in (("test", "test_fraction"), ("val", "val_fraction")):
             value = getattr(self, option)
             if value and not parts[split]:
@@ -202,3 +229,22 @@ class SplitPlan:
             )
         self._partition = parts
         return parts
+
+    def _test_fold_split(self, pool: Table) -> dict[str, list[int]]:
+        """Hold out the rows of fold ``test_fold`` for testing; the rest is the training pool."""
+        rows = list(range(len(pool)))
+        if self.n_folds:
+            rest, test = kfold_split(rows, self.n_folds, int(self.test_fold), self.seed)  # type: ignore[arg-type]
+            return {"train": rest, "val": [], "test": test}
+        assert self.fold_column is not None
+        pool.require_column(self.fold_column, "fold_column", "each row's fold")
+        values = pool.columns[self.fold_column]
+        _, test = column_fold_split(values, rows, self.test_fold)  # type: ignore[arg-type]
+        if not test:
+            raise ValueError(
+                f"The test split is empty: no row of {pool.source} has {self.fold_column!r} "
+                f"equal to test_fold={self.test_fold}; its values are "
+                f"{fold_values(values, rows)}. Set test_fold to one of them."
+            )
+        held = set(test)
+        return {"train": [i for i in rows if i not in held], "val": [], "test": test}

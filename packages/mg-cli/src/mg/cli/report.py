@@ -1,0 +1,456 @@
+"""``mg report RUN_DIR``: pictures of a run, as PNG files and one HTML page.
+
+From ``metrics.csv``: learning curves, one panel per metric, training and validation
+together. From ``test_outputs.pt`` (written by `mg test`, see `mg.cli.outputs`): ROC and
+precision-recall curves and a confusion matrix for classification (sequence, multi-label
+and per-token), predicted-vs-true and residual plots for regression, and predicted beside
+true contact maps for pairwise tasks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import html
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+MAX_CONTACT_MAPS = 4
+"""Pairwise reports draw this many items' maps (the first ones in test order)."""
+
+
+@dataclass
+class Figure:
+    """One picture of the report: its file name, heading and a one-line explanation."""
+
+    file: str
+    title: str
+    caption: str
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise ImportError(
+            "mg report draws with matplotlib, which is not installed: pip install 'mg-cli[report]'."
+        ) from error
+    matplotlib.use("Agg")  # files only: never open a window or need a display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+# --------------------------------------------------------------------------- metrics.csv
+def read_metrics(path: Path) -> list[dict[str, float]]:
+    """Read Lightning's ``metrics.csv`` into rows of numbers, empty cells left out.
+
+    Args:
+        path (Path): the CSV file.
+
+    Returns:
+        list[dict[str, float]]: one dict per logged row.
+    """
+    with path.open(newline="") as handle:
+        return [
+            {key: float(value) for key, value in row.items() if value not in ("", None)}
+            for row in csv.DictReader(handle)
+        ]
+
+
+def _curve_name(column: str) -> tuple[str, str] | None:
+    """Split a column into (metric, curve): ``val_loss`` into (``loss``, ``val``).
+
+    Columns that are not training or validation curves give None.
+    """
+    for prefix in ("train_", "val_"):
+        if column.startswith(prefix):
+            name = column[len(prefix) :]
+            stage = prefix[:-1]
+            if name.endswith("_step"):
+                return name[: -len("_step")], f"{stage} (every step)"
+            if name.endswith("_epoch"):
+                return name[: -len("_epoch")], stage
+            return name, stage
+    return None
+
+
+def learning_curves(rows: list[dict[str, float]], folder: Path) -> Figure | None:
+    """Draw one panel per metric against the optimizer step; None when nothing was logged.
+
+    Args:
+        rows (list[dict[str, float]]): rows from `read_metrics`.
+        folder (Path): where the PNG goes.
+
+    Returns:
+        Figure | None: the figure written.
+    """
+    series: dict[str, dict[str, tuple[list[float], list[float]]]] = defaultdict(dict)
+    for row in rows:
+        for column, value in row.items():
+            named = _curve_name(column)
+            if named is None or "step" not in row:
+                continue
+            name, stage = named
+            steps, values = series[name].setdefault(stage, ([], []))
+            steps.append(row["step"])
+            values.append(value)
+    if not series:
+        return None
+    plt = _pyplot()
+    names = sorted(series, key=lambda n: (n != "loss", n))
+    columns = min(3, len(names))
+    lines = math.ceil(len(names) / columns)
+    fig, axes = plt.subplots(lines, columns, figsize=(4.2 * columns, 3.2 * lines), squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        for stage, (steps, values) in sorted(series[name].items()):
+            every_step = "every step" in stage
+            ax.plot(
+                steps,
+                values,
+                label=stage,
+                color="C0" if stage.startswith("train") else "C1",
+                alpha=0.35 if every_step else 1.0,
+                marker=None if every_step else "o",
+                markersize=3,
+            )
+        ax.set_title(name)
+        ax.set_xlabel("optimizer step")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(names) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(folder / "learning_curves.png", dpi=110)
+    plt.close(fig)
+    return Figure(
+        "learning_curves.png",
+        "Learning curves",
+        "Each metric against the optimizer step: training (per step, faint, and per epoch) "
+        "and validation.",
+    )
+
+
+def final_test_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
+    """Return the last logged value of every ``test_*`` metric."""
+    found: dict[str, float] = {}
+    for row in rows:
+        found.update({k: v for k, v in row.items() if k.startswith("test_")})
+    return found
+
+
+# --------------------------------------------------------------------------- classification
+def _names(count: int, class_names: list[str]) -> list[str]:
+    return class_names if len(class_names) == count else [f"class {i}" for i in range(count)]
+
+
+def classification_figures(
+    labels: Tensor, scores: Tensor, class_names: list[str], folder: Path, multilabel: bool
+) -> list[Figure]:
+    """Draw ROC and precision-recall curves and the confusion matrix.
+
+    Args:
+        labels (Tensor): class indices ``(N,)``, or 0/1 ``(N, C)`` when ``multilabel``.
+        scores (Tensor): probabilities ``(N, C)``.
+        class_names (list[str]): names of the classes (or labels); may be empty.
+        folder (Path): where the PNGs go.
+        multilabel (bool): each column is its own yes/no decision.
+
+    Returns:
+        list[Figure]: the figures written.
+    """
+    from torchmetrics.functional.classification import (
+        binary_average_precision,
+        binary_confusion_matrix,
+        binary_precision_recall_curve,
+        binary_roc,
+        multiclass_confusion_matrix,
+    )
+
+    plt = _pyplot()
+    count = scores.shape[1]
+    names = _names(count, class_names)
+    # One curve per positive class: class 1 alone when there are two exclusive classes.
+    if multilabel:
+        curves = [(names[c], scores[:, c], labels[:, c].long()) for c in range(count)]
+    elif count == 2:
+        curves = [(names[1], scores[:, 1], (labels == 1).long())]
+    else:
+        curves = [(names[c], scores[:, c], (labels == c).long()) for c in range(count)]
+
+    fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(10, 4.2))
+    for name, score, truth in curves:
+        if truth.min() == truth.max():  # a class absent (or alone) in the test set has no curve
+            continue
+        fpr, tpr, _ = binary_roc(score, truth)
+        area = float(torch.trapezoid(tpr, fpr))
+        roc_ax.plot(fpr.numpy(), tpr.numpy(), label=f"{name} (AUC {area:.3f})")
+        precision, recall, _ = binary_precision_recall_curve(score, truth)
+        average = float(binary_average_precision(score, truth))
+        pr_ax.plot(recall.numpy(), precision.numpy(), label=f"{name} (AP {average:.3f})")
+        pr_ax.axhline(float(truth.float().mean()), color="grey", lw=0.6, ls=":")
+    roc_ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="chance")
+    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
+    pr_ax.set(xlabel="recall", ylabel="precision", title="Precision-recall", ylim=(0, 1.02))
+    for ax in (roc_ax, pr_ax):
+        ax.legend(fontsize=7, loc="lower right" if ax is roc_ax else "lower left")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(folder / "roc_pr.png", dpi=110)
+    plt.close(fig)
+    figures = [
+        Figure(
+            "roc_pr.png",
+            "ROC and precision-recall curves",
+            "One curve per class (one-vs-rest); dotted lines in the PR panel mark each "
+            "class's frequency, the precision of guessing.",
+        )
+    ]
+
+    if multilabel:
+        matrices = [
+            binary_confusion_matrix(scores[:, c], labels[:, c].long()) for c in range(count)
+        ]
+        panels = [(names[c], matrices[c], ["no", "yes"]) for c in range(count)]
+    else:
+        matrix = multiclass_confusion_matrix(scores.argmax(-1), labels.long(), count)
+        panels = [("all classes", matrix, names)]
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(max(4.0, 0.6 * count + 3) * len(panels) ** 0.8, 4), squeeze=False
+    )
+    for ax, (title, matrix, ticks) in zip(axes.flat, panels, strict=True):
+        ax.imshow(matrix.numpy(), cmap="Blues")
+        for (i, j), value in _cells(matrix):
+            dark = value > matrix.max() / 2
+            ax.text(j, i, str(value), ha="center", va="center", color="white" if dark else "black")
+        ax.set_xticks(range(len(ticks)), ticks, rotation=45, ha="right")
+        ax.set_yticks(range(len(ticks)), ticks)
+        ax.set(xlabel="predicted", ylabel="true", title=title)
+    fig.tight_layout()
+    fig.savefig(folder / "confusion_matrix.png", dpi=110)
+    plt.close(fig)
+    figures.append(
+        Figure(
+            "confusion_matrix.png",
+            "Confusion matrix",
+            "Counts of test items by true (rows) and predicted (columns) class"
+            + (", one matrix per label at probability 0.5." if multilabel else "."),
+        )
+    )
+    return figures
+
+
+def _cells(matrix: Tensor) -> list[tuple[tuple[int, int], int]]:
+    rows, columns = matrix.shape
+    return [((i, j), int(matrix[i, j])) for i in range(rows) for j in range(columns)]
+
+
+# --------------------------------------------------------------------------- regression
+def regression_figures(
+    labels: Tensor, predictions: Tensor, names: list[str], folder: Path
+) -> list[Figure]:
+    """Draw predicted against true values and the residuals, one row per output.
+
+    Args:
+        labels (Tensor): true values ``(N,)`` or ``(N, K)``.
+        predictions (Tensor): predictions in label units, the same shape.
+        names (list[str]): names of the outputs; may be empty.
+        folder (Path): where the PNG goes.
+
+    Returns:
+        list[Figure]: the figure written.
+    """
+    plt = _pyplot()
+    truth = labels.reshape(labels.shape[0], -1).float()
+    predicted = predictions.reshape(predictions.shape[0], -1).float()
+    count = truth.shape[1]
+    names = (
+        names
+        if len(names) == count
+        else ([""] if count == 1 else [f"output {i}" for i in range(count)])
+    )
+    fig, axes = plt.subplots(count, 2, figsize=(9, 4 * count), squeeze=False)
+    for k in range(count):
+        x, y = truth[:, k].numpy(), predicted[:, k].numpy()
+        residual = y - x
+        rmse = float((residual**2).mean() ** 0.5)
+        r = float(torch.corrcoef(torch.tensor([x, y]))[0, 1]) if len(x) > 1 else float("nan")
+        scatter, spread = axes[k]
+        scatter.scatter(x, y, s=10, alpha=0.6)
+        low, high = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+        scatter.plot([low, high], [low, high], color="grey", ls="--", lw=0.8, label="y = x")
+        scatter.set(
+            xlabel="true",
+            ylabel="predicted",
+            title=f"{names[k]} Pearson r {r:.3f}, RMSE {rmse:.3g}",
+        )
+        scatter.legend(fontsize=7)
+        spread.scatter(y, residual, s=10, alpha=0.6)
+        spread.axhline(0, color="grey", ls="--", lw=0.8)
+        spread.set(xlabel="predicted", ylabel="predicted - true", title=f"{names[k]} residuals")
+        for ax in (scatter, spread):
+            ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(folder / "regression.png", dpi=110)
+    plt.close(fig)
+    return [
+        Figure(
+            "regression.png",
+            "Predicted against true",
+            "Left: each test item's prediction against its label (on the dashed line when "
+            "exact). Right: residuals against the prediction; a trend means a bias.",
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- pairwise
+def contact_map_figures(
+    labels: list[Tensor], scores: list[Tensor], ids: list[str], folder: Path
+) -> list[Figure]:
+    """Draw predicted contact probabilities beside the true contacts for the first items.
+
+    Args:
+        labels (list[Tensor]): each item's true ``(L, L)`` 0/1 map.
+        scores (list[Tensor]): each item's predicted ``(L, L)`` probabilities.
+        ids (list[str]): the items' ids.
+        folder (Path): where the PNG goes.
+
+    Returns:
+        list[Figure]: the figure written.
+    """
+    plt = _pyplot()
+    shown = min(MAX_CONTACT_MAPS, len(scores))
+    fig, axes = plt.subplots(2, shown, figsize=(3.2 * shown, 6.4), squeeze=False)
+    for k in range(shown):
+        predicted_ax, true_ax = axes[0][k], axes[1][k]
+        image = predicted_ax.imshow(scores[k].numpy(), cmap="viridis", vmin=0, vmax=1)
+        predicted_ax.set_title(f"{ids[k] if k < len(ids) else k}: predicted", fontsize=9)
+        true_ax.imshow(labels[k].numpy(), cmap="Greys", vmin=0, vmax=1)
+        true_ax.set_title("true contacts", fontsize=9)
+        for ax in (predicted_ax, true_ax):
+            ax.set_xlabel("residue")
+            ax.set_ylabel("residue")
+    fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="probability")
+    fig.savefig(folder / "contact_maps.png", dpi=110)
+    plt.close(fig)
+    return [
+        Figure(
+            "contact_maps.png",
+            "Contact maps",
+            f"Predicted contact probabilities (top) and true contacts (bottom) of the first "
+            f"{shown} test items.",
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- the page
+def evaluation_figures(outputs: dict[str, Any], folder: Path) -> list[Figure]:
+    """Draw the figures that fit the kind of task that wrote ``outputs``."""
+    kind = outputs["kind"]
+    names = list(outputs.get("class_names") or [])
+    if kind in ("classification", "token_classification"):
+        return classification_figures(
+            outputs["labels"], outputs["scores"], names, folder, multilabel=False
+        )
+    if kind == "multilabel":
+        return classification_figures(
+            outputs["labels"], outputs["scores"], names, folder, multilabel=True
+        )
+    if kind == "regression":
+        return regression_figures(outputs["labels"], outputs["scores"], names, folder)
+    if kind == "pairwise":
+        return contact_map_figures(outputs["labels"], outputs["scores"], outputs["ids"], folder)
+    return []
+
+
+def write_page(
+    run: Path, folder: Path, figures: list[Figure], metrics: dict[str, float], task: str | None
+) -> Path:
+    """Write ``index.html``: the test metrics as a table, then every figure."""
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>mg report: {html.escape(run.name)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
+        "img{max-width:100%}td,th{padding:2px 12px;text-align:left}</style></head><body>",
+        f"<h1>Run {html.escape(str(run))}</h1>",
+    ]
+    if task:
+        parts.append(f"<p>Task: {html.escape(task)}</p>")
+    if metrics:
+        parts.append("<h2>Test metrics</h2><table><tr><th>metric</th><th>value</th></tr>")
+        parts += [
+            f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>"
+            for k, v in sorted(metrics.items())
+        ]
+        parts.append("</table>")
+    for figure in figures:
+        parts.append(f"<h2>{html.escape(figure.title)}</h2><p>{html.escape(figure.caption)}</p>")
+        parts.append(f"<img src='{html.escape(figure.file)}' alt='{html.escape(figure.title)}'>")
+    parts.append("</body></html>")
+    page = folder / "index.html"
+    page.write_text("\n".join(parts))
+    return page
+
+
+def render(run: Path, output: Path | None = None) -> tuple[Path, list[Figure]]:
+    """Draw every figure a run folder has the data for, and the HTML page that shows them.
+
+    Args:
+        run (Path): a run folder (``runs/mg/version_0``) with ``metrics.csv`` and/or
+            ``test_outputs.pt``.
+        output (Path | None): where to write; defaults to ``RUN/report``.
+
+    Returns:
+        tuple[Path, list[Figure]]: the HTML page and the figures on it.
+
+    Raises:
+        FileNotFoundError: the folder does not exist or holds nothing to draw.
+    """
+    from mg.cli.outputs import OUTPUTS_FILE, load_test_outputs
+
+    if not run.is_dir():
+        raise FileNotFoundError(
+            f"Run folder {str(run)!r} does not exist: give a folder that `mg fit` or `mg test` "
+            "wrote, such as runs/mg/version_0."
+        )
+    metrics_file = run / "metrics.csv"
+    rows = read_metrics(metrics_file) if metrics_file.exists() else []
+    outputs = load_test_outputs(run)
+    if not rows and outputs is None:
+        raise FileNotFoundError(
+            f"Nothing to draw in {str(run)!r}: it has neither metrics.csv nor {OUTPUTS_FILE}. "
+            "Give the folder of a `mg fit` or `mg test` run (with the CSV logger)."
+        )
+    folder = output or run / "report"
+    folder.mkdir(parents=True, exist_ok=True)
+    figures = []
+    curves = learning_curves(rows, folder)
+    if curves is not None:
+        figures.append(curves)
+    if outputs is not None:
+        figures += evaluation_figures(outputs, folder)
+    task = outputs["task"] if outputs else None
+    return write_page(run, folder, figures, final_test_metrics(rows), task), figures
+
+
+def main(args: list[str]) -> int:
+    """Run ``mg report RUN_DIR [--output DIR]``."""
+    parser = argparse.ArgumentParser(
+        prog="mg report",
+        description="Draw a run's learning curves and test results as PNGs and one HTML page.",
+        epilog="Test plots need test_outputs.pt, which `mg test` writes into its run folder.",
+    )
+    parser.add_argument("run", type=Path, help="the run folder, e.g. runs/mg/version_0")
+    parser.add_argument("--output", type=Path, help="where to write (default: RUN/report)")
+    options = parser.parse_args(args)
+    page, figures = render(options.run, options.output)
+    for figure in figures:
+        print(page.parent / figure.file)
+    print(f"Report: {page}")
+    return 0
