@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import pandas as pd
-
 FileFormat = Literal["auto", "csv", "tsv", "parquet", "jsonl", "fasta"]
 
 SUFFIXES: dict[str, str] = {
@@ -138,6 +136,8 @@ def read_delimited(path: str | Path, *, sep: str = ",", max_rows: int | None = N
         sep (str): the field delimiter.
         max_rows (int | None): read at most this many data rows.
     """
+    import pandas as pd  # here, not at import: it is a slow import few commands need
+
     path = Path(path)
     try:
         frame = pd.read_csv(
