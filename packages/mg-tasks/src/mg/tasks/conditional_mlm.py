@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import torch
@@ -13,81 +12,29 @@ from torchmetrics import MeanMetric, Metric
 from mg.adapters import ConditionalLMAdapter
 from mg.core import (
     BackboneCallable,
-    BackboneInterface,
     Capability,
     ConditionalGenerationAdapter,
     ConditionalGenerationAdapterCallable,
-    LabelKind,
     TaskInterface,
 )
 from mg.core.data import DataInterface
 from mg.core.task import Stage
 from mg.tasks.batching import (
     Sample,
-    as_numbers,
     gather_tokens,
     item_generators,
     pack_index,
     residue_mask,
     unpack,
 )
-from mg.tasks.data.labels import as_int, preview
+from mg.tasks.conditioning import Conditioned, ConditionKind
 from mg.tasks.masking import IGNORE_INDEX, mask_for_mlm
-
-ConditionKind = Literal["class", "continuous"]
-"""How a conditional task reads its labels: a class index or continuous values."""
 
 MLMOutput = Literal["tokens", "probabilities"]
 """What `ConditionalMLM` predicts per residue."""
 
 
-def condition_tensor(
-    labels: list[Any], condition: ConditionKind, n_classes: int, condition_size: int
-) -> tuple[Tensor, Tensor]:
-    """Turn labels into condition vectors.
-
-    Args:
-        labels (list[Any]): one label per sample (checked beforehand by `condition_problem`).
-        condition (ConditionKind): ``"class"`` or ``"continuous"``.
-        n_classes (int): number of classes (``"class"``).
-        condition_size (int): number of values (``"continuous"``).
-
-    Returns:
-        tuple[Tensor, Tensor]: the labels as a tensor (class indices, or ``(batch,
-        condition_size)`` floats), and the ``(batch, width)`` float condition vectors.
-    """
-    if condition == "class":
-        indices = torch.tensor([as_int(label) for label in labels])
-        return indices, F.one_hot(indices, n_classes).float()
-    rows = [as_numbers(label) for label in labels]
-    values = torch.tensor(rows, dtype=torch.float32).view(-1, condition_size)
-    return values, values
-
-
-def condition_problem(
-    label: Any, condition: ConditionKind, n_classes: int, condition_size: int
-) -> str | None:
-    """Say what is wrong with one condition label, or None when it is fine."""
-    if condition == "class":
-        index = as_int(label)
-        if index is None or not 0 <= index < n_classes:
-            return (
-                f"label {preview(label)} is not a class index in [0, {n_classes}) "
-                "(condition='class')"
-            )
-        return None
-    values = as_numbers(label)
-    if values is None or len(values) != condition_size:
-        return (
-            f"label {preview(label)} is not {condition_size} number(s) "
-            f"(condition='continuous', condition_size={condition_size})"
-        )
-    if not all(math.isfinite(v) for v in values):
-        return f"label {preview(label)} is NaN or infinite"
-    return None
-
-
-class ConditionalMLM(TaskInterface):
+class ConditionalMLM(Conditioned, TaskInterface):
     """Masked-LM training with each sequence's condition (a class or values) mixed in.
 
     As `MLM` (BERT-style 80/10/10 corruption of ``mask_rate`` of the residues, seeded per
@@ -126,7 +73,6 @@ class ConditionalMLM(TaskInterface):
     uses_lm_head = True
     needs_capabilities = frozenset({Capability.MASK_TOKEN})
     adapter_type = ConditionalGenerationAdapter
-    label_kind = LabelKind.CLASS
 
     def __init__(
         self,
@@ -142,37 +88,14 @@ class ConditionalMLM(TaskInterface):
         **kwargs: Any,
     ) -> None:
         super().__init__(backbone, adapter, **kwargs)
-        if condition not in ("class", "continuous"):
-            raise ValueError(f"condition must be 'class' or 'continuous', not {condition!r}.")
-        if condition == "class" and n_classes < 2:
-            raise ValueError(f"n_classes must be at least 2, not {n_classes}.")
-        if condition == "continuous" and condition_size < 1:
-            raise ValueError(f"condition_size must be at least 1, not {condition_size}.")
+        self.set_condition(condition, n_classes, condition_size)
         if not 0 < mask_rate <= 1:
             raise ValueError(f"mask_rate must be in (0, 1], not {mask_rate}.")
         if output not in ("tokens", "probabilities"):
             raise ValueError(f"output must be 'tokens' or 'probabilities', not {output!r}.")
-        self.condition = condition
-        self.label_kind = LabelKind.CLASS if condition == "class" else LabelKind.REGRESSION
-        self.n_classes = n_classes
-        self.condition_size = condition_size
         self.mask_rate = mask_rate
         self.output = output
         self.seed = seed
-
-    @property
-    def condition_width(self) -> int:
-        """The size of the condition vector the adapter reads."""
-        return self.n_classes if self.condition == "class" else self.condition_size
-
-    def adapter_arguments(self, backbone: BackboneInterface) -> tuple[Any, ...]:
-        """The adapter reads the embedding size, vocabulary, condition width and LM head."""
-        return (
-            backbone.get_embedding_size(),
-            backbone.get_vocab_size(),
-            self.condition_width,
-            backbone.get_decoder(),
-        )
 
     def collate(self, samples: list[Sample]) -> dict[str, Any]:
         """Tokenize and turn the labels into condition vectors.
@@ -182,10 +105,7 @@ class ConditionalMLM(TaskInterface):
             ``(batch, condition width)`` float.
         """
         batch = self.tokenize_samples(samples)
-        labels = [s["labels"] for s in samples]
-        batch["labels"], batch["condition"] = condition_tensor(
-            labels, self.condition, self.n_classes, self.condition_size
-        )
+        batch["labels"], batch["condition"] = self.condition_batch(samples)
         return batch
 
     def conditional_logits(
@@ -256,17 +176,3 @@ class ConditionalMLM(TaskInterface):
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if stage == "predict" and isinstance(datamodule, DataInterface):
             datamodule.check_labels(stage, self.label_problem)
-
-    @classmethod
-    def required_data_columns(cls, stage: str) -> set[str]:
-        """Sequences and labels (the condition), in every stage."""
-        return {"sequences", "labels"}
-
-    @classmethod
-    def provided_data_columns(cls, stage: str) -> set[str]:
-        """Prediction columns: ``ids``, ``predictions`` and ``sequences``."""
-        return {"ids", "predictions", "sequences"}
-
-    def label_problem(self, label: Any) -> str | None:
-        """Say what is wrong with a condition: a class out of range, a bad value list."""
-        return condition_problem(label, self.condition, self.n_classes, self.condition_size)

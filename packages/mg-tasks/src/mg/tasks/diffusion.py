@@ -8,8 +8,7 @@ masked position and keeps the most confident samples, until none is left.
 
 from __future__ import annotations
 
-import math
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -19,25 +18,22 @@ from torchmetrics import MeanMetric, Metric
 from mg.adapters import ConditionalLMAdapter
 from mg.core import (
     BackboneCallable,
-    BackboneInterface,
     Capability,
     ConditionalGenerationAdapter,
     ConditionalGenerationAdapterCallable,
-    LabelKind,
     TaskInterface,
 )
 from mg.core.alphabets import AlphabetCheck
 from mg.core.task import Stage
 from mg.tasks.batching import (
     Sample,
-    as_numbers,
     item_generators,
     pack_index,
     residue_mask,
     uniform_at,
     unpack,
 )
-from mg.tasks.data.labels import as_int, preview
+from mg.tasks.conditioning import Conditioned, ConditionKind
 from mg.tasks.masking import IGNORE_INDEX, mask_for_diffusion
 
 
@@ -302,11 +298,7 @@ class Diffusion(_MaskedDiffusion):
         return self.backbone.get_decoder()(out.last_hidden_state)
 
 
-ConditionKind = Literal["class", "continuous"]
-"""How `ConditionalDiffusion` reads its labels: a class index or continuous values."""
-
-
-class ConditionalDiffusion(_MaskedDiffusion):
+class ConditionalDiffusion(Conditioned, _MaskedDiffusion):
     """Masked discrete diffusion conditioned on a class or on continuous values.
 
     As `Diffusion`, but the logits come from a `ConditionalGenerationAdapter` that mixes
@@ -342,7 +334,6 @@ class ConditionalDiffusion(_MaskedDiffusion):
     """
 
     adapter_type = ConditionalGenerationAdapter
-    label_kind = LabelKind.CLASS
 
     def __init__(
         self,
@@ -369,30 +360,7 @@ class ConditionalDiffusion(_MaskedDiffusion):
             seed=seed,
             **kwargs,
         )
-        if condition not in ("class", "continuous"):
-            raise ValueError(f"condition must be 'class' or 'continuous', not {condition!r}.")
-        if condition == "class" and n_classes < 2:
-            raise ValueError(f"n_classes must be at least 2, not {n_classes}.")
-        if condition == "continuous" and condition_size < 1:
-            raise ValueError(f"condition_size must be at least 1, not {condition_size}.")
-        self.condition = condition
-        self.label_kind = LabelKind.CLASS if condition == "class" else LabelKind.REGRESSION
-        self.n_classes = n_classes
-        self.condition_size = condition_size
-
-    @property
-    def condition_width(self) -> int:
-        """The size of the condition vector the adapter reads."""
-        return self.n_classes if self.condition == "class" else self.condition_size
-
-    def adapter_arguments(self, backbone: BackboneInterface) -> tuple[Any, ...]:
-        """The adapter reads the embedding size, vocabulary, condition width and LM head."""
-        return (
-            backbone.get_embedding_size(),
-            backbone.get_vocab_size(),
-            self.condition_width,
-            backbone.get_decoder(),
-        )
+        self.set_condition(condition, n_classes, condition_size)
 
     def collate(self, samples: list[Sample]) -> dict[str, Any]:
         """Tokenize as `Diffusion` does, and turn the labels into condition vectors.
@@ -402,14 +370,7 @@ class ConditionalDiffusion(_MaskedDiffusion):
             ``(batch, condition width)`` float.
         """
         batch = super().collate(samples)
-        if self.condition == "class":
-            labels = torch.tensor([as_int(s["labels"]) for s in samples])
-            batch["condition"] = F.one_hot(labels, self.n_classes).float()
-        else:
-            rows = [as_numbers(s["labels"]) for s in samples]
-            labels = torch.tensor(rows, dtype=torch.float32).view(-1, self.condition_size)
-            batch["condition"] = labels
-        batch["labels"] = labels
+        batch["labels"], batch["condition"] = self.condition_batch(samples)
         return batch
 
     def denoise_logits(self, input_ids: Tensor, batch: dict[str, Any]) -> Tensor:
@@ -417,28 +378,3 @@ class ConditionalDiffusion(_MaskedDiffusion):
         out = self.backbone(input_ids, batch["attention_mask"])
         condition = batch["condition"].to(out.last_hidden_state.device)
         return self.adapter(out.last_hidden_state, out.attention_mask, condition)
-
-    @classmethod
-    def required_data_columns(cls, stage: str) -> set[str]:
-        """Sequences and labels (the condition), in every stage."""
-        return {"sequences", "labels"}
-
-    def label_problem(self, label: Any) -> str | None:
-        """Say what is wrong with a condition: a class out of range, a bad value list."""
-        if self.condition == "class":
-            index = as_int(label)
-            if index is None or not 0 <= index < self.n_classes:
-                return (
-                    f"label {preview(label)} is not a class index in [0, {self.n_classes}) "
-                    "(condition='class')"
-                )
-            return None
-        values = as_numbers(label)
-        if values is None or len(values) != self.condition_size:
-            return (
-                f"label {preview(label)} is not {self.condition_size} number(s) "
-                f"(condition='continuous', condition_size={self.condition_size})"
-            )
-        if not all(math.isfinite(v) for v in values):
-            return f"label {preview(label)} is NaN or infinite"
-        return None
