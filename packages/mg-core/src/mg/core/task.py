@@ -110,6 +110,7 @@ class TaskInterface(pl.LightningModule, ABC):
         self.backbone: BackboneInterface | None = None
         self.adapter: nn.Module | None = None
         self.metrics = nn.ModuleDict()
+        self._means: dict[str, Any] = {}  # not modules: never in a checkpoint
         self._omitted_keys: set[str] = set()
 
     # ----------------------------------------------------------------- declarations
@@ -352,17 +353,20 @@ class TaskInterface(pl.LightningModule, ABC):
     def backbone_alphabet(self) -> AlphabetCheck | None:
         """Return the characters the configured backbone accepts, known without building it.
 
-        Read from the backbone class (``residues``, ``extra_residues``) and the options set
-        on its callable (``alphabet``); None when the backbone reads any character
-        (``unknown="map"``) or learns its alphabet only from a tokenizer it loads.
+        Read from the options set on the backbone's callable, or their defaults in its
+        signature (``alphabet``, ``unknown``), else from the class (``residues``,
+        ``extra_residues``); None when the backbone reads any character (``unknown="map"``)
+        or learns its alphabet only from a tokenizer it loads.
         """
         cls = target_class(self.backbone_fn)
-        options = getattr(self.backbone_fn, "keywords", None) or {}
-        if cls is None or options.get("unknown") == "map":
+        if cls is None or not issubclass(cls, BackboneInterface):
+            return None
+        options = _defaults(cls) | (getattr(self.backbone_fn, "keywords", None) or {})
+        if options.get("unknown") == "map":
             return None
         if options.get("alphabet"):
-            return AlphabetCheck(options["alphabet"] + getattr(cls, "extra_residues", ""))
-        declared = cls.declared_alphabet() if issubclass(cls, BackboneInterface) else None
+            return AlphabetCheck(options["alphabet"] + cls.extra_residues)
+        declared = cls.declared_alphabet()
         return AlphabetCheck(declared) if declared else None
 
     def setup(self, stage: str) -> None:
@@ -376,22 +380,37 @@ class TaskInterface(pl.LightningModule, ABC):
         preds = self(batch)
         outputs = self.evaluate(preds, batch, stage)
         size = batch_size_of(batch)
-        per_step = stage == "train" and self.log_train_steps
         for name, value in outputs.items():
-            # Lightning keeps a running, batch-size weighted mean; no metric object per step.
-            self.log(
-                f"{stage}_{name}",
-                value.detach(),
-                on_step=per_step,
-                on_epoch=True,
-                prog_bar=name == "loss",
-                batch_size=size,
-                sync_dist=stage != "train",
-            )
+            if stage == "train":
+                # Lightning keeps a running, batch-size weighted mean; no metric object per step.
+                self.log(
+                    f"train_{name}",
+                    value.detach(),
+                    on_step=self.log_train_steps,
+                    on_epoch=True,
+                    prog_bar=name == "loss",
+                    batch_size=size,
+                )
+            else:
+                # A weighted mean that syncs sums and weights across processes: averaging
+                # each process's mean would be wrong when their shares differ in size.
+                self._mean(f"{stage}_{name}").update(value.detach().float(), size)
         return outputs["loss"]
 
+    def _mean(self, key: str) -> Any:
+        """Return the running weighted mean of one logged value, made on first use."""
+        if key not in self._means:
+            from torchmetrics import MeanMetric
+
+            self._means[key] = MeanMetric().to(self.device)
+        return self._means[key]
+
     def _log_epoch_metrics(self, stage: Stage) -> None:
-        """Compute the stage's metrics once per epoch (they sync across processes), then reset."""
+        """Compute the stage's means and metrics once per epoch (they sync), then reset."""
+        for key, mean in self._means.items():
+            if key.startswith(f"{stage}_") and mean.update_count:
+                self.log(key, mean.compute(), prog_bar=key == f"{stage}_loss")
+                mean.reset()
         key = f"{stage}_metrics"
         if key not in self.metrics:
             return
@@ -477,6 +496,12 @@ class TaskInterface(pl.LightningModule, ABC):
                 "backbone and adapter options?"
             )
         return result
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    """Return the keyword defaults of a class's ``__init__`` (what an unset option means)."""
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
 
 def batch_size_of(batch: dict[str, Any]) -> int:

@@ -82,7 +82,6 @@ class ToyBackbone(BackboneInterface):
     """
 
     modality = Modality.DNA
-    residues = DNA  # the default alphabet, known before anything is built
     capabilities = frozenset(
         {Capability.MASKED_LM_HEAD, Capability.MASK_TOKEN, Capability.PER_RESIDUE_TOKENS}
     )
