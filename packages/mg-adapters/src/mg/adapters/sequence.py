@@ -65,7 +65,7 @@ class LinearCLSAdapter(SequenceAdapter):
         return self.linear(self.dropout(self.pool(hidden_states, mask)))
 
     def pool(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
-        """Pool the real tokens' states the class's `pooling` way (here: the first token's).
+        """Reduce the real tokens' states to one vector as `pooling` says (here: the first token).
 
         Args:
             hidden_states (Tensor): ``(batch, length, in_features)``.
