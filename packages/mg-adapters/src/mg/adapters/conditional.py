@@ -113,13 +113,7 @@ class ConditionalLMAdapter(ConditionalGenerationAdapter):
             )
 
     def forward(self, hidden_states: Tensor, attention_mask: Tensor, condition: Tensor) -> Tensor:
-        """Predict token logits under a condition.
-
-        Args:
-            hidden_states (Tensor): ``(batch, length, in_features)``.
-            attention_mask (Tensor): ``(batch, length)`` bool, True for real tokens.
-            condition (Tensor): ``(batch, condition_size)`` float; a one-hot class or a
-                continuous label.
+        """Predict token logits; arguments as in `ConditionalGenerationAdapter.forward`.
 
         Returns:
             Tensor: ``(batch, length, vocab_size)`` logits, zero at padded positions.

@@ -1,11 +1,13 @@
-"""Small building blocks shared by the heads: activations by name and MLP stacks."""
+"""Small building blocks shared by the heads: activations, MLP stacks, residual conv blocks."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Literal, get_args
 
-from torch import nn
+from torch import Tensor, nn
+
+from mg.adapters.pooling import zero_padding
 
 Activation = Literal["relu", "gelu", "silu", "tanh", "elu", "leaky_relu"]
 """Activation names a user may put in a config. Each maps zero to zero."""
@@ -94,3 +96,69 @@ def make_mlp(
         width = size
     layers.append(nn.Linear(width, out_features, bias=bias))
     return nn.Sequential(*layers)
+
+
+class ResidualConvBlock(nn.Module):
+    """Pre-activation residual block, ``x + conv(act(norm(conv(act(norm(x))))))``.
+
+    Works channels-last on token states ``(batch, length, channels)`` (``dims=1``) or on a
+    pair map ``(batch, length, length, channels)`` (``dims=2``). Normalisation is per
+    position (LayerNorm over channels), so batch-mates never share statistics, and masked
+    positions are set to zero before each convolution.
+
+    Args:
+        dims (int): 1 for ``Conv1d`` over tokens, 2 for ``Conv2d`` over a pair map.
+        channels (int): input and output channels.
+        kernel_size (int): convolution width; odd, so the output keeps the input's size.
+        activation (str): activation name (see `Activation`).
+        dropout (float): dropout before the second convolution.
+    """
+
+    def __init__(
+        self, dims: int, channels: int, kernel_size: int, activation: str, dropout: float
+    ) -> None:
+        super().__init__()
+        conv = {1: nn.Conv1d, 2: nn.Conv2d}[dims]
+        self.norm1 = nn.LayerNorm(channels)
+        self.conv1 = conv(channels, channels, kernel_size, padding=kernel_size // 2)
+        self.norm2 = nn.LayerNorm(channels)
+        self.conv2 = conv(channels, channels, kernel_size, padding=kernel_size // 2)
+        self.act = make_activation(activation)
+        self.dropout = nn.Dropout(dropout)
+
+    @staticmethod
+    def _conv(conv: nn.Module, x: Tensor, mask: Tensor) -> Tensor:
+        # Masked positions are zero going in, exactly like the conv's own zero padding past
+        # the edge, so a real position sees the same neighbours alone or batched.
+        return conv(zero_padding(x, mask).movedim(-1, 1)).movedim(1, -1)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        """Apply the block.
+
+        Args:
+            x (Tensor): ``(batch, *spatial, channels)``.
+            mask (Tensor): ``(batch, *spatial)`` bool, True for real positions.
+
+        Returns:
+            Tensor: same shape as ``x``.
+        """
+        y = self._conv(self.conv1, self.act(self.norm1(x)), mask)
+        y = self._conv(self.conv2, self.dropout(self.act(self.norm2(y))), mask)
+        return x + y
+
+
+def check_conv_sizes(sizes: dict[str, int]) -> None:
+    """Check a convolution head's sizes from a user config before anything is built.
+
+    Args:
+        sizes (dict[str, int]): option name to value; must include ``kernel_size``.
+
+    Raises:
+        ValueError: a size is not a positive integer, or ``kernel_size`` is even.
+    """
+    check_sizes(", ".join(sizes), list(sizes.values()))
+    if sizes["kernel_size"] % 2 == 0:
+        raise ValueError(
+            f"kernel_size must be odd so the output keeps the input's size, "
+            f"got {sizes['kernel_size']}."
+        )

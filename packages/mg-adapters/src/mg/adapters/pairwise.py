@@ -15,7 +15,14 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from mg.adapters.layers import Activation, check_sizes, make_activation, make_mlp
+from mg.adapters.layers import (
+    Activation,
+    ResidualConvBlock,
+    check_conv_sizes,
+    check_sizes,
+    make_activation,
+    make_mlp,
+)
 from mg.adapters.pooling import check_mask, zero_padding
 from mg.core.adapters import PairwiseAdapter
 
@@ -121,30 +128,6 @@ class MLPPairwiseAdapter(PairwiseAdapter):
         return zero_padding(scores, pair_mask(mask))
 
 
-class _ResidualBlock2D(nn.Module):
-    """Pre-activation residual block on a pair map, padding zeroed before each conv."""
-
-    def __init__(self, channels: int, kernel_size: int, activation: str, dropout: float) -> None:
-        super().__init__()
-        self.norm1 = nn.LayerNorm(channels)
-        self.conv1 = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2)
-        self.norm2 = nn.LayerNorm(channels)
-        self.conv2 = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2)
-        self.act = make_activation(activation)
-        self.dropout = nn.Dropout(dropout)
-
-    @staticmethod
-    def _conv(conv: nn.Conv2d, x: Tensor, mask: Tensor) -> Tensor:
-        # Pairs touching padding are zero going in, exactly like the conv's own zero padding
-        # past the map's edge, so a real pair sees the same neighbours alone or batched.
-        return conv(zero_padding(x, mask).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        y = self._conv(self.conv1, self.act(self.norm1(x)), mask)
-        y = self._conv(self.conv2, self.dropout(self.act(self.norm2(y))), mask)
-        return x + y
-
-
 class ResNet2DPairwiseAdapter(PairwiseAdapter):
     """A 2-D residual convolution network over a pair map built from projected token states.
 
@@ -167,7 +150,8 @@ class ResNet2DPairwiseAdapter(PairwiseAdapter):
         activation (Activation): activation inside the blocks.
 
     Raises:
-        ValueError: ``kernel_size`` is even, or a size is not positive.
+        ValueError: ``kernel_size`` is even, a size is not positive, or ``activation`` is
+            unknown.
     """
 
     def __init__(
@@ -184,16 +168,19 @@ class ResNet2DPairwiseAdapter(PairwiseAdapter):
         activation: Activation = "gelu",
     ) -> None:
         super().__init__()
-        check_sizes(
-            "projection_size, channels, kernel_size, num_blocks",
-            [projection_size, channels, kernel_size, num_blocks],
+        check_conv_sizes(
+            {
+                "projection_size": projection_size,
+                "channels": channels,
+                "kernel_size": kernel_size,
+                "num_blocks": num_blocks,
+            }
         )
-        if kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd to keep the map's size, got {kernel_size}.")
         self.project = nn.Linear(in_features, projection_size)
         self.pair_in = nn.Linear(2 * projection_size, channels)
         self.blocks = nn.ModuleList(
-            _ResidualBlock2D(channels, kernel_size, activation, dropout) for _ in range(num_blocks)
+            ResidualConvBlock(2, channels, kernel_size, activation, dropout)
+            for _ in range(num_blocks)
         )
         self.norm = nn.LayerNorm(channels)
         self.act = make_activation(activation)
@@ -201,16 +188,7 @@ class ResNet2DPairwiseAdapter(PairwiseAdapter):
         self.linear = nn.Linear(channels, out_features)
 
     def forward(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
-        """Score every pair of tokens.
-
-        Args:
-            hidden_states (Tensor): ``(batch, length, in_features)``.
-            attention_mask (Tensor): ``(batch, length)`` bool, True for real tokens.
-
-        Returns:
-            Tensor: ``(batch, length, length, out_features)``, symmetric, zero at pairs
-            that touch padding.
-        """
+        """Score every pair of tokens (shapes as in ``MLPPairwiseAdapter.forward``)."""
         mask = check_mask(hidden_states, attention_mask)
         pairs_mask = pair_mask(mask)
         p = self.project(zero_padding(hidden_states, mask))

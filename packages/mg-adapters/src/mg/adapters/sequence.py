@@ -7,19 +7,24 @@ is SequenceAdapter: ``SequenceClassification`` and ``SequenceRegression``. The t
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
-from typing import Literal
+from typing import ClassVar, Literal
 
 from torch import Tensor, nn
 
-from mg.adapters.layers import Activation, check_sizes, make_activation, make_mlp
+from mg.adapters.layers import (
+    Activation,
+    ResidualConvBlock,
+    check_conv_sizes,
+    check_sizes,
+    make_activation,
+    make_mlp,
+)
 from mg.adapters.pooling import (
     Pooling,
     check_mask,
     check_pooling,
-    cls_pool,
-    masked_max,
-    masked_mean,
     pool,
     zero_padding,
 )
@@ -37,6 +42,9 @@ class LinearCLSAdapter(SequenceAdapter):
         out_features (int): reserved, filled by the task: the number of outputs.
         dropout (float): dropout on the pooled state before the linear layer.
     """
+
+    pooling: ClassVar[Pooling] = "cls"
+    """How `pool` reduces the tokens; each subclass names its own."""
 
     def __init__(self, in_features: int, out_features: int, /, *, dropout: float = 0.0) -> None:
         super().__init__()
@@ -57,7 +65,7 @@ class LinearCLSAdapter(SequenceAdapter):
         return self.linear(self.dropout(self.pool(hidden_states, mask)))
 
     def pool(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
-        """Return the first token's state; subclasses pool differently.
+        """Reduce the real tokens' states to one vector as `pooling` says (here: the first token).
 
         Args:
             hidden_states (Tensor): ``(batch, length, in_features)``.
@@ -66,7 +74,7 @@ class LinearCLSAdapter(SequenceAdapter):
         Returns:
             Tensor: ``(batch, in_features)``.
         """
-        return cls_pool(hidden_states, attention_mask)
+        return pool(hidden_states, attention_mask, self.pooling)
 
 
 class LinearMeanPoolAdapter(LinearCLSAdapter):
@@ -78,12 +86,10 @@ class LinearMeanPoolAdapter(LinearCLSAdapter):
     Args:
         in_features (int): reserved, filled by the task: the backbone's hidden size.
         out_features (int): reserved, filled by the task: the number of outputs.
-        dropout (float): dropout on the pooled state before the linear layer.
+        dropout (float): dropout on the mean state, before the linear layer.
     """
 
-    def pool(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
-        """Return the mean of the real tokens' states."""
-        return masked_mean(hidden_states, attention_mask)
+    pooling: ClassVar[Pooling] = "mean"
 
 
 class LinearMaxPoolAdapter(LinearCLSAdapter):
@@ -95,16 +101,17 @@ class LinearMaxPoolAdapter(LinearCLSAdapter):
     Args:
         in_features (int): reserved, filled by the task: the backbone's hidden size.
         out_features (int): reserved, filled by the task: the number of outputs.
-        dropout (float): dropout on the pooled state before the linear layer.
+        dropout (float): dropout on the feature-wise maximum, before the linear layer.
     """
 
-    def pool(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
-        """Return the feature-wise maximum over the real tokens' states."""
-        return masked_max(hidden_states, attention_mask)
+    pooling: ClassVar[Pooling] = "max"
 
 
 class MLPPoolAdapter(SequenceAdapter):
     """An MLP on the pooled real tokens' states (mean, max or CLS pooling).
+
+    The pooled state goes through dropout, then ``Linear → activation → Dropout`` per
+    hidden size, then a last ``Linear`` to ``out_features``.
 
     Accepted by: SequenceClassification, SequenceRegression (any task taking a
     SequenceAdapter).
@@ -140,18 +147,47 @@ class MLPPoolAdapter(SequenceAdapter):
     def forward(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
         """Pool the real tokens, then run the MLP.
 
-        Args:
-            hidden_states (Tensor): ``(batch, length, in_features)``.
-            attention_mask (Tensor): ``(batch, length)`` bool, True for real tokens.
-
-        Returns:
-            Tensor: ``(batch, out_features)``.
+        Arguments and result as in `SequenceAdapter.forward`.
         """
         mask = check_mask(hidden_states, attention_mask)
         return self.mlp(self.dropout(pool(hidden_states, mask, self.pooling)))
 
 
-class TransformerPoolAdapter(SequenceAdapter):
+class _EncoderPoolHead(SequenceAdapter):
+    """Shared forward of the heads that encode the tokens, then pool them and project.
+
+    Subclasses set ``project``, ``pooling``, ``dropout`` and ``linear`` and define `_encode`.
+    """
+
+    project: nn.Module
+    pooling: Pooling
+    dropout: nn.Dropout
+    linear: nn.Linear
+
+    @abstractmethod
+    def _encode(self, states: Tensor, mask: Tensor) -> Tensor:
+        """Encode the projected states so that each item's real tokens see only each other.
+
+        Args:
+            states (Tensor): ``(batch, length, width)``, zero at padded positions.
+            mask (Tensor): ``(batch, length)`` bool, True for real tokens.
+
+        Returns:
+            Tensor: ``(batch, length, width)``.
+        """
+
+    def forward(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
+        """Encode each sequence on its own, pool its real tokens, then project.
+
+        Arguments and result as in `SequenceAdapter.forward`.
+        """
+        mask = check_mask(hidden_states, attention_mask)
+        # Zeroing padding first keeps inf/NaN garbage there out of the norms and convolutions.
+        states = self._encode(self.project(zero_padding(hidden_states, mask)), mask)
+        return self.linear(self.dropout(pool(states, mask, self.pooling)))
+
+
+class TransformerPoolAdapter(_EncoderPoolHead):
     """A small transformer encoder over the tokens, then pooling and a linear layer.
 
     Attention runs within each sequence only (``batch_first=True``) and never attends to
@@ -175,7 +211,8 @@ class TransformerPoolAdapter(SequenceAdapter):
         activation (Literal["relu", "gelu"]): the encoder's feed-forward activation.
 
     Raises:
-        ValueError: ``num_heads`` does not divide ``hidden_size``, or a size is not positive.
+        ValueError: ``num_heads`` does not divide ``hidden_size``, a size is not positive,
+            or ``pooling`` or ``activation`` is unknown.
     """
 
     def __init__(
@@ -223,48 +260,11 @@ class TransformerPoolAdapter(SequenceAdapter):
         self.dropout = nn.Dropout(dropout)
         self.linear = nn.Linear(width, out_features)
 
-    def forward(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
-        """Encode each sequence on its own, pool its real tokens, then project.
-
-        Args:
-            hidden_states (Tensor): ``(batch, length, in_features)``.
-            attention_mask (Tensor): ``(batch, length)`` bool, True for real tokens.
-
-        Returns:
-            Tensor: ``(batch, out_features)``.
-        """
-        mask = check_mask(hidden_states, attention_mask)
-        # Zeroing padding first keeps inf/NaN garbage there out of the layer norms.
-        states = self.project(zero_padding(hidden_states, mask))
-        states = self.encoder(states, src_key_padding_mask=~mask)
-        return self.linear(self.dropout(pool(states, mask, self.pooling)))
+    def _encode(self, states: Tensor, mask: Tensor) -> Tensor:
+        return self.encoder(states, src_key_padding_mask=~mask)
 
 
-class _ResidualBlock1D(nn.Module):
-    """Pre-activation residual block: (norm → act → conv) twice, padding zeroed before each conv."""
-
-    def __init__(self, channels: int, kernel_size: int, activation: str, dropout: float) -> None:
-        super().__init__()
-        self.norm1 = nn.LayerNorm(channels)
-        self.conv1 = nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2)
-        self.norm2 = nn.LayerNorm(channels)
-        self.conv2 = nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2)
-        self.act = make_activation(activation)
-        self.dropout = nn.Dropout(dropout)
-
-    @staticmethod
-    def _conv(conv: nn.Conv1d, x: Tensor, mask: Tensor) -> Tensor:
-        # Padded positions are zero going in, exactly like the conv's own zero padding past
-        # the end of a sequence, so an item sees the same neighbours alone or batched.
-        return conv(zero_padding(x, mask).transpose(1, 2)).transpose(1, 2)
-
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        y = self._conv(self.conv1, self.act(self.norm1(x)), mask)
-        y = self._conv(self.conv2, self.dropout(self.act(self.norm2(y))), mask)
-        return x + y
-
-
-class ResNet1DAdapter(SequenceAdapter):
+class ResNet1DAdapter(_EncoderPoolHead):
     """A 1-D residual convolution network over the tokens, then masked pooling and a linear layer.
 
     Padded positions are set to zero before every convolution, so padding never leaks into
@@ -285,7 +285,8 @@ class ResNet1DAdapter(SequenceAdapter):
         activation (Activation): activation inside the blocks.
 
     Raises:
-        ValueError: ``kernel_size`` is even, or a size is not positive.
+        ValueError: ``kernel_size`` is even, a size is not positive, or ``pooling`` or
+            ``activation`` is unknown.
     """
 
     def __init__(
@@ -303,32 +304,21 @@ class ResNet1DAdapter(SequenceAdapter):
     ) -> None:
         super().__init__()
         check_pooling(pooling)
-        check_sizes("kernel_size, channels, num_blocks", [kernel_size, channels, num_blocks])
-        if kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd to keep the length, got {kernel_size}.")
+        check_conv_sizes(
+            {"kernel_size": kernel_size, "channels": channels, "num_blocks": num_blocks}
+        )
         self.pooling = pooling
         self.project = nn.Linear(in_features, channels)
         self.blocks = nn.ModuleList(
-            _ResidualBlock1D(channels, kernel_size, activation, dropout) for _ in range(num_blocks)
+            ResidualConvBlock(1, channels, kernel_size, activation, dropout)
+            for _ in range(num_blocks)
         )
         self.norm = nn.LayerNorm(channels)
         self.act = make_activation(activation)
         self.dropout = nn.Dropout(dropout)
         self.linear = nn.Linear(channels, out_features)
 
-    def forward(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
-        """Convolve each sequence's real tokens, pool them, then project.
-
-        Args:
-            hidden_states (Tensor): ``(batch, length, in_features)``.
-            attention_mask (Tensor): ``(batch, length)`` bool, True for real tokens.
-
-        Returns:
-            Tensor: ``(batch, out_features)``.
-        """
-        mask = check_mask(hidden_states, attention_mask)
-        x = self.project(zero_padding(hidden_states, mask))
+    def _encode(self, states: Tensor, mask: Tensor) -> Tensor:
         for block in self.blocks:
-            x = block(x, mask)
-        x = self.act(self.norm(x))
-        return self.linear(self.dropout(pool(x, mask, self.pooling)))
+            states = block(states, mask)
+        return self.act(self.norm(states))

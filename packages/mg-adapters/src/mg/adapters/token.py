@@ -7,6 +7,7 @@ the keyword options are the user's. Outputs at padded positions are zero.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 
 from torch import Tensor, nn
@@ -16,7 +17,40 @@ from mg.adapters.pooling import check_mask, zero_padding
 from mg.core.adapters import TokenAdapter
 
 
-class LinearTokenAdapter(TokenAdapter):
+class _PerTokenHead(TokenAdapter):
+    """Runs dropout then the subclass's head on every token; zero at padded positions."""
+
+    dropout: nn.Dropout
+
+    @abstractmethod
+    def _head(self, states: Tensor) -> Tensor:
+        """Map ``(..., in_features)`` states to ``(..., out_features)``; subclasses define it.
+
+        Args:
+            states (Tensor): ``(batch, length, in_features)``, dropout applied.
+
+        Returns:
+            Tensor: ``(batch, length, out_features)``.
+        """
+
+    def forward(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
+        """Run the head on every token.
+
+        Args:
+            hidden_states (Tensor): ``(batch, length, in_features)``.
+            attention_mask (Tensor): ``(batch, length)`` bool, True for real tokens.
+
+        Returns:
+            Tensor: ``(batch, length, out_features)``, zero at padded positions.
+        """
+        mask = check_mask(hidden_states, attention_mask)
+        # Zero padding going in as well as coming out: garbage there (even NaN) would
+        # otherwise reach the weight gradients through 0 * NaN.
+        states = zero_padding(hidden_states, mask)
+        return zero_padding(self._head(self.dropout(states)), mask)
+
+
+class LinearTokenAdapter(_PerTokenHead):
     """A linear layer applied to every token's state.
 
     Accepted by: TokenClassification (any task taking a TokenAdapter).
@@ -32,24 +66,12 @@ class LinearTokenAdapter(TokenAdapter):
         self.dropout = nn.Dropout(dropout)
         self.linear = nn.Linear(in_features, out_features)
 
-    def forward(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
-        """Project every token.
-
-        Args:
-            hidden_states (Tensor): ``(batch, length, in_features)``.
-            attention_mask (Tensor): ``(batch, length)`` bool, True for real tokens.
-
-        Returns:
-            Tensor: ``(batch, length, out_features)``, zero at padded positions.
-        """
-        mask = check_mask(hidden_states, attention_mask)
-        # Zero padding going in as well as coming out: garbage there (even NaN) would
-        # otherwise reach the weight gradients through 0 * NaN.
-        states = zero_padding(hidden_states, mask)
-        return zero_padding(self.linear(self.dropout(states)), mask)
+    def _head(self, states: Tensor) -> Tensor:
+        """Apply the linear layer (see ``_PerTokenHead._head``)."""
+        return self.linear(states)
 
 
-class MLPTokenAdapter(TokenAdapter):
+class MLPTokenAdapter(_PerTokenHead):
     """An MLP applied to every token's state.
 
     Accepted by: TokenClassification (any task taking a TokenAdapter).
@@ -78,16 +100,6 @@ class MLPTokenAdapter(TokenAdapter):
             in_features, hidden_sizes, out_features, activation=activation, dropout=dropout
         )
 
-    def forward(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
-        """Run the MLP on every token.
-
-        Args:
-            hidden_states (Tensor): ``(batch, length, in_features)``.
-            attention_mask (Tensor): ``(batch, length)`` bool, True for real tokens.
-
-        Returns:
-            Tensor: ``(batch, length, out_features)``, zero at padded positions.
-        """
-        mask = check_mask(hidden_states, attention_mask)
-        states = zero_padding(hidden_states, mask)
-        return zero_padding(self.mlp(self.dropout(states)), mask)
+    def _head(self, states: Tensor) -> Tensor:
+        """Apply the MLP (see ``_PerTokenHead._head``)."""
+        return self.mlp(states)

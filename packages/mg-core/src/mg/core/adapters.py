@@ -53,11 +53,7 @@ class TokenAdapter(nn.Module, ABC):
 
     @abstractmethod
     def forward(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
-        """Project every token.
-
-        Args:
-            hidden_states (Tensor): ``(batch, length, in_features)``.
-            attention_mask (Tensor): ``(batch, length)`` bool, True for real tokens.
+        """Project every token; the arguments are as in `SequenceAdapter.forward`.
 
         Returns:
             Tensor: ``(batch, length, out_features)``.
@@ -72,11 +68,7 @@ class PairwiseAdapter(nn.Module, ABC):
 
     @abstractmethod
     def forward(self, hidden_states: Tensor, attention_mask: Tensor) -> Tensor:
-        """Score every pair of tokens.
-
-        Args:
-            hidden_states (Tensor): ``(batch, length, in_features)``.
-            attention_mask (Tensor): ``(batch, length)`` bool, True for real tokens.
+        """Score every pair of tokens; the arguments are as in `SequenceAdapter.forward`.
 
         Returns:
             Tensor: ``(batch, length, length, out_features)``, symmetric in the two
