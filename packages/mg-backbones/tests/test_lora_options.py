@@ -80,3 +80,24 @@ def test_unclear_or_wrong_lora_options_say_what_to_fix() -> None:
         apply_lora(
             _bert(), LoraSettings(target_modules=("query",), modules_to_save=("classifier",))
         )
+
+
+def test_lora_options_reach_peft_from_a_backbone_option() -> None:
+    from mg.backbones import BertDNATiny
+
+    backbone = BertDNATiny(
+        finetune="lora",
+        lora_r=4,
+        lora_alpha=8,
+        lora_options={"use_rslora": True, "target_pattern": r".*layer[.]1[.].*query"},
+    )
+    adapted = {name for name, _ in backbone.model.named_modules() if name.endswith("lora_A")}
+    assert adapted and all(".layer.1." in name and "query" in name for name in adapted)
+    assert _scalings(backbone.model) == {8 / math.sqrt(4)}
+
+
+def test_an_unknown_lora_option_is_named_with_the_ones_there_are() -> None:
+    from mg.backbones import BertDNATiny
+
+    with pytest.raises(ValueError, match=r"lora_options has no \['rank'\].*use_rslora"):
+        BertDNATiny(finetune="lora", lora_options={"rank": 4})

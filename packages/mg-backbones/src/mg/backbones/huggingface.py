@@ -128,21 +128,36 @@ class TransformersBackbone(TokenizerBackbone):
         lora_alpha: int,
         lora_dropout: float,
         lora_target_modules: list[str] | None,
+        lora_options: dict[str, Any] | None = None,
     ) -> None:
         """Choose which weights train (after `attach`).
 
         Args:
             finetune (FinetuneMode): ``"full"``, ``"frozen"`` or ``"lora"``.
-            lora_r (int): LoRA rank (used with ``"lora"``, as are the next three).
+            lora_r (int): LoRA rank (used with ``"lora"``, as are the others).
             lora_alpha (int): LoRA scaling numerator.
             lora_dropout (float): dropout on the LoRA input.
             lora_target_modules (list[str] | None): layers to adapt; None: the family's.
+            lora_options (dict[str, Any] | None): further `LoraSettings` fields
+                (``use_rslora``, ``target_pattern``, ``modules_to_save``).
         """
         self.finetune = finetune
         freeze_unused(self.model)
-        targets = default_targets(lora_target_modules, self.lora_target_modules)
+        options = dict(lora_options or {})
+        unknown = sorted(set(options) - {"use_rslora", "target_pattern", "modules_to_save"})
+        if unknown:
+            raise ValueError(
+                f"lora_options has no {unknown}; it takes use_rslora, target_pattern and "
+                "modules_to_save (the rest are lora_r, lora_alpha, lora_dropout, "
+                "lora_target_modules)."
+            )
+        if options.get("modules_to_save") is not None:
+            options["modules_to_save"] = tuple(options["modules_to_save"])
+        # A pattern replaces the family's default targets, not ones the user named.
+        family = None if options.get("target_pattern") else self.lora_target_modules
+        targets = default_targets(lora_target_modules, family)
         lora = LoraSettings(
-            r=lora_r, alpha=lora_alpha, dropout=lora_dropout, target_modules=targets
+            r=lora_r, alpha=lora_alpha, dropout=lora_dropout, target_modules=targets, **options
         )
         apply_finetune_mode(self.model, finetune, lora)
         # from_pretrained returns a model in eval mode; Lightning keeps modes as it finds
@@ -290,6 +305,7 @@ class HFBackbone(TransformersBackbone):
         lora_alpha: int = 16,
         lora_dropout: float = 0.05,
         lora_target_modules: list[str] | None = None,
+        lora_options: dict[str, Any] | None = None,
     ) -> None:
         """Load the model and tokenizer, then set up fine-tuning.
 
@@ -329,6 +345,11 @@ class HFBackbone(TransformersBackbone):
             lora_target_modules (list[str] | None): linear layers to adapt; None uses the
                 family's default (``query`` and ``value`` for the named families; peft's
                 choice for the model type for HFBackbone).
+            lora_options (dict[str, Any] | None): more of peft's LoRA settings:
+                ``use_rslora: true`` (scale by alpha / sqrt(r)), ``target_pattern`` (a
+                regular expression over full module names, instead of
+                ``lora_target_modules``), ``modules_to_save`` (modules trained in full
+                beside LoRA, kept through merges).
 
         Raises:
             ValueError: no ``model_path`` and no ``default_model_path``.
@@ -361,4 +382,6 @@ class HFBackbone(TransformersBackbone):
             residues=alphabet,
             split_characters=split_characters,
         )
-        self.set_finetuning(finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
+        self.set_finetuning(
+            finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules, lora_options
+        )

@@ -68,6 +68,7 @@ class TinyBackbone(TransformersBackbone):
         lora_alpha: int = 16,
         lora_dropout: float = 0.05,
         lora_target_modules: list[str] | None = None,
+        lora_options: dict[str, Any] | None = None,
         seed: int = 0,
     ) -> None:
         """Build the tokenizer and a seeded random model of the given size.
@@ -89,6 +90,8 @@ class TinyBackbone(TransformersBackbone):
             lora_alpha (int): LoRA scaling numerator.
             lora_dropout (float): dropout on the LoRA input.
             lora_target_modules (list[str] | None): layers to adapt; None: the family default.
+            lora_options (dict[str, Any] | None): more LoRA settings (``use_rslora``,
+                ``target_pattern``, ``modules_to_save``); see `HFBackbone`.
             seed (int): seed of the random initialisation.
         """
         super().__init__(use_lm_head, default_config)
@@ -110,7 +113,9 @@ class TinyBackbone(TransformersBackbone):
         # The head is built either way, so the encoder's weights do not depend on use_lm_head.
         model = masked_lm if use_lm_head else masked_lm.base_model
         self.attach(tokenizer, model, max_length=max_length, unknown=unknown, truncation=truncation)
-        self.set_finetuning(finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
+        self.set_finetuning(
+            finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules, lora_options
+        )
 
     def _build_masked_lm(self) -> PreTrainedModel:
         with torch.random.fork_rng(devices=[]):
