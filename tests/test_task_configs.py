@@ -59,6 +59,8 @@ def test_config_runs_on_the_shipped_data(
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     for stage in _stages(config):
         extra = ["--ckpt_path", "last"] if stage != "fit" and "fit" in _stages(config) else []
+        if stage == "predict":
+            extra += ["--output", "predictions.tsv"]  # by default it goes in the run folder
         status = main([stage, "--config", f"configs/{config}", *SHORT, *PER_STAGE[stage], *extra])
         assert status == 0, f"mg {stage} --config configs/{config} exited {status}"
     assert (tmp_path / "predictions.tsv").read_text().startswith("ids\t")

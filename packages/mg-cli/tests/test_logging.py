@@ -42,7 +42,7 @@ def test_a_tensorboard_logger_beside_the_csv_logger_records_the_run(tmp_path: Pa
     accumulator = EventAccumulator(str(events))
     accumulator.Reload()
     scalars = accumulator.Tags()["scalars"]
-    assert {"val_loss", "val_accuracy", "train_loss_epoch"} <= set(scalars)
+    assert {"val_loss", "val_accuracy", "train_loss"} <= set(scalars)
     assert len(accumulator.Scalars("val_loss")) == 2  # one per epoch
     run = tmp_path / "runs" / "both" / "version_0"
     assert (run / "metrics.csv").exists() and (run / "checkpoints" / "last.ckpt").exists()

@@ -40,13 +40,15 @@ def _plan(args: list[str]) -> tuple[int, bool, Path, str]:
 
     cli = MGCLI(list(args), run=False)
     data = cli.datamodule
-    n_folds = getattr(data, "n_folds", None)
+    # SequenceData keeps its split options in its plan.
+    plan = getattr(data, "plan", data)
+    n_folds = getattr(plan, "n_folds", None)
     if not n_folds:
         raise ValueError(
             f"mg cv needs k folds: set data.init_args.n_folds (e.g. --data.init_args.n_folds 5) "
             f"for {type(data).__name__}."
         )
-    fixed_test = bool(getattr(data, "test_file", None) or getattr(data, "test_fraction", 0.0))
+    fixed_test = bool(getattr(plan, "test_file", None) or getattr(plan, "test_fraction", 0.0))
     logger = cli.trainer.logger
     if logger is None or not hasattr(logger, "save_dir"):
         raise ValueError(
