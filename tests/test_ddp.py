@@ -45,6 +45,7 @@ def test_ddp_fit_then_predict_merges_every_id_once(tmp_path: Path) -> None:
             "class_path": "SequenceData",
             "init_args": {
                 "path": str(data),
+                "predict_file": str(data),  # predict every row, training ones too
                 "val_fraction": 0.2,
                 "label_columns": "label",
                 "batch_size": 4,
