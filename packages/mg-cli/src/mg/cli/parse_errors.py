@@ -226,9 +226,11 @@ def check_config_files(args: Sequence[str]) -> None:
     import yaml
 
     for name in config_files(args):
-        path = Path(name)
-        if not path.is_file() and any(c in name for c in ":{\n"):
+        if "\n" in name or name.lstrip().startswith("{"):
             continue  # config text given inline, which jsonargparse reads itself
+        path = Path(name)
+        if not path.is_file() and ":" in name:
+            continue
         if not path.is_file():
             fail(f"config file {name} not found (run from the folder the path is relative to).")
         try:
