@@ -236,6 +236,7 @@ def make_data(settings: Settings) -> SequenceData:
     return SequenceData(
         train_file=str(example_path(TRAIN_FILE)),
         label_columns="label",
+        label_type="class",  # the plain loops read the data without a task to say it
         batch_size=settings.batch_size,
         seed=settings.seed,
     )

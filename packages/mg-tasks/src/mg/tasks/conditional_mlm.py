@@ -22,13 +22,12 @@ from mg.core.task import Stage
 from mg.tasks.batching import (
     Sample,
     gather_tokens,
-    item_generators,
     pack_index,
     residue_mask,
     unpack,
 )
 from mg.tasks.conditioning import Conditioned, ConditionKind
-from mg.tasks.masking import IGNORE_INDEX, mask_for_mlm
+from mg.tasks.masking import IGNORE_INDEX, mask_batch_for_mlm
 
 MLMOutput = Literal["tokens", "probabilities"]
 """What `ConditionalMLM` predicts per residue."""
@@ -123,20 +122,13 @@ class ConditionalMLM(Conditioned, TaskInterface):
             dict[str, Tensor]: ``"logits"`` ``(batch, length, vocab_size)`` and
             ``"targets"`` ``(batch, length)`` (original ids where chosen, -100 elsewhere).
         """
-        residues = residue_mask(batch)
-        mask_id = self.backbone.get_special_token_id("mask")
-        if mask_id is None:
-            raise ValueError(
-                f"ConditionalMLM needs a mask token; {type(self.backbone).__name__} has none."
-            )
-        generators = None if self.training else item_generators(batch, residues, self.seed)
-        corrupted, targets = mask_for_mlm(
-            batch["input_ids"],
-            residues,
+        corrupted, targets = mask_batch_for_mlm(
+            batch,
+            self.backbone,
             mask_rate=self.mask_rate,
-            mask_id=mask_id,
-            replacement_ids=self.backbone.get_alphabet_token_ids(),
-            generators=generators,
+            seed=self.seed,
+            training=self.training,
+            task_name="ConditionalMLM",
         )
         logits = self.conditional_logits(corrupted, batch["attention_mask"], batch["condition"])
         return {"logits": logits, "targets": targets}

@@ -6,10 +6,13 @@ alone. Targets use ``-100`` (`IGNORE_INDEX`) wherever there is nothing to predic
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
-from mg.tasks.batching import uniform_at, uniform_per_item
+from mg.core.backbone import BackboneInterface
+from mg.tasks.batching import item_generators, residue_mask, uniform_at, uniform_per_item
 
 IGNORE_INDEX = -100
 """Target value that losses and metrics skip."""
@@ -62,6 +65,48 @@ def mask_for_mlm(
     corrupted = torch.where(chosen & (action >= 0.8) & (action < 0.9), random_ids, corrupted)
     targets = torch.where(chosen, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
     return corrupted, targets
+
+
+def mask_batch_for_mlm(
+    batch: dict[str, Any],
+    backbone: BackboneInterface,
+    *,
+    mask_rate: float,
+    seed: int,
+    training: bool,
+    task_name: str,
+) -> tuple[Tensor, Tensor]:
+    """Mask a collated batch for a masked-LM objective (`mask_for_mlm` on its residues).
+
+    Training draws from the global generator; evaluation seeds a generator per item from
+    ``seed``, so scores do not depend on batching or on the epoch.
+
+    Args:
+        batch (dict[str, Any]): the collated batch (``input_ids``, masks, ``ids``).
+        backbone (BackboneInterface): gives the mask token and the residue token ids.
+        mask_rate (float): probability that a residue is chosen.
+        seed (int): seed of the evaluation masks.
+        training (bool): draw training masks (random) or evaluation masks (seeded).
+        task_name (str): the task, named in the error when the backbone has no mask token.
+
+    Returns:
+        tuple[Tensor, Tensor]: the corrupted ids and the targets (see `mask_for_mlm`).
+
+    Raises:
+        ValueError: the backbone has no mask token.
+    """
+    residues = residue_mask(batch)
+    mask_id = backbone.get_special_token_id("mask")
+    if mask_id is None:
+        raise ValueError(f"{task_name} needs a mask token; {type(backbone).__name__} has none.")
+    return mask_for_mlm(
+        batch["input_ids"],
+        residues,
+        mask_rate=mask_rate,
+        mask_id=mask_id,
+        replacement_ids=backbone.get_alphabet_token_ids(),
+        generators=None if training else item_generators(batch, residues, seed),
+    )
 
 
 def mask_for_diffusion(
