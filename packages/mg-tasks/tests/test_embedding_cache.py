@@ -174,7 +174,9 @@ def test_a_new_backbone_never_reads_stale_states(tmp_path: Path) -> None:
     task = _regression(second, tmp_path)
     second.recorder.task = task
     _fit(task, data, epochs=1)
-    assert [s for s, _ in second.recorder.calls].count("train") == 5  # 40 samples, 8 a batch: no hits
+    assert [s for s, _ in second.recorder.calls].count(
+        "train"
+    ) == 5  # 40 samples, 8 a batch: no hits
 
 
 def test_a_damaged_shard_is_said_once_and_its_items_recomputed(tmp_path: Path) -> None:
@@ -214,7 +216,9 @@ def test_cache_is_refused_for_a_built_backbone_with_trainable_weights(tmp_path: 
 
 @pytest.mark.parametrize("task_class", [MLM, Embed])
 def test_cache_is_refused_for_tasks_that_change_or_read_more(task_class: type) -> None:
-    with pytest.raises(ValueError, match=f"cache_embeddings is not available for {task_class.__name__}"):
+    with pytest.raises(
+        ValueError, match=f"cache_embeddings is not available for {task_class.__name__}"
+    ):
         task_class(backbone=FinetunedToy, cache_embeddings=True)
 
 
