@@ -15,7 +15,7 @@ from mg.adapters import LinearMeanPoolAdapter, LinearTokenAdapter
 from mg.core.embedding_cache import EmbeddingCache
 from mg.core.testing import InMemoryData, ToyBackbone
 from mg.core.testing.contracts import fast_trainer
-from mg.tasks import Embed, MLM, SequenceRegression, TokenClassification
+from mg.tasks import MLM, Embed, SequenceRegression, TokenClassification
 
 
 class FinetunedToy(ToyBackbone):
@@ -68,7 +68,7 @@ class CountingToy(FinetunedToy):
         self.register_forward_hook(recorder)
 
 
-def Counting(**options: Any) -> Any:  # noqa: N802 - reads like the class it builds
+def Counting(**options: Any) -> Any:  # reads like the class it builds
     recorder = Recorder()
     built = partial(CountingToy, recorder=recorder, **options)
     built.recorder = recorder  # type: ignore[attr-defined]
