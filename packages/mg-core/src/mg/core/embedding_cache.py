@@ -222,6 +222,12 @@ class EmbeddingCache:
                 file.close()
         self._data = self._index = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Copy without open files (a copied task, a spawned process): they reopen on use."""
+        state = self.__dict__.copy()
+        state.update(_readers={}, _data=None, _index=None)
+        return state
+
     def __del__(self) -> None:
         try:
             self.close()
