@@ -327,7 +327,8 @@ class TaskInterface(pl.LightningModule, ABC):
         if self.backbone is not None:
             return
         self.backbone = self.build_backbone(self.backbone_defaults())
-        self.train(self.training)  # a frozen backbone starts in eval mode (see `train`)
+        if not any(p.requires_grad for p in self.backbone.parameters()):
+            self.backbone.eval()  # frozen: no dropout, as in `train` (fit never calls it)
         if self.adapter_type is not None and self.adapter_fn is not None:
             self.adapter = self.adapter_fn(*self.adapter_arguments(self.backbone))
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
