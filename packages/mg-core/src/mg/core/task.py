@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import lightning.pytorch as pl
@@ -21,7 +22,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from mg.core.alphabets import AlphabetCheck
-from mg.core.backbone import BackboneCallable, BackboneInterface, Capability
+from mg.core.backbone import BackboneCallable, BackboneInterface, BackboneOutput, Capability
 from mg.core.compat import (
     CompatibilityReport,
     IncompatibleError,
@@ -29,6 +30,7 @@ from mg.core.compat import (
     target_class,
 )
 from mg.core.data import STAGES, DataInterface, LabelKind, Sample
+from mg.core.embedding_cache import EmbeddingCache, backbone_fingerprint
 
 OptimizerCallable = Callable[[Iterable[nn.Parameter]], Optimizer]
 """``optimizer(trainable_parameters)`` → Optimizer, e.g. ``torch.optim.AdamW``."""
@@ -77,6 +79,12 @@ class TaskInterface(pl.LightningModule, ABC):
             epoch, which keeps the step fast.
         pad_to_multiple_of (int | None): pad every batch's width up to a multiple of this
             (8 suits tensor cores); by default to the longest item.
+        cache_embeddings (bool): compute the frozen backbone's hidden states once per
+            sequence and read them from disk afterwards (epochs 2+ skip the backbone).
+            Needs a frozen backbone (no LoRA) and a task that declares
+            ``supports_embedding_cache``; see `mg.core.embedding_cache`.
+        cache_dir (str | None): where the cache lives (one sub-folder per backbone
+            fingerprint); by default ``embedding_cache`` in the trainer's root folder.
     """
 
     adapter_type: ClassVar[type[nn.Module] | None] = None
@@ -84,6 +92,9 @@ class TaskInterface(pl.LightningModule, ABC):
     uses_lm_head: ClassVar[bool] = False
     needs_capabilities: ClassVar[frozenset[Capability]] = frozenset()
     supported_stages: ClassVar[frozenset[str]] = frozenset(STAGES)
+    supports_embedding_cache: ClassVar[bool] = False
+    """The task gets backbone outputs from `backbone_outputs` alone and feeds it the same
+    inputs every epoch (no per-step masking), so a cache of them gives identical results."""
 
     def __init__(
         self,
@@ -95,8 +106,19 @@ class TaskInterface(pl.LightningModule, ABC):
         lr_scheduler_monitor: str = "val_loss",
         log_train_steps: bool = False,
         pad_to_multiple_of: int | None = None,
+        cache_embeddings: bool = False,
+        cache_dir: str | None = None,
     ) -> None:
         super().__init__()
+        if cache_embeddings and not self.supports_embedding_cache:
+            raise ValueError(
+                f"cache_embeddings is not available for {type(self).__name__}: it changes the "
+                "backbone's inputs every step (masking) or reads more than the last hidden "
+                "states. Set cache_embeddings: false."
+            )
+        self.cache_embeddings = cache_embeddings
+        self.cache_dir = cache_dir
+        self._embedding_cache: EmbeddingCache | None = None
         self.backbone_fn = backbone
         self.adapter_fn = adapter
         self.optimizer_fn = optimizer
@@ -183,8 +205,65 @@ class TaskInterface(pl.LightningModule, ABC):
 
         Tasks without an adapter, or whose adapter reads more, override this.
         """
-        out = self.backbone(batch["input_ids"], batch["attention_mask"])
+        out = self.backbone_outputs(batch)
         return self.adapter(out.last_hidden_state, out.attention_mask)
+
+    def backbone_outputs(self, batch: dict[str, Any]) -> BackboneOutput:
+        """Run the backbone on a batch, or read its outputs from the embedding cache.
+
+        With ``cache_embeddings`` a batch whose items are all cached skips the backbone;
+        otherwise the whole batch runs and the new items are stored.
+        """
+        assert self.backbone is not None, "configure_model() builds the backbone first"
+        if not self.cache_embeddings:
+            return self.backbone(batch["input_ids"], batch["attention_mask"])
+        if self._embedding_cache is None:
+            self._embedding_cache = self._open_embedding_cache()
+        if self.backbone.training:
+            self.backbone.eval()  # a cache is only exact for a deterministic backbone
+        with torch.no_grad():
+            return self._embedding_cache.backbone_outputs(
+                self.backbone, batch["input_ids"], batch["attention_mask"]
+            )
+
+    def _open_embedding_cache(self) -> EmbeddingCache:
+        """Check the built backbone is frozen, then open its fingerprint's cache folder."""
+        backbone = self.backbone
+        assert backbone is not None
+        trainable = [name for name, p in backbone.named_parameters() if p.requires_grad]
+        if trainable:
+            raise ValueError(
+                f"cache_embeddings needs a frozen backbone, but {len(trainable)} of its "
+                f"parameters train (first: {trainable[0]!r}; LoRA and full fine-tuning train "
+                "some). Set the backbone's finetune: frozen, or cache_embeddings: false."
+            )
+        trainer = self._trainer
+        root = self.cache_dir or str(
+            Path(trainer.default_root_dir if trainer else ".") / "embedding_cache"
+        )
+        precision = str(trainer.precision) if trainer else ""
+        fingerprint = backbone_fingerprint(backbone, precision)
+        return EmbeddingCache(Path(root) / fingerprint, rank=self.global_rank)
+
+    def _check_embedding_cache_option(self) -> None:
+        """Refuse ``cache_embeddings`` before any weights load if the backbone will train.
+
+        Read from the backbone callable's ``finetune`` option (or its default); a backbone
+        without that option is checked once built (`_open_embedding_cache`).
+        """
+        if not self.cache_embeddings:
+            return
+        cls = target_class(self.backbone_fn)
+        options = (_defaults(cls) if cls is not None else {}) | (
+            getattr(self.backbone_fn, "keywords", None) or {}
+        )
+        mode = options.get("finetune")
+        if mode is not None and mode != "frozen":
+            raise ValueError(
+                f"cache_embeddings needs a frozen backbone, but the backbone's finetune is "
+                f"{mode!r}: its hidden states change as it trains. Set finetune: frozen, or "
+                "cache_embeddings: false."
+            )
 
     @abstractmethod
     def evaluate(self, preds: Any, batch: dict[str, Any], stage: Stage) -> dict[str, Tensor]:
@@ -248,6 +327,8 @@ class TaskInterface(pl.LightningModule, ABC):
         if self.backbone is not None:
             return
         self.backbone = self.build_backbone(self.backbone_defaults())
+        if not any(p.requires_grad for p in self.backbone.parameters()):
+            self.backbone.eval()  # frozen: no dropout, as in `train` (fit never calls it)
         if self.adapter_type is not None and self.adapter_fn is not None:
             self.adapter = self.adapter_fn(*self.adapter_arguments(self.backbone))
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
@@ -343,6 +424,7 @@ class TaskInterface(pl.LightningModule, ABC):
         stage = str(getattr(stage, "value", stage))  # Lightning passes its TrainerFn enum
         report = self.compatibility(datamodule, stage)
         report.raise_if_incompatible()
+        self._check_embedding_cache_option()
         alphabet = self.backbone_alphabet()
         if alphabet is not None:
             datamodule.check_sequences(stage, alphabet, report.backbone)
@@ -375,6 +457,23 @@ class TaskInterface(pl.LightningModule, ABC):
         if isinstance(datamodule, DataInterface):
             self.check_data(datamodule, stage)
             datamodule.collate_fn = self.collate
+
+    def train(self, mode: bool = True) -> TaskInterface:
+        """Set training mode; a backbone with no trainable weight stays in eval mode.
+
+        A frozen backbone is a fixed feature extractor: dropout in it would only add noise
+        that no weight learns from, and it would make cached hidden states differ from
+        computed ones.
+        """
+        super().train(mode)
+        backbone = self.backbone
+        if (
+            mode
+            and backbone is not None
+            and not any(p.requires_grad for p in backbone.parameters())
+        ):
+            backbone.eval()
+        return self
 
     def _step(self, batch: dict[str, Any], stage: Stage) -> Tensor:
         preds = self(batch)

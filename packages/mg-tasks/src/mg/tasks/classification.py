@@ -132,6 +132,7 @@ class SequenceClassification(TaskInterface):
 
     adapter_type = SequenceAdapter
     label_kind = LabelKind.CLASS
+    supports_embedding_cache = True
 
     def __init__(
         self,
@@ -298,6 +299,7 @@ class TokenClassification(TaskInterface):
 
     adapter_type = TokenAdapter
     label_kind = LabelKind.TOKEN
+    supports_embedding_cache = True
     needs_capabilities = frozenset({Capability.PER_RESIDUE_TOKENS})
 
     def __init__(

@@ -67,6 +67,7 @@ class PairwiseTokenClassification(TaskInterface):
     adapter_type = PairwiseAdapter
     label_kind = LabelKind.PAIRS
     needs_capabilities = frozenset({Capability.PER_RESIDUE_TOKENS})
+    supports_embedding_cache = True
 
     def __init__(
         self,
@@ -122,7 +123,7 @@ class PairwiseTokenClassification(TaskInterface):
 
     def forward(self, batch: dict[str, Any]) -> Tensor:
         """Return residue-pair logits ``(batch, R, R)``, residues packed to the top-left."""
-        out = self.backbone(batch["input_ids"], batch["attention_mask"])
+        out = self.backbone_outputs(batch)
         scores = self.adapter(out.last_hidden_state, out.attention_mask).squeeze(-1)
         index, _ = pack_index(residue_mask(batch))
         return gather_pairs(scores, index)

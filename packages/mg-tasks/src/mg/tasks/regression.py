@@ -92,6 +92,7 @@ class SequenceRegression(TaskInterface):
 
     adapter_type = SequenceAdapter
     label_kind = LabelKind.REGRESSION
+    supports_embedding_cache = True
 
     def __init__(
         self,
