@@ -506,10 +506,18 @@ def test_length_sampler_only_batches_its_sampler_share():
     assert next(iter(ordered)) == [39, 38, 37, 36, 35, 34, 33, 32]
 
 
-def test_predict_keeps_file_order_even_with_grouping(tmp_path):
-    path = write_table(tmp_path / "d.csv", rows(10))
-    data = SequenceData(predict_file=str(path), batch_size=3, group_by_length=True)
+def test_predict_batches_longest_first_unless_file_order_is_asked(tmp_path):
+    table = [{"id": f"s{i}", "sequence": "A" * (3 + (i * 7) % 11)} for i in range(10)]
+    path = write_table(tmp_path / "d.csv", table)
+    lengths = [len(r["sequence"]) for r in table]
+    data = SequenceData(predict_file=str(path), batch_size=3)
     data.setup("predict")
-    assert data.batch_sampler("predict") is None
     data.collate_fn = lambda samples: [s["ids"] for s in samples]
-    assert [i for b in data.predict_dataloader() for i in b] == [f"seq{i}" for i in range(10)]
+    order = [i for b in data.predict_dataloader() for i in b]
+    assert sorted(order) == sorted(r["id"] for r in table)  # every row once
+    assert [lengths[int(i[1:])] for i in order] == sorted(lengths, reverse=True)
+
+    data = SequenceData(predict_file=str(path), batch_size=3, inference_order="file")
+    data.setup("predict")
+    data.collate_fn = lambda samples: [s["ids"] for s in samples]
+    assert [i for b in data.predict_dataloader() for i in b] == [r["id"] for r in table]
