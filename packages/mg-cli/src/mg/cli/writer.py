@@ -161,9 +161,9 @@ class PredictionWriter(BasePredictionWriter):
         self._rows = 0
         self._names_read = False
         self._target = self.output or run_folder(trainer) / DEFAULT_NAME
-        existing = [p for p in (self.path, self._ids_path()) if p.exists()]
-        if self.format != "npy":
-            existing = existing[:1]
+        # Only .npy writes an ids file beside its output.
+        mine = (self.path, self._ids_path()) if self.format == "npy" else (self.path,)
+        existing = [p for p in mine if p.exists()]
         if existing and not self.overwrite:
             raise FileExistsError(
                 f"{existing[0]} already exists: pass --overwrite true to replace it, or "
