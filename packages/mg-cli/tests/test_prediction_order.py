@@ -111,3 +111,36 @@ def test_array_torch_and_parquet_outputs_keep_ids_aligned(
     columns = [c for c in table[0] if c.startswith("predictions_")]
     values = torch.tensor([[row[c] for c in columns] for row in table])
     torch.testing.assert_close(values, file_order, atol=1e-5, rtol=1e-5)
+
+
+def test_saved_test_outputs_pair_each_id_with_its_label_in_file_order(
+    data_file: Path, tmp_path: Path
+) -> None:
+    from mg.cli.outputs import SaveTestOutputs, load_test_outputs
+    from mg.tasks import SequenceRegression
+
+    with data_file.open() as handle:
+        rows = list(csv.DictReader(handle))
+    labelled = tmp_path / "labelled.csv"
+    with labelled.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["id", "sequence", "length"])
+        writer.writeheader()
+        writer.writerows({**row, "length": len(row["sequence"])} for row in rows)
+    data = SequenceData(
+        test_file=str(labelled), label_columns="length", batch_size=6, sort_window=16
+    )
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        default_root_dir=str(tmp_path),
+        callbacks=[SaveTestOutputs()],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.test(SequenceRegression(BACKBONE), datamodule=data, verbose=False)
+    saved = load_test_outputs(tmp_path)
+    assert saved is not None
+    assert saved["ids"] == [row["id"] for row in rows]  # file order, though batches were sorted
+    expected = torch.tensor([float(len(row["sequence"])) for row in rows])
+    torch.testing.assert_close(saved["labels"].reshape(-1).float(), expected)
+    assert saved["scores"].shape[0] == len(rows)
