@@ -171,6 +171,7 @@ class SequenceData(DataInterface):
         self.inference_order = inference_order
         self.sort_window = sort_window
         _check_batching(max_tokens, inference_order, sort_window)
+        self._budget_warned: set[str] = set()
         self.max_rows = max_rows
         self._check_options(class_names)
         pool = "hf:train" if hf_dataset else ("pool" if path or train_file else None)
@@ -576,12 +577,11 @@ class SequenceData(DataInterface):
 
     def _warn_over_budget(self, split: str, lengths: list[int]) -> None:
         """Say once per split how many sequences exceed the token budget on their own."""
-        warned: set[str] = self.__dict__.setdefault("_budget_warned", set())
         assert self.max_tokens is not None
         over = [i for i, n in enumerate(lengths) if n + TOKEN_ALLOWANCE > self.max_tokens]
-        if not over or split in warned:
+        if not over or split in self._budget_warned:
             return
-        warned.add(split)
+        self._budget_warned.add(split)
         data = self.datasets[split]
         longest = max(over, key=lambda i: lengths[i])
         rank_zero_warn(
