@@ -75,16 +75,16 @@ class PredictionWriter(BasePredictionWriter):
     every row before them is written, so the buffer holds at most about one sorting window.
     Without it, rows are written as they come. Every process writes its own part (under
     DDP a contiguous block of the file); the main process joins them in rank order into
-    ``output`` at the end. A failed run removes its parts and leaves no half-written file. An
-    existing output is never replaced unless ``overwrite`` says so.
+    ``output`` at the end. A failed run removes its parts and leaves no half-written file.
+    An existing output is never replaced unless ``overwrite`` says so.
 
     Args:
         output (str | None): the file to write; the format follows its suffix unless set.
             None writes ``predictions.tsv`` inside the run folder (``runs/mg/version_N``).
         format (Format): ``"tsv"``, ``"csv"``, ``"parquet"`` (needs pyarrow), ``"pt"``
-            (a folder of torch files, each a run of consecutive rows of one process), ``"npy"`` (the
-            ``predictions`` output as one NumPy array, ids beside it in ``NAME.ids.txt``)
-            or ``"auto"``.
+            (a folder of torch files, each a run of consecutive rows of one process; in
+            name order they are in file order), ``"npy"`` (the ``predictions`` output as
+            one NumPy array, ids beside it in ``NAME.ids.txt``) or ``"auto"``.
         overwrite (bool): replace an existing output instead of stopping with an error.
     """
 
