@@ -298,7 +298,7 @@ class PredictionWriter(BasePredictionWriter):
             self.path.mkdir(parents=True)
             for rank, part in enumerate(parts):
                 for file in sorted(part.iterdir()):
-                    file.rename(self.path / f"rank{rank}_{file.name}")
+                    file.rename(self.path / f"rank{rank:04d}_{file.name}")  # name order: file order
                 part.rmdir()
         elif self.format == "parquet":
             self._merge_parquet(parts)
