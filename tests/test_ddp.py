@@ -49,6 +49,8 @@ def test_ddp_fit_then_predict_merges_every_id_once(tmp_path: Path) -> None:
                 "val_fraction": 0.2,
                 "label_columns": "label",
                 "batch_size": 4,
+                # Token-budget batches: each process must still get as many as the other.
+                "max_tokens": 70,
             },
         },
     }
