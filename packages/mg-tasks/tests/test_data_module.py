@@ -1,4 +1,5 @@
 import statistics
+import warnings
 
 import pytest
 from data_helpers import (
@@ -506,10 +507,45 @@ def test_length_sampler_only_batches_its_sampler_share():
     assert next(iter(ordered)) == [39, 38, 37, 36, 35, 34, 33, 32]
 
 
-def test_predict_keeps_file_order_even_with_grouping(tmp_path):
-    path = write_table(tmp_path / "d.csv", rows(10))
-    data = SequenceData(predict_file=str(path), batch_size=3, group_by_length=True)
+def test_predict_batches_longest_first_unless_file_order_is_asked(tmp_path):
+    table = [{"id": f"s{i}", "sequence": "A" * (3 + (i * 7) % 11)} for i in range(10)]
+    path = write_table(tmp_path / "d.csv", table)
+    lengths = [len(r["sequence"]) for r in table]
+    data = SequenceData(predict_file=str(path), batch_size=3)
     data.setup("predict")
-    assert data.batch_sampler("predict") is None
     data.collate_fn = lambda samples: [s["ids"] for s in samples]
-    assert [i for b in data.predict_dataloader() for i in b] == [f"seq{i}" for i in range(10)]
+    order = [i for b in data.predict_dataloader() for i in b]
+    assert sorted(order) == sorted(r["id"] for r in table)  # every row once
+    assert [lengths[int(i[1:])] for i in order] == sorted(lengths, reverse=True)
+
+    data = SequenceData(predict_file=str(path), batch_size=3, inference_order="file")
+    data.setup("predict")
+    data.collate_fn = lambda samples: [s["ids"] for s in samples]
+    assert [i for b in data.predict_dataloader() for i in b] == [r["id"] for r in table]
+
+
+def test_max_tokens_batches_fit_the_budget_and_a_long_sequence_is_named_once(tmp_path):
+    table = [{"id": f"s{i}", "sequence": "A" * (10 + (i * 53) % 190)} for i in range(120)]
+    table[7]["sequence"] = "C" * 700  # longer than the budget on its own
+    path = write_table(tmp_path / "d.csv", table)
+    data = SequenceData(path=str(path), batch_size=64, max_tokens=600, val_fraction=0.25)
+    data.setup("fit")
+    with pytest.warns(UserWarning, match=r"1 train sequence\(s\) exceed max_tokens=600.*'s7', 700"):
+        sampler = data.batch_sampler("train")
+    assert isinstance(sampler, LengthGroupedBatchSampler) and sampler.max_tokens == 600
+    lengths = data.datasets["train"].lengths
+    batches = list(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) * (max(lengths[i] for i in batch) + 2) <= 600 or len(batch) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once only
+        data.batch_sampler("train")
+
+
+def test_batching_options_are_checked_when_given(tmp_path):
+    path = write_table(tmp_path / "d.csv", rows(4))
+    with pytest.raises(ValueError, match="inference_order must be one of"):
+        SequenceData(path=str(path), inference_order="random")
+    with pytest.raises(ValueError, match="max_tokens must be at least 1"):
+        SequenceData(path=str(path), max_tokens=0)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from torch.utils.data import DistributedSampler
 
-from mg.tasks.data.samplers import EpochBatchSampler, LengthGroupedBatchSampler
+from mg.tasks.data.samplers import (
+    EpochBatchSampler,
+    LengthGroupedBatchSampler,
+    batch_cost,
+    pack,
+    padding_waste,
+)
 
 
 @pytest.mark.parametrize("grouped", [False, True])
@@ -53,3 +59,111 @@ def test_training_under_ddp_follows_the_epoch_from_the_first_pass() -> None:
     expected = list(fresh)
     inner = DistributedSampler(range(20), num_replicas=2, rank=0, shuffle=True, seed=1)  # type: ignore[arg-type]
     assert list(EpochBatchSampler(inner, 2, seed=1, epoch=4)) == expected
+
+
+# ----------------------------------------------------------------- token budgets, sorted inference
+LENGTHS = [5 + (i * 37) % 300 for i in range(203)]
+
+
+def _budget(**kwargs: object) -> LengthGroupedBatchSampler:
+    options: dict[str, object] = {"lengths": LENGTHS, "seed": 3, "max_tokens": 1200}
+    options.update(kwargs)
+    sampler = options.pop("sampler", range(len(LENGTHS)))
+    batch_size = options.pop("batch_size", 64)
+    return LengthGroupedBatchSampler(sampler, batch_size, **options)  # type: ignore[arg-type]
+
+
+def _ddp(rank: int, world: int, shuffle: bool) -> DistributedSampler:
+    # What Lightning hands a batch sampler under DDP (its own seed, padded shares).
+    return DistributedSampler(range(len(LENGTHS)), num_replicas=world, rank=rank, shuffle=shuffle)  # type: ignore[arg-type]
+
+
+def _cost(batch: list[int]) -> int:
+    return batch_cost(batch, LENGTHS)
+
+
+@pytest.mark.parametrize("world", [1, 2, 3])
+def test_token_budget_training_deals_every_item_once_in_equal_counts(world: int) -> None:
+    def epoch_of(rank: int, epoch: int) -> list[list[int]]:
+        sampler = _budget(sampler=_ddp(rank, world, True)) if world > 1 else _budget()
+        sampler.set_epoch(epoch)
+        batches = list(sampler)
+        assert len(batches) == len(sampler)  # what Lightning plans for is what comes
+        return batches
+
+    epochs = []
+    for epoch in range(2):
+        ranks = [epoch_of(rank, epoch) for rank in range(world)]
+        assert len({len(r) for r in ranks}) == 1, "unequal batch counts hang DDP"
+        items = [i for r in ranks for b in r for i in b]
+        assert sorted(items) == list(range(len(LENGTHS)))
+        for batch in (b for r in ranks for b in r):
+            assert len(batch) <= 64
+            assert _cost(batch) <= 1200 or len(batch) == 1
+        epochs.append(ranks)
+    assert epochs[0] != epochs[1]  # a new order each epoch
+    assert [epoch_of(r, 1) for r in range(world)] == epochs[1]  # the same for the same epoch
+    assert len(epochs[0][0]) == len(epochs[1][0])  # a constant count per epoch
+
+
+def test_token_budget_batches_group_lengths_and_waste_little_padding() -> None:
+    batches = list(_budget())
+    plain = [list(range(s, min(s + 8, len(LENGTHS)))) for s in range(0, len(LENGTHS), 8)]
+    assert padding_waste(batches, LENGTHS) < padding_waste(plain, LENGTHS) / 5
+    # short sequences share a batch, long ones do not
+    sizes = {len(b) for b in batches}
+    assert max(sizes) > 3 * min(sizes)
+
+
+def test_a_sequence_over_the_budget_gets_a_batch_of_its_own() -> None:
+    lengths = [10, 500, 10, 10]
+    batches = pack(range(4), lengths, batch_size=8, max_tokens=50, allowance=2)
+    assert batches == [[0], [1], [2, 3]]
+    assert pack(range(4), lengths, batch_size=2) == [[0, 1], [2, 3]]
+
+
+def test_a_resumed_token_budget_epoch_continues_the_same_order() -> None:
+    for rank in range(2):
+        sampler = _budget(sampler=_ddp(rank, 2, True))
+        sampler.set_epoch(2)
+        whole = list(sampler)
+        resumed = _budget(sampler=_ddp(rank, 2, True), epoch=2, skip_batches=4)
+        assert list(resumed) == whole[4:]
+
+
+@pytest.mark.parametrize("max_tokens", [None, 900])
+@pytest.mark.parametrize("world", [1, 2, 3])
+def test_sorted_inference_covers_contiguous_blocks_longest_first(
+    world: int, max_tokens: int | None
+) -> None:
+    blocks = []
+    for rank in range(world):
+        inner = _ddp(rank, world, False) if world > 1 else range(len(LENGTHS))
+        sampler = LengthGroupedBatchSampler(
+            inner, 16, lengths=LENGTHS, shuffle=False, max_tokens=max_tokens, sort_window=50
+        )  # type: ignore[arg-type]
+        batches = list(sampler)
+        assert len(batches) == len(sampler)
+        order = list(sampler.file_order())
+        assert sorted(i for b in batches for i in b) == order
+        # sorted longest first within each window of 50 consecutive items
+        flat = [i for b in batches for i in b]
+        for start in range(0, len(order), 50):
+            window = flat[start : start + 50]
+            assert sorted(window) == order[start : start + 50]
+            assert [LENGTHS[i] for i in window] == sorted(
+                (LENGTHS[i] for i in window), reverse=True
+            )
+        if max_tokens:
+            assert all(_cost(b) <= max_tokens or len(b) == 1 for b in batches)
+        blocks += order
+    assert blocks == list(range(len(LENGTHS)))  # rank blocks joined in rank order: file order
+
+
+def test_file_order_inference_with_a_budget_keeps_file_order() -> None:
+    sampler = LengthGroupedBatchSampler(
+        range(len(LENGTHS)), 16, lengths=LENGTHS, shuffle=False, max_tokens=900, sort_window=None
+    )
+    batches = list(sampler)
+    assert [i for b in batches for i in b] == list(range(len(LENGTHS)))
+    assert all(_cost(b) <= 900 for b in batches)

@@ -56,6 +56,10 @@ class SaveTestOutputs(Callback):
     The task's own ``predict_step`` makes the predictions (so they are in label units, as
     `mg predict` writes them); this costs one extra forward pass per test batch. Tasks
     without labels to compare against (embeddings, generation) are left alone.
+
+    Test batches may be sorted by length; the items are saved in file order again (by
+    their id's row in the data module's test split, when it has ids), so a DDP run's
+    files, each a contiguous block of the split, join in rank order into file order.
     """
 
     def __init__(self) -> None:
@@ -112,17 +116,25 @@ class SaveTestOutputs(Callback):
         if self._kind is None or not self._parts["labels"]:
             return
         parts = self._parts
+        order = _file_order(trainer, parts["ids"])
         record: dict[str, Any] = {
             "kind": self._kind,
             "task": type(pl_module).__name__,
             "class_names": list(getattr(pl_module, "class_names", None) or []),
-            "ids": [str(i) for i in parts["ids"]],
+            "ids": [str(parts["ids"][k]) for k in order],
         }
-        if self._kind == "pairwise":
-            record["labels"], record["scores"] = parts["labels"], parts["scores"]
+        if self._kind in ("pairwise", "token_classification"):
+            # One entry per item: reorder the items, then join residues (token) or not (pairs).
+            labels = [parts["labels"][k] for k in order]
+            scores = [parts["scores"][k] for k in order]
+            if self._kind == "pairwise":
+                record["labels"], record["scores"] = labels, scores
+            else:
+                record["labels"], record["scores"] = torch.cat(labels), torch.cat(scores)
         else:
-            record["labels"] = torch.cat(parts["labels"])
-            record["scores"] = torch.cat(parts["scores"])
+            positions = torch.tensor(order, dtype=torch.long)
+            record["labels"] = torch.cat(parts["labels"])[positions]
+            record["scores"] = torch.cat(parts["scores"])[positions]
         name = OUTPUTS_FILE
         if trainer.world_size > 1:
             name = f"test_outputs.rank{trainer.global_rank}.pt"
@@ -130,6 +142,30 @@ class SaveTestOutputs(Callback):
         folder.mkdir(parents=True, exist_ok=True)
         torch.save(record, folder / name)
         self._parts = {}
+
+
+def _file_order(trainer: pl.Trainer, ids: list[Any]) -> list[int]:
+    """The collected items' positions sorted by their row in the test split (or as collected).
+
+    Only when every collected id is found in the data module's test split is the order
+    changed; a repeated id keeps its first row.
+    """
+    split = getattr(getattr(trainer, "datamodule", None), "datasets", {}).get("test")
+    known = getattr(split, "ids", None)
+    if known is None:
+        return list(range(len(ids)))
+    row: dict[Any, int] = {}
+    for position, name in enumerate(known):
+        row.setdefault(name, position)
+    if not all(name in row for name in ids):
+        return list(range(len(ids)))
+    return sorted(range(len(ids)), key=lambda k: row[ids[k]])
+
+
+def _rank_of(path: Path) -> int:
+    """The rank in ``test_outputs.rankN.pt`` (0 for the single-process file)."""
+    suffix = path.suffixes[-2] if len(path.suffixes) > 1 else ""
+    return int(suffix[5:]) if suffix.startswith(".rank") and suffix[5:].isdigit() else 0
 
 
 def load_test_outputs(folder: Path) -> dict[str, Any] | None:
@@ -142,7 +178,7 @@ def load_test_outputs(folder: Path) -> dict[str, Any] | None:
         dict[str, Any] | None: ``kind``, ``task``, ``class_names``, ``ids``, ``labels`` and
         ``scores`` (probabilities, or predictions for regression).
     """
-    files = sorted(folder.glob("test_outputs*.pt"))
+    files = sorted(folder.glob("test_outputs*.pt"), key=_rank_of)  # rank 10 after rank 9
     if not files:
         return None
     records = [torch.load(f, map_location="cpu", weights_only=True) for f in files]

@@ -67,19 +67,24 @@ def _class_names(trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[str
 
 
 class PredictionWriter(BasePredictionWriter):
-    """Write each predicted batch as it comes, so memory stays flat on large inputs.
+    """Write predictions in file order as batches come, so memory stays flat on large inputs.
 
-    Every process writes its own part; the main process merges them into ``output``
-    at the end. A failed run removes its parts and leaves no half-written file. An
-    existing output is never replaced unless ``overwrite`` says so.
+    Inference batches may come in another order than the file's (sorted by length, see
+    `SequenceData`'s ``inference_order``): when the batch sampler says which indices this
+    process reads in file order (a ``file_order()`` method), rows wait in a buffer until
+    every row before them is written, so the buffer holds at most about one sorting window.
+    Without it, rows are written as they come. Every process writes its own part (under
+    DDP a contiguous block of the file); the main process joins them in rank order into
+    ``output`` at the end. A failed run removes its parts and leaves no half-written file.
+    An existing output is never replaced unless ``overwrite`` says so.
 
     Args:
         output (str | None): the file to write; the format follows its suffix unless set.
             None writes ``predictions.tsv`` inside the run folder (``runs/mg/version_N``).
         format (Format): ``"tsv"``, ``"csv"``, ``"parquet"`` (needs pyarrow), ``"pt"``
-            (a folder of torch files, one per batch and process), ``"npy"`` (the
-            ``predictions`` output as one NumPy array, ids beside it in ``NAME.ids.txt``)
-            or ``"auto"``.
+            (a folder of torch files, each a run of consecutive rows of one process; in
+            name order they are in file order), ``"npy"`` (the ``predictions`` output as
+            one NumPy array, ids beside it in ``NAME.ids.txt``) or ``"auto"``.
         overwrite (bool): replace an existing output instead of stopping with an error.
     """
 
@@ -97,6 +102,10 @@ class PredictionWriter(BasePredictionWriter):
         self._rows = 0
         self._class_names: list[str] | None = None
         self._names_read = False
+        self._order: Sequence[int] | None = None
+        self._next = 0
+        self._pending: dict[int, Any] = {}
+        self._chunks = 0
 
     def redirect(self, output: str | None, overwrite: bool) -> None:
         """Apply ``mg predict --output FILE --overwrite BOOL`` over the configured values.
@@ -152,9 +161,9 @@ class PredictionWriter(BasePredictionWriter):
         self._rows = 0
         self._names_read = False
         self._target = self.output or run_folder(trainer) / DEFAULT_NAME
-        existing = [p for p in (self.path, self._ids_path()) if p.exists()]
-        if self.format != "npy":
-            existing = existing[:1]
+        # Only .npy writes an ids file beside its output.
+        mine = (self.path, self._ids_path()) if self.format == "npy" else (self.path,)
+        existing = [p for p in mine if p.exists()]
         if existing and not self.overwrite:
             raise FileExistsError(
                 f"{existing[0]} already exists: pass --overwrite true to replace it, or "
@@ -175,6 +184,20 @@ class PredictionWriter(BasePredictionWriter):
         if self.format in ("pt", "npy"):
             part.mkdir(parents=True)
 
+    def on_predict_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Learn the file order of this process's indices from the batch sampler, if it says."""
+        self._order, self._next, self._pending, self._chunks = None, 0, {}, 0
+        loaders = trainer.predict_dataloaders
+        if isinstance(loaders, list | tuple):
+            if len(loaders) != 1:
+                return  # several loaders share batch indices: write rows as they come
+            loaders = loaders[0]
+        sampler = getattr(loaders, "batch_sampler", None)
+        sampler = getattr(sampler, "_batch_sampler", sampler)  # Lightning's index-tracking wrapper
+        file_order = getattr(sampler, "file_order", None)
+        if callable(file_order):
+            self._order = file_order()
+
     def write_on_batch_end(
         self,
         trainer: pl.Trainer,
@@ -185,48 +208,62 @@ class PredictionWriter(BasePredictionWriter):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        """Append one predicted batch to this process's part."""
-        part = self._part(self._rank)
-        if self.format == "pt":
-            cpu = {
-                k: v.detach().cpu() if isinstance(v, Tensor) else v for k, v in prediction.items()
-            }
-            torch.save(cpu, part / f"batch{batch_idx:06d}.pt")
-            self._rows += len(prediction.get("ids", ()))
-            return
-        if self.format == "npy":
-            self._write_npy(part, prediction, batch_idx)
-            return
+        """Hold one predicted batch's rows, and write every row whose turn has come."""
         if not self._names_read:
             self._class_names = _class_names(trainer, pl_module)
             self._names_read = True
-        rows = _rows(prediction, self._class_names)
-        self._rows += len(rows)
-        if not rows:
+        items = self._items(prediction)
+        order = self._order
+        if order is None or batch_indices is None or len(batch_indices) != len(items):
+            self._emit(items)
             return
-        if self._columns is None:
-            self._columns = list(rows[0])
-        if self.format == "parquet":
-            self._write_parquet(part, rows)
+        self._pending.update(zip(batch_indices, items, strict=True))
+        ready = []
+        while self._next < len(order) and order[self._next] in self._pending:
+            ready.append(self._pending.pop(order[self._next]))
+            self._next += 1
+        self._emit(ready)
+
+    def _items(self, prediction: dict[str, Any]) -> list[Any]:
+        """One record per predicted item, in the form this format writes."""
+        if self.format == "pt":
+            return _split(prediction)
+        if self.format == "npy":
+            values = prediction.get("predictions")
+            if not isinstance(values, Tensor):
+                raise ValueError(
+                    "A .npy output holds one fixed-size vector per sequence; these predictions "
+                    "vary in length per sequence: write them to a .pt or .parquet output instead."
+                )
+            array = values.detach().cpu().float().numpy()
+            ids = [str(i) for i in prediction.get("ids", range(len(array)))]
+            return list(zip(array, ids, strict=True))
+        return _rows(prediction, self._class_names)
+
+    def _emit(self, items: list[Any]) -> None:
+        """Append consecutive rows to this process's part."""
+        if not items:
+            return
+        part = self._part(self._rank)
+        self._rows += len(items)
+        name = f"batch{self._chunks:06d}"
+        self._chunks += 1
+        if self.format == "pt":
+            torch.save(_join(items), part / f"{name}.pt")
+        elif self.format == "npy":
+            import numpy as np
+
+            np.save(part / f"{name}.npy", np.stack([vector for vector, _ in items]))
+            (part / f"{name}.ids.txt").write_text("".join(f"{i}\n" for _, i in items))
+        elif self.format == "parquet":
+            self._columns = self._columns or list(items[0])
+            self._write_parquet(part, items)
         else:
+            self._columns = self._columns or list(items[0])
             delimiter = "\t" if self.format == "tsv" else ","
             with part.open("a", newline="") as handle:
                 writer = csv.DictWriter(handle, self._columns, delimiter=delimiter)
-                writer.writerows(rows)
-
-    def _write_npy(self, part: Path, prediction: dict[str, Any], batch_idx: int) -> None:
-        import numpy as np
-
-        values = prediction.get("predictions")
-        if not isinstance(values, Tensor):
-            raise ValueError(
-                "A .npy output holds one fixed-size vector per sequence; these predictions "
-                "vary in length per sequence: write them to a .pt or .parquet output instead."
-            )
-        np.save(part / f"batch{batch_idx:06d}.npy", values.detach().cpu().float().numpy())
-        ids = [str(i) for i in prediction.get("ids", range(len(values)))]
-        (part / f"batch{batch_idx:06d}.ids.txt").write_text("".join(f"{i}\n" for i in ids))
-        self._rows += len(ids)
+                writer.writerows(items)
 
     def _write_parquet(self, part: Path, rows: list[dict[str, Any]]) -> None:
         import pyarrow as pa
@@ -238,7 +275,9 @@ class PredictionWriter(BasePredictionWriter):
         self._parquet.write_table(table.cast(self._parquet.schema))
 
     def on_predict_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Close this process's part, then merge every part on the main process."""
+        """Write rows still held (none when every index came), then merge the parts."""
+        if self._pending:
+            self._emit([self._pending.pop(i) for i in sorted(self._pending)])
         if self._parquet is not None:
             self._parquet.close()
             self._parquet = None
@@ -259,7 +298,7 @@ class PredictionWriter(BasePredictionWriter):
             self.path.mkdir(parents=True)
             for rank, part in enumerate(parts):
                 for file in sorted(part.iterdir()):
-                    file.rename(self.path / f"rank{rank}_{file.name}")
+                    file.rename(self.path / f"rank{rank:04d}_{file.name}")  # name order: file order
                 part.rmdir()
         elif self.format == "parquet":
             self._merge_parquet(parts)
@@ -308,3 +347,31 @@ class PredictionWriter(BasePredictionWriter):
         part = self._part(self._rank)
         if part.exists():
             shutil.rmtree(part) if part.is_dir() else part.unlink()
+
+
+def _split(prediction: dict[str, Any]) -> list[dict[str, Any]]:
+    """Cut a predicted batch into one dict per item (values not per item are kept whole)."""
+    ids = prediction.get("ids")
+    tensors = [v for v in prediction.values() if isinstance(v, Tensor) and v.ndim > 0]
+    size = len(ids) if ids is not None else (len(tensors[0]) if tensors else 0)
+    items: list[dict[str, Any]] = [{} for _ in range(size)]
+    for key, value in prediction.items():
+        if isinstance(value, Tensor):
+            value = value.detach().cpu()
+        batched = isinstance(value, list | tuple) or (isinstance(value, Tensor) and value.ndim > 0)
+        per_item = batched and len(value) == size
+        for index, item in enumerate(items):
+            item[key] = value[index] if per_item else value
+    return items
+
+
+def _join(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Join per-item dicts into one batch dict: equal-shaped tensors stacked, others listed."""
+    joined: dict[str, Any] = {}
+    for key in items[0]:
+        values = [item[key] for item in items]
+        if all(isinstance(v, Tensor) for v in values) and len({v.shape for v in values}) == 1:
+            joined[key] = torch.stack(values)
+        else:
+            joined[key] = values
+    return joined

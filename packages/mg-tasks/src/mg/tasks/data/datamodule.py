@@ -8,7 +8,7 @@ task says. What is left here is options, ids and sequences, and the Lightning ho
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch.utils.data import Sampler
@@ -27,7 +27,10 @@ from mg.tasks.data.readers import (
     load_hf_dataset,
     read_path,
 )
-from mg.tasks.data.samplers import EpochBatchSampler, LengthGroupedBatchSampler
+from mg.tasks.data.samplers import TOKEN_ALLOWANCE, EpochBatchSampler, LengthGroupedBatchSampler
+
+InferenceOrder = Literal["sorted", "file"]
+"""How evaluation and prediction batches are ordered (see `SequenceData`)."""
 
 
 class SequenceData(DataInterface):
@@ -96,9 +99,19 @@ class SequenceData(DataInterface):
         seed (int): seed of the random split, the fold assignment and length grouping.
         batch_size (int): samples per batch.
         num_workers (int): DataLoader worker processes (tokenization runs there).
-        group_by_length (bool): batch sequences of similar length together (shuffled per
-            epoch for training; sorted for validation and test; prediction stays in file
-            order).
+        group_by_length (bool): training: batch sequences of similar length together, in a
+            new shuffled order every epoch.
+        max_tokens (int | None): a token budget per batch (as fairseq's ``max_tokens``): a
+            batch holds at most this many padded tokens, counted as items x (longest
+            sequence's residues + 2 for the special tokens most backbones add);
+            ``batch_size`` still caps the items. Training batches are then length-grouped,
+            shuffled per epoch (seed + epoch) and dealt equally to DDP processes; a single
+            sequence over the budget gets a batch of its own. None: ``batch_size`` alone.
+        inference_order (InferenceOrder): how validation, test and predict batch their items:
+            ``"sorted"`` (longest first within windows of ``sort_window`` items; less
+            padding, and predictions are still written in file order) or ``"file"``.
+        sort_window (int): items per length-sorted inference window; the prediction writer
+            holds at most about one window of rows while it restores file order.
         max_rows (int | None): read at most this many rows of each input, for quick runs.
     """
 
@@ -130,6 +143,9 @@ class SequenceData(DataInterface):
         batch_size: int = 16,
         num_workers: int = 0,
         group_by_length: bool = False,
+        max_tokens: int | None = None,
+        inference_order: InferenceOrder = "sorted",
+        sort_window: int = 4096,
         max_rows: int | None = None,
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers)
@@ -151,6 +167,11 @@ class SequenceData(DataInterface):
         self.header_pattern = header_pattern
         self.seed = seed
         self.group_by_length = group_by_length
+        self.max_tokens = max_tokens
+        self.inference_order = inference_order
+        self.sort_window = sort_window
+        _check_batching(max_tokens, inference_order, sort_window)
+        self._budget_warned: set[str] = set()
         self.max_rows = max_rows
         self._check_options(class_names)
         pool = "hf:train" if hf_dataset else ("pool" if path or train_file else None)
@@ -510,41 +531,64 @@ class SequenceData(DataInterface):
                     )
 
     def batch_sampler(self, split: str) -> Sampler[list[int]] | None:
-        """A seeded batch order for train, val and test (length-grouped if asked); predict: None.
+        """A seeded batch order for training; a length-sorted (or file) order for inference.
 
         The training order depends on ``seed`` and the epoch alone, so a resumed fit draws the
-        interrupted epoch's batches again and skips those already trained on. Evaluation
-        batches go in file order (longest first with ``group_by_length``), each item once per
-        process share under DDP (see `EpochBatchSampler`). Predict keeps file order and
-        Lightning's own unpadded distributed sampler.
+        interrupted epoch's batches again and skips those already trained on. Validation,
+        test and predict batches are sorted by length within windows (``inference_order``),
+        each item once, a contiguous block of the split per process under DDP (see
+        `LengthGroupedBatchSampler`); the prediction writer puts rows back in file order.
         """
-        if split == "predict" or split not in self.datasets:
+        if split not in self.datasets:
             return None
         data = self.datasets[split]
+        train = split == "train"
         epoch, skip = 0, 0
         resume = getattr(self, "_resume_position", None)
-        if split == "train" and resume is not None:
+        if train and resume is not None:
             epoch, skip = resume
             self._resume_position = None  # only the first loader after a restore continues
-        if self.group_by_length:
-            return LengthGroupedBatchSampler(
+        sort = not train and self.inference_order == "sorted"
+        if not (self.max_tokens or sort or (train and self.group_by_length)):
+            return EpochBatchSampler(
                 range(len(data)),  # type: ignore[arg-type]
                 self.batch_size,
                 False,
-                lengths=data.lengths,  # type: ignore[attr-defined]
-                shuffle=split == "train",
+                shuffle=train,
                 seed=self.seed,
                 epoch=epoch,
                 skip_batches=skip,
             )
-        return EpochBatchSampler(
+        lengths = data.lengths  # type: ignore[attr-defined]
+        if self.max_tokens is not None:
+            self._warn_over_budget(split, lengths)
+        return LengthGroupedBatchSampler(
             range(len(data)),  # type: ignore[arg-type]
             self.batch_size,
             False,
-            shuffle=split == "train",
+            lengths=lengths,
+            shuffle=train,
             seed=self.seed,
             epoch=epoch,
             skip_batches=skip,
+            max_tokens=self.max_tokens,
+            sort_window=self.sort_window if sort else None,
+        )
+
+    def _warn_over_budget(self, split: str, lengths: list[int]) -> None:
+        """Say once per split how many sequences exceed the token budget on their own."""
+        assert self.max_tokens is not None
+        over = [i for i, n in enumerate(lengths) if n + TOKEN_ALLOWANCE > self.max_tokens]
+        if not over or split in self._budget_warned:
+            return
+        self._budget_warned.add(split)
+        data = self.datasets[split]
+        longest = max(over, key=lambda i: lengths[i])
+        rank_zero_warn(
+            f"{len(over)} {split} sequence(s) exceed max_tokens={self.max_tokens} on their own "
+            f"(the longest: {data.ids[longest]!r}, {lengths[longest]} residues); each gets a "
+            "batch of its own. Raise max_tokens, or lower the backbone's max_length to "
+            "truncate them."
         )
 
     def _train_position(self) -> dict[str, int] | None:
@@ -622,3 +666,17 @@ def _check_unique_ids(split: str, ids: list[str], files: list[str], rows: list[i
             "every row its own id (or drop the id column to number rows)."
         )
     rank_zero_warn(f"The {split} split repeats {len(repeats)} id(s): {shown}.")
+
+
+def _check_batching(max_tokens: int | None, inference_order: str, sort_window: int) -> None:
+    """Refuse batching options that cannot work, naming the option and the fix."""
+    if max_tokens is not None and max_tokens < 1:
+        raise ValueError(
+            f"max_tokens must be at least 1 (or None for no budget), not {max_tokens}."
+        )
+    if inference_order not in get_args(InferenceOrder):
+        raise ValueError(
+            f"inference_order must be one of {get_args(InferenceOrder)}, not {inference_order!r}."
+        )
+    if sort_window < 1:
+        raise ValueError(f"sort_window must be at least 1, not {sort_window}.")
