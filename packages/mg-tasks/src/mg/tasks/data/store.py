@@ -2,9 +2,9 @@
 
 `StoreWriter` appends parsed chunks (sequences, ids, labels, where each came from) to a few
 files in a private temporary folder; `StoredSequenceDataset` reads samples back by index.
-Only fixed-size numpy arrays stay in memory (offsets, lengths, file index and row: about 40
-bytes a row), so a split of 10 million proteins needs a few hundred MB however long the
-sequences are.
+Only fixed-size numpy arrays stay in memory (offsets, lengths, file index and row: about 32
+bytes a row, 60 with labels), so a split of 10 million proteins needs a few hundred MB
+however long the sequences are.
 
 Samples are read with ``os.pread`` on file descriptors opened lazily in each process, not
 through ``mmap``: pages of a mapping count in the resident memory of every process that
@@ -120,7 +120,7 @@ class StoreWriter:
         self._blobs["ids"].extend([i.encode() for i in ids])
         self._arrays["file"].append(self._file_index(files))
         self._arrays["row"].append(np.asarray(rows, dtype=np.int64))
-        self._arrays["length"].append(np.fromiter(map(len, sequences), np.int64, len(sequences)))
+        self._arrays["length"].append(np.fromiter(map(len, sequences), np.int32, len(sequences)))
         # Python's str hash is fixed within a process: enough to find repeated ids.
         self._arrays["hash"].append(np.fromiter(map(hash, ids), np.int64, len(ids)))
         self.labelled = labels is not None if self.labelled is None else self.labelled
@@ -155,7 +155,7 @@ class StoreWriter:
             file_names=list(self._file_names),
             file_index=joined("file", np.int32),
             rows=joined("row", np.int64),
-            lengths=joined("length", np.int64),
+            lengths=joined("length", np.int32),
             hashes=joined("hash", np.int64),
             label_file_index=joined("label_file", np.int32) if labelled else None,
             label_rows=joined("label_row", np.int64) if labelled else None,
