@@ -12,6 +12,9 @@ from task_helpers import composition_samples, regression_samples, tiny_backbone
 from mg.core.testing.contracts import fast_trainer
 from mg.tasks import ConditionalDiffusion, SequenceClassification, SequenceData, SequenceRegression
 
+# Whole-file splits are read in memory, then again through the disk store.
+pytestmark = pytest.mark.usefixtures("storage")
+
 
 def write_csv(path: Path, samples: list[dict[str, Any]]) -> str:
     lines = ["id,sequence,label"] + [f"{s['ids']},{s['sequences']},{s['labels']}" for s in samples]
