@@ -31,8 +31,18 @@ trainer:
   accelerator: cpu
 """
 
+OUTPUT = "embeddings.parquet"
+"""Parquet parts are merged row group by row group, so the writer's memory stays flat too."""
+
 GROWTH_BOUND_MIB = 150
-"""Most memory 180,000 more rows may add: in memory they took 3-5 KB each (over 500 MB)."""
+"""Most memory 180,000 more rows may add (under 850 bytes a row).
+
+The issue measured 3-5 KB a row (over 500 MB here). On a loaded 2-core machine this run
+measured +43 MB (npy output) to +58 MB (parquet) on disk, and +74 MB with storage: memory,
+whose Python lists of short sequences are now small too: the bound catches per-row growth
+of the issue's kind, not the difference between the two storages (benchmarks/scale.py
+measures that, at 1e5-1e7 rows).
+"""
 
 
 def write_proteins(path: Path, rows: int) -> None:
@@ -58,7 +68,7 @@ def peak_rss_of_predict(folder: Path, rows: int, storage: str = "disk") -> float
     write_proteins(data, rows)
     config = folder / "embed.yaml"
     config.write_text(CONFIG.format(data=data, storage=storage))
-    output = folder / "embeddings.npy"  # the fastest writer: the test is about memory
+    output = folder / OUTPUT
     log = folder / "log.txt"
     command = [sys.executable, "-m", "mg.cli", "predict", "--config", str(config)]
     command += ["--output", str(output)]
@@ -70,8 +80,9 @@ def peak_rss_of_predict(folder: Path, rows: int, storage: str = "disk") -> float
     pid = os.posix_spawn(sys.executable, command, env, file_actions=actions)
     _, status, usage = os.wait4(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, log.read_text()[-3000:]
-    with (folder / "embeddings.ids.txt").open() as handle:
-        assert sum(1 for _ in handle) == rows  # every row predicted
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(output).metadata.num_rows == rows  # every row predicted
     return usage.ru_maxrss / 1024  # KiB on Linux
 
 
