@@ -21,6 +21,7 @@ import argparse
 import os
 import platform
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -98,13 +99,12 @@ def run_child(folder: Path, command: str, config_text: str) -> tuple[float, floa
     if command == "predict":
         argv += ["--output", str(folder / "embeddings.npy"), "--overwrite", "true"]
     log = folder / f"{command}.log"
-    actions = [
-        (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
-        (os.POSIX_SPAWN_DUP2, 1, 2),
-    ]
     start = time.perf_counter()
-    pid = os.posix_spawn(sys.executable, argv, dict(os.environ), file_actions=actions)
-    _, status, usage = os.wait4(pid, 0)
+    with log.open("w") as out:
+        # In the run's folder: mg writes the config and versions it ran with where it runs.
+        child = subprocess.Popen(argv, cwd=folder, stdout=out, stderr=out)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak memory
+        child.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"mg {command} failed:\n{log.read_text()[-3000:]}")

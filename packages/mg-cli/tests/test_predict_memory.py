@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
 import sys
 from pathlib import Path
 
@@ -72,13 +73,12 @@ def peak_rss_of_predict(folder: Path, rows: int, storage: str = "disk") -> float
     log = folder / "log.txt"
     command = [sys.executable, "-m", "mg.cli", "predict", "--config", str(config)]
     command += ["--output", str(output)]
-    actions = [
-        (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT, 0o644),
-        (os.POSIX_SPAWN_DUP2, 1, 2),
-    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "RAYON_NUM_THREADS": "1"}
-    pid = os.posix_spawn(sys.executable, command, env, file_actions=actions)
-    _, status, usage = os.wait4(pid, 0)
+    with log.open("w") as out:
+        # In the run's folder: mg writes the config and versions it ran with where it runs.
+        child = subprocess.Popen(command, cwd=folder, env=env, stdout=out, stderr=out)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak memory
+        child.returncode = os.waitstatus_to_exitcode(status)
     assert os.waitstatus_to_exitcode(status) == 0, log.read_text()[-3000:]
     import pyarrow.parquet as pq
 
