@@ -71,7 +71,6 @@ trainer:
   max_epochs: 1
   logger: false
   enable_progress_bar: false
-  enable_checkpointing: false
   accelerator: cpu
 """
 
