@@ -381,10 +381,10 @@ def plot(path: Path, sections: list[tuple[str, dict[str, Result], int, str]]) ->
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(
-        len(sections), 1, figsize=(7.5, 1.2 + 0.45 * sum(len(s[1]) for s in sections))
-    )
-    for axis, (title, results, rows, baseline) in zip(figure.axes, sections, strict=True):
+    height = 1.2 + 0.45 * sum(len(section[1]) for section in sections)
+    figure = plt.figure(figsize=(7.5, height))
+    axes = figure.subplots(len(sections), 1, squeeze=False)[:, 0]
+    for axis, (title, results, rows, baseline) in zip(axes, sections, strict=True):
         base = results[baseline].samples_per_s(rows)
         names = list(results)[::-1]
         ratios = [results[n].samples_per_s(rows) / base for n in names]
@@ -462,8 +462,11 @@ def main() -> None:
         train_variants: list[Variant] = [
             ("plain loop", lambda: plain_train(settings, train)),
             ("mg (default)", lambda: mg_train(settings, train_path, {})),
-            ("mg, group_by_length", lambda: mg_train(settings, train_path, {"group_by_length": True})),
-            (f"mg, max_tokens={settings.max_tokens}", lambda: mg_train(settings, train_path, budget)),
+            ("mg, group_by_length", lambda: mg_train(settings, train_path, GROUPED)),
+            (
+                f"mg, max_tokens={settings.max_tokens}",
+                lambda: mg_train(settings, train_path, budget),
+            ),
         ]
         if not args.no_trainer:
             train_variants[1:1] = [
@@ -477,7 +480,10 @@ def main() -> None:
             ("plain loop", lambda: plain_predict(settings, predict)),
             ("mg (default: sorted)", lambda: mg_predict(settings, predict_path, {})),
             ("mg, file order", lambda: mg_predict(settings, predict_path, FILE_ORDER)),
-            (f"mg, max_tokens={settings.max_tokens}", lambda: mg_predict(settings, predict_path, budget)),
+            (
+                f"mg, max_tokens={settings.max_tokens}",
+                lambda: mg_predict(settings, predict_path, budget),
+            ),
         ]
         equal_variants: list[Variant] = [
             ("plain loop", lambda: plain_predict(settings, equal)),
@@ -511,6 +517,9 @@ def main() -> None:
     if args.plot is not None:
         plot(args.plot, sections)
 
+
+GROUPED: dict[str, Any] = {"group_by_length": True}
+"""The SequenceData option that groups training batches by length."""
 
 FILE_ORDER: dict[str, Any] = {"inference_order": "file"}
 """The SequenceData option that batches evaluation and prediction in file order."""

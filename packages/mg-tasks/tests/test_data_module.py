@@ -15,6 +15,9 @@ from mg.core.testing import ToyBackbone
 from mg.core.testing.contracts import fast_trainer
 from mg.tasks.data import LengthGroupedBatchSampler, SequenceData
 
+# Every test runs with splits in memory and again in the disk store: same samples, same errors.
+pytestmark = pytest.mark.usefixtures("storage")
+
 
 def ids(data: SequenceData, split: str) -> list[str]:
     return data.dataset(split).ids

@@ -12,6 +12,9 @@ from task_helpers import composition_samples, regression_samples, tiny_backbone
 from mg.core.testing.contracts import fast_trainer
 from mg.tasks import ConditionalDiffusion, SequenceClassification, SequenceData, SequenceRegression
 
+# Whole-file splits are read in memory, then again through the disk store.
+pytestmark = pytest.mark.usefixtures("storage")
+
 
 def write_csv(path: Path, samples: list[dict[str, Any]]) -> str:
     lines = ["id,sequence,label"] + [f"{s['ids']},{s['sequences']},{s['labels']}" for s in samples]
@@ -36,6 +39,25 @@ def test_regression_statistics_come_from_the_training_rows_of_a_file(tmp_path: P
     assert len(train_labels) == 20
     assert task.label_mean.item() == pytest.approx(train_labels.mean().item(), rel=1e-6)
     assert task.label_mean.item() != pytest.approx(every_label.mean().item(), rel=1e-6)
+
+
+def test_regression_statistics_of_a_training_file(tmp_path: Path, storage: str) -> None:
+    samples = regression_samples(60, 1, offset=500.0, scale=100.0, outputs=2)
+    lines = ["id,sequence,a,b"] + [
+        f"{s['ids']},{s['sequences']},{s['labels'][0]},{s['labels'][1]}" for s in samples
+    ]
+    (tmp_path / "scores.csv").write_text("\n".join(lines) + "\n")
+    data = SequenceData(
+        train_file=str(tmp_path / "scores.csv"), label_columns=["a", "b"], batch_size=8
+    )
+    task = SequenceRegression(tiny_backbone, num_outputs=2, normalize_labels=True)
+    fast_trainer(max_steps=1, limit_val_batches=0).fit(task, datamodule=data)
+    assert type(data.datasets["train"]).__name__ == (
+        "StoredSequenceDataset" if storage == "disk" else "SequenceDataset"
+    )
+    labels = torch.tensor([s["labels"] for s in samples], dtype=torch.float64)
+    assert task.label_mean.tolist() == pytest.approx(labels.mean(0).tolist(), rel=1e-6)
+    assert task.label_std.tolist() == pytest.approx(labels.std(0, correction=0).tolist(), rel=1e-5)
 
 
 def test_a_class_out_of_range_is_named_with_file_and_row(tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from itertools import islice
 from typing import Any, Literal
 
 import torch
@@ -207,11 +208,17 @@ class SequenceRegression(TaskInterface):
         if isinstance(datamodule, DataInterface) and datasets and "train" in datasets:
             dataset = datasets["train"]
             values = getattr(dataset, "labels", None)  # skip reading sequences when we can
-            if not isinstance(values, list) or len(values) != len(dataset):
+            if not isinstance(values, Sequence) or len(values) != len(dataset):
                 values = [dataset[i]["labels"] for i in range(len(dataset))]
-            rows = [as_numbers(value) for value in values]
-            labels = torch.tensor(rows, dtype=torch.float64).view(-1, self.num_outputs)
-            return labels.shape[0], labels.sum(0), labels.pow(2).sum(0)
+            # In blocks: a disk-stored split streams its labels rather than listing them all.
+            sums = torch.zeros(2, self.num_outputs, dtype=torch.float64)
+            count, iterator = 0, iter(values)
+            while block := list(islice(iterator, 65_536)):
+                rows = [as_numbers(value) for value in block]
+                labels = torch.tensor(rows, dtype=torch.float64).view(-1, self.num_outputs)
+                count += labels.shape[0]
+                sums += torch.stack([labels.sum(0), labels.pow(2).sum(0)])
+            return count, sums[0], sums[1]
         self.trainer.fit_loop.setup_data()
         loader = self.trainer.train_dataloader
         sums = torch.zeros(2 * self.num_outputs + 1, dtype=torch.float64)

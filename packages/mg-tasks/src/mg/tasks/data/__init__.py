@@ -7,6 +7,8 @@ from mg.tasks.data.examples import example_names, example_path, write_examples
 from mg.tasks.data.labels import LABEL_TYPES, LabelType
 from mg.tasks.data.readers import (
     Table,
+    iter_file_chunks,
+    iter_path_chunks,
     read_csv,
     read_fasta,
     read_file,
@@ -17,6 +19,7 @@ from mg.tasks.data.readers import (
     read_tsv,
 )
 from mg.tasks.data.samplers import LengthGroupedBatchSampler
+from mg.tasks.data.store import StoredSequenceDataset
 
 __all__ = [
     "LABEL_TYPES",
@@ -25,9 +28,12 @@ __all__ = [
     "MultiColumnData",
     "SequenceData",
     "SequenceDataset",
+    "StoredSequenceDataset",
     "Table",
     "example_names",
     "example_path",
+    "iter_file_chunks",
+    "iter_path_chunks",
     "read_csv",
     "read_fasta",
     "read_file",

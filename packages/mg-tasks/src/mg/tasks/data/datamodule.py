@@ -16,21 +16,40 @@ from torch.utils.data import Sampler
 from mg.core.alphabets import RESIDUES, AlphabetCheck
 from mg.core.data import SPLITS_OF_STAGE, DataInterface, LabelCheck, LabelKind
 from mg.tasks.data.dataset import SequenceDataset
-from mg.tasks.data.label_columns import LabelColumns, RawLabels
-from mg.tasks.data.labels import LABEL_TYPES, LabelFormatError, LabelType, is_missing, preview
+from mg.tasks.data.label_columns import LabelColumns, ParsedLabels, RawLabels
+from mg.tasks.data.labels import (
+    LABEL_TYPES,
+    LabelFormatError,
+    LabelType,
+    infer_class_names,
+    is_missing,
+    preview,
+)
 from mg.tasks.data.plan import SPLIT_HINTS, SPLITS, Split, SplitPlan
 from mg.tasks.data.readers import (
+    DEFAULT_CHUNK_ROWS,
     FileFormat,
     Table,
     compile_header_pattern,
     hf_split_table,
+    iter_path_chunks,
     load_hf_dataset,
+    path_files,
     read_path,
 )
 from mg.tasks.data.samplers import TOKEN_ALLOWANCE, EpochBatchSampler, LengthGroupedBatchSampler
+from mg.tasks.data.store import StoredSequenceDataset, StoreWriter
 
 InferenceOrder = Literal["sorted", "file"]
 """How evaluation and prediction batches are ordered (see `SequenceData`)."""
+
+Storage = Literal["auto", "memory", "disk"]
+
+DISK_THRESHOLD_BYTES = 100_000_000
+"""With ``storage="auto"``, an input whose files total more bytes than this is kept on disk."""
+
+CHUNK_ROWS = DEFAULT_CHUNK_ROWS
+"""Rows read at a time when a split is streamed into its disk store."""
 
 
 class SequenceData(DataInterface):
@@ -113,6 +132,13 @@ class SequenceData(DataInterface):
         sort_window (int): items per length-sorted inference window; the prediction writer
             holds at most about one window of rows while it restores file order.
         max_rows (int | None): read at most this many rows of each input, for quick runs.
+        storage (Storage): where a split's parsed samples live. ``memory``: Python lists
+            (fast, about 1-3 KB a row). ``disk``: a store in a temporary folder (under
+            ``TMPDIR``), read by index, so memory stays flat however many rows there are;
+            it holds splits given as whole inputs (``train_file``, ``val_file``,
+            ``test_file``, ``predict_file``, or ``path`` without fractions or folds).
+            ``auto`` (the default) keeps such an input on disk when its files total more
+            than 100 MB, in memory otherwise. Hugging Face datasets stay in memory.
     """
 
     def __init__(
@@ -147,8 +173,10 @@ class SequenceData(DataInterface):
         inference_order: InferenceOrder = "sorted",
         sort_window: int = 4096,
         max_rows: int | None = None,
+        storage: Storage = "auto",
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers)
+        self.storage = storage
         self.path = path
         self.train_file = train_file
         self.val_file = val_file
@@ -194,7 +222,7 @@ class SequenceData(DataInterface):
         self._kind: LabelType | None = label_type
         self._labels: LabelColumns | None = None
         self._tables: dict[str, Table] = {}
-        self._sets: dict[str, SequenceDataset] = {}
+        self._sets: dict[str, SequenceDataset | StoredSequenceDataset] = {}
         self._pending_stage: str | None = None
         self._hf_loaded: Any = None
 
@@ -234,6 +262,8 @@ class SequenceData(DataInterface):
                 )
             if len(set(class_names)) != len(class_names):
                 raise ValueError(f"class_names repeats a name: {class_names}.")
+        if self.storage not in ("auto", "memory", "disk"):
+            raise ValueError(f"storage must be auto, memory or disk, not {self.storage!r}.")
         if self.max_rows is not None and self.max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, not {self.max_rows}.")
         if self.batch_size < 1:
@@ -289,24 +319,71 @@ class SequenceData(DataInterface):
                 assert self.hf_dataset is not None
                 table = hf_split_table(self._hf(), self.hf_dataset, key[3:], max_rows=self.max_rows)
             else:
-                location = {
-                    "pool": self.path or self.train_file,
-                    "val": self.val_file,
-                    "test": self.test_file,
-                    "predict": self.predict_file,
-                }[key]
-                assert location is not None
-                table = read_path(
-                    location,
-                    file_format=self.file_format,
-                    id_column=self.id_column,
-                    sequence_column=self.sequence_column,
-                    header_pattern=self._pattern,
-                    max_rows=self.max_rows,
-                    exclude=(self.label_table,) if self.label_table else (),
-                )
+                table = read_path(self._location(key), **self._read_options())
             self._tables[key] = table
         return self._tables[key]
+
+    def _location(self, key: str) -> str:
+        """The file or folder of the input called ``key`` (pool, val, test or predict)."""
+        location = {
+            "pool": self.path or self.train_file,
+            "val": self.val_file,
+            "test": self.test_file,
+            "predict": self.predict_file,
+        }[key]
+        assert location is not None
+        return location
+
+    def _read_options(self) -> dict[str, Any]:
+        return {
+            "file_format": self.file_format,
+            "id_column": self.id_column,
+            "sequence_column": self.sequence_column,
+            "header_pattern": self._pattern,
+            "max_rows": self.max_rows,
+            "exclude": (self.label_table,) if self.label_table else (),
+        }
+
+    def _on_disk(self, split: str, key: str, part: str | None) -> bool:
+        """Whether ``split`` is kept in a disk store (see ``storage``); says so in the log."""
+        if key.startswith("hf:") or self.storage == "memory":
+            return False
+        location = self._location(key)
+        files = path_files(location, self._read_options()["exclude"])
+        size = sum(f.stat().st_size for f in files)
+        plan = self.plan
+        carved = part is not None and bool(
+            plan.val_fraction
+            or plan.test_fraction
+            or plan.n_folds
+            or plan.fold_column
+            or plan.test_fold is not None
+        )
+        if carved:
+            if self.storage == "disk":
+                raise ValueError(
+                    f"storage='disk' keeps whole inputs on disk, but the {split} split is carved "
+                    f"from {location} by val_fraction/test_fraction/n_folds/fold_column. Give "
+                    "each split its own file or folder (train_file, val_file, test_file), or "
+                    "set storage: memory."
+                )
+            if size > DISK_THRESHOLD_BYTES:
+                rank_zero_info(
+                    f"The {split} split is carved from {location} ({size / 1e6:,.0f} MB), so it "
+                    "is read into memory; give each split its own file or folder to keep it on "
+                    "disk."
+                )
+            return False
+        if self.storage == "disk":
+            return True
+        if size > DISK_THRESHOLD_BYTES:
+            rank_zero_info(
+                f"Keeping the {split} split on disk: {location} holds {size / 1e6:,.0f} MB, over "
+                f"storage='auto''s {DISK_THRESHOLD_BYTES / 1e6:,.0f} MB (set storage: memory or "
+                "disk to choose)."
+            )
+            return True
+        return False
 
     def _ids(self, table: Table) -> list[str]:
         column = self.id_column
@@ -341,34 +418,98 @@ class SequenceData(DataInterface):
             )
         return self._labels
 
-    def _learn_class_names(self, split_raw: RawLabels, indices: list[int]) -> None:
-        """Read class names from the training rows (or, without any, from this split)."""
+    def _learn_class_names(self, split_raw: RawLabels | None, indices: list[int], key: str) -> None:
+        """Read class names from the training rows (or, without any, from this split).
+
+        Args:
+            split_raw (RawLabels | None): this split's raw labels (None: a disk split).
+            indices (list[int]): this split's rows of ``split_raw``.
+            key (str): this split's input, streamed when the split is on disk.
+        """
         labels = self._label_columns()
         source = self.plan.source("train")
+        if source is not None and source.part is None and self._on_disk("train", source.key, None):
+            self._learn_class_names_streaming(source.key)
+            return
+        if split_raw is None and source is None:
+            self._learn_class_names_streaming(key)
+            return
         if source is not None:
             pool = self._table(source.key)
             rows = self.plan.rows(source, pool)
             raw = labels.raw(pool, self._ids(pool), rows, required=False)
             if raw is not None:
                 split_raw, indices = raw, rows
+        if split_raw is None:  # training rows without labels: learn from this split's input
+            self._learn_class_names_streaming(key)
+            return
         try:
             labels.learn_class_names(split_raw, indices)
         except LabelFormatError as error:
             raise ValueError(str(error)) from None
 
+    def _learn_class_names_streaming(self, key: str) -> None:
+        """Read class names from an input in chunks, keeping each distinct value once."""
+        labels = self._label_columns()
+        column = labels.columns[0]
+        seen: dict[Any, tuple[Any, str]] = {}  # value → (value, where it first appears)
+        for chunk in iter_path_chunks(
+            self._location(key), chunk_rows=CHUNK_ROWS, **self._read_options()
+        ):
+            raw = labels.raw(chunk, self._ids(chunk), range(len(chunk)), required=False)
+            if raw is None:
+                continue
+            for i, value in enumerate(raw.values[column]):
+                name = value if isinstance(value, str | int | float) else repr(value)
+                if name not in seen:
+                    seen[name] = (value, raw.origin(i))
+        try:
+            labels.class_names = infer_class_names(
+                [v for v, _ in seen.values()], [o for _, o in seen.values()], column
+            )
+        except LabelFormatError as error:
+            raise ValueError(str(error)) from None
+        labels.class_names_known = True
+
     # ----------------------------------------------------------------- building splits
-    def _build(self, split: str) -> SequenceDataset:
+    def _build(self, split: str) -> SequenceDataset | StoredSequenceDataset:
         source = self.plan.source(split)
         if source is None:
             raise ValueError(f"SequenceData has no {split} split: {SPLIT_HINTS[split]}.")
+        if self._on_disk(split, source.key, source.part):
+            return self._build_on_disk(split, source.key)
         table = self._table(source.key)
         indices = self.plan.rows(source, table)
-        column = self.sequence_column
-        table.require_column(column, "sequence_column", "the sequences")
+        table.require_column(self.sequence_column, "sequence_column", "the sequences")
         all_ids = self._ids(table)
+        sequences, files, rows = self._sequences(table, indices)
+        if not sequences:
+            raise ValueError(f"The {split} split of {table.source} is empty.")
+        ids = [all_ids[i] for i in indices]
+        _check_unique_ids(split, ids, files, rows)
+        dataset = SequenceDataset(sequences, ids, None, files, rows)
+        parsed = self._parse_labels(split, source.key, table, all_ids, indices, sequences)
+        if parsed is not None:
+            dataset.labels = parsed.labels
+            dataset.raw_labels = parsed.raw
+            dataset.label_files = parsed.files
+            dataset.label_rows = parsed.rows
+            dataset.label_columns_text = parsed.columns_text
+        return dataset
+
+    def _sequences(
+        self, table: Table, indices: list[int] | range
+    ) -> tuple[list[str], list[str], list[int]]:
+        """The cleaned sequences of ``indices`` (whitespace removed), with file and row.
+
+        Raises:
+            ValueError: a sequence is empty or not text (naming file, row and column).
+        """
+        column = self.sequence_column
+        values = table.columns[column]
         sequences, files, rows = [], [], []
         for i in indices:
-            raw = table.columns[column][i]
+            raw = values[i]
             if is_missing(raw) or not isinstance(raw, str):
                 what = "empty" if is_missing(raw) else f"not text ({preview(raw)})"
                 raise ValueError(
@@ -378,13 +519,25 @@ class SequenceData(DataInterface):
             sequences.append("".join(raw.split()))
             files.append(table.files[i])
             rows.append(table.rows[i])
-        if not sequences:
-            raise ValueError(f"The {split} split of {table.source} is empty.")
-        ids = [all_ids[i] for i in indices]
-        _check_unique_ids(split, ids, files, rows)
-        dataset = SequenceDataset(sequences, ids, None, files, rows)
+        return sequences, files, rows
+
+    def _parse_labels(
+        self,
+        split: str,
+        key: str,
+        table: Table,
+        all_ids: list[str],
+        indices: list[int] | range,
+        sequences: list[str],
+        streamed: bool = False,
+    ) -> ParsedLabels | None:
+        """Parse the labels of ``indices`` as the task says; None when there are none to read.
+
+        ``streamed``: ``table`` is one chunk of the input ``key`` (class names, when they
+        must be learned, then come from a streaming pass rather than this chunk).
+        """
         if not self.labelled:
-            return dataset
+            return None
         if self._kind is None:
             raise ValueError(
                 f"SequenceData does not know how to read the labels in {self.label_columns}: "
@@ -393,16 +546,83 @@ class SequenceData(DataInterface):
         labels = self._label_columns()
         raw = labels.raw(table, all_ids, indices, required=split != "predict")
         if raw is None:
-            return dataset
+            return None
         if self._kind == "class" and not labels.class_names_known:
-            self._learn_class_names(raw, indices)
-        parsed = labels.parse(self._kind, raw, indices, sequences)
-        dataset.labels = parsed.labels
-        dataset.raw_labels = parsed.raw
-        dataset.label_files = parsed.files
-        dataset.label_rows = parsed.rows
-        dataset.label_columns_text = parsed.columns_text
-        return dataset
+            self._learn_class_names(None if streamed else raw, list(indices), key)
+        return labels.parse(self._kind, raw, indices, sequences)
+
+    def _build_on_disk(self, split: str, key: str) -> StoredSequenceDataset:
+        """Stream an input chunk by chunk into a disk store: same checks, same messages."""
+        width: tuple[int, str] | None = None  # labels per row, and the row that set it
+        columns_text = ""
+        table_labels = (
+            self._label_columns() if self.labelled and self.label_table is not None else None
+        )
+        missing_ids: list[str] = []
+        missing_count = 0
+        with StoreWriter() as writer:
+            for chunk in iter_path_chunks(
+                self._location(key), chunk_rows=CHUNK_ROWS, **self._read_options()
+            ):
+                chunk.require_column(self.sequence_column, "sequence_column", "the sequences")
+                indices = range(len(chunk))
+                ids = self._ids(chunk)
+                sequences, files, rows = self._sequences(chunk, indices)
+                parsed = None
+                if table_labels is not None:
+                    missing = table_labels.missing(ids)
+                    if missing:  # said once the whole input is read, with the total count
+                        missing_ids += missing[: 10 - len(missing_ids)]
+                        missing_count += len(missing)
+                        writer.drop_labels()
+                if writer.labelled is not False:
+                    parsed = self._parse_labels(split, key, chunk, ids, indices, sequences, True)
+                    if parsed is None:
+                        writer.drop_labels()  # a file without labels: the split has none
+                if parsed is not None:
+                    columns_text = parsed.columns_text
+                    first = parsed.labels[0] if parsed.labels else None
+                    if isinstance(first, list) and self._kind in ("multilabel", "regression"):
+                        here = f"{parsed.files[0]}, row {parsed.rows[0]}"
+                        if width is None:
+                            width = (len(first), here)
+                        elif len(first) != width[0]:
+                            raise ValueError(
+                                f"{here}, {columns_text}: {len(first)} labels, but {width[1]} "
+                                f"has {width[0]}; every row needs the same number."
+                            )
+                    writer.append(
+                        sequences,
+                        ids,
+                        files,
+                        rows,
+                        parsed.labels,
+                        parsed.raw,
+                        parsed.files,
+                        parsed.rows,
+                    )
+                else:
+                    writer.append(sequences, ids, files, rows)
+            if writer.size == 0:
+                raise ValueError(f"The {split} split of {self._location(key)} is empty.")
+            if missing_count and split != "predict":
+                assert table_labels is not None
+                raise table_labels.missing_error(
+                    missing_ids, missing_count, writer.size, self._location(key)
+                )
+            store = writer.finish()
+        try:
+            repeats = [
+                f"{name!r} ({store.file_names[store.file_index[a]]}, row {store.rows[a]} and "
+                f"{store.file_names[store.file_index[b]]}, row {store.rows[b]})"
+                for name, a, b in store.repeated_ids()
+            ]
+            store.hashes = None
+            _report_repeats(split, repeats)
+        except BaseException:
+            store.remove()
+            raise
+        return StoredSequenceDataset(store, columns_text if store.labelled else "")
 
     def dataset(self, split: Split) -> SequenceDataset:
         """Return (building once) the samples of ``split``.
@@ -478,17 +698,18 @@ class SequenceData(DataInterface):
     def check_sequences(self, stage: str, alphabet: AlphabetCheck, reader: str) -> None:
         """Check every sequence of the stage's splits against a backbone's alphabet, at once.
 
+        A split kept on disk is checked in chunks, so memory stays flat.
+
         Raises:
             ValueError: naming the file, row, id, character and 1-based position of the
                 first character the backbone cannot read, and the fix.
         """
         for split in self.stage_splits(stage):
             data = self.dataset(split)  # type: ignore[arg-type]
-            found = alphabet.find_invalid(data.sequences)
+            found = _first_invalid(data, alphabet)
             if found is None:
                 continue
-            index, position, char = found
-            sequence = data.sequences[index]
+            index, position, char, sequence = found
             fits = [
                 name
                 for name, letters in RESIDUES.items()
@@ -640,6 +861,23 @@ class SequenceData(DataInterface):
             self.datasets[split] = self.dataset(split)  # type: ignore[arg-type]
 
 
+def _first_invalid(
+    data: SequenceDataset | StoredSequenceDataset, alphabet: AlphabetCheck
+) -> tuple[int, int, str, str] | None:
+    """(index, position, character, sequence) of a split's first character off the alphabet."""
+    blocks = (
+        data.sequences.chunks()
+        if isinstance(data, StoredSequenceDataset)
+        else [(0, data.sequences)]
+    )
+    for start, sequences in blocks:
+        found = alphabet.find_invalid(sequences)
+        if found is not None:
+            offset, position, char = found
+            return start + offset, position, char, sequences[offset]
+    return None
+
+
 def _check_unique_ids(split: str, ids: list[str], files: list[str], rows: list[int]) -> None:
     """Refuse repeated ids in predictions (they are keyed by id); warn about them elsewhere.
 
@@ -657,6 +895,15 @@ def _check_unique_ids(split: str, ids: list[str], files: list[str], rows: list[i
             )
         else:
             first_row[name] = position
+    _report_repeats(split, repeats)
+
+
+def _report_repeats(split: str, repeats: list[str]) -> None:
+    """Raise (predict) or warn (other splits) about repeated ids, each said as "'id' (where)".
+
+    Raises:
+        ValueError: a predict split repeats an id (naming the first ones and their rows).
+    """
     if not repeats:
         return
     shown = "; ".join(repeats[:3]) + (f"; and {len(repeats) - 3} more" if len(repeats) > 3 else "")

@@ -114,17 +114,11 @@ class LabelColumns:
                     return None
             return RawLabels({c: table.columns[c] for c in self.columns}, table.files, table.rows)
         labels = self.label_table
-        missing = [ids[i] for i in indices if ids[i] not in self._index]
+        missing = self.missing([ids[i] for i in indices])
         if missing:
             if not required:
                 return None
-            shown = ", ".join(repr(m) for m in missing[:10])
-            more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-            raise ValueError(
-                f"{labels.source} has no label for {len(missing)} of the {len(indices)} ids of "
-                f"{table.source}: {shown}{more}. Add rows for them to the label table (matched "
-                f"on {self.id_column!r})."
-            )
+            raise self.missing_error(missing, len(missing), len(indices), table.source)
         positions = [self._index.get(name, -1) for name in ids]
         return RawLabels(
             {
@@ -133,6 +127,30 @@ class LabelColumns:
             },
             [labels.files[p] if p >= 0 else "" for p in positions],
             [labels.rows[p] if p >= 0 else 0 for p in positions],
+        )
+
+    def missing(self, ids: Sequence[str]) -> list[str]:
+        """Return the ids the label table has no row for (none without a label table)."""
+        if self.label_table is None:
+            return []
+        return [name for name in ids if name not in self._index]
+
+    def missing_error(self, shown: list[str], count: int, total: int, source: str) -> ValueError:
+        """The error for ``count`` of ``total`` ids of ``source`` without a label row.
+
+        Args:
+            shown (list[str]): the first missing ids (ten are named).
+            count (int): how many ids are missing.
+            total (int): how many ids the split has.
+            source (str): the data the ids come from.
+        """
+        assert self.label_table is not None
+        names = ", ".join(repr(m) for m in shown[:10])
+        more = f" and {count - 10} more" if count > 10 else ""
+        return ValueError(
+            f"{self.label_table.source} has no label for {count} of the {total} ids of "
+            f"{source}: {names}{more}. Add rows for them to the label table (matched on "
+            f"{self.id_column!r})."
         )
 
     def learn_class_names(self, raw: RawLabels, indices: Sequence[int]) -> None:

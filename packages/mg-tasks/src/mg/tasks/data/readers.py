@@ -112,17 +112,59 @@ def _empty_file_error(path: Path) -> ValueError:
     return ValueError(f"{path} is empty: it holds no data rows. Remove it or fill it.")
 
 
-def _from_records(path: Path, columns: dict[str, list[Any]]) -> Table:
+DEFAULT_CHUNK_ROWS = 50_000
+"""Rows per chunk when files are streamed (`iter_path_chunks`): a few MB of text per chunk."""
+
+
+def _from_records(path: Path, columns: dict[str, list[Any]], first_row: int = 1) -> Table:
     n = len(next(iter(columns.values()))) if columns else 0
-    if n == 0:
-        raise _empty_file_error(path)
     return Table(
         source=str(path),
         columns=columns,
         files=[str(path)] * n,
-        rows=list(range(1, n + 1)),
+        rows=list(range(first_row, first_row + n)),
         file_columns={str(path): list(columns)},
     )
+
+
+def _one_table(path: Path, chunks: Iterator[Table]) -> Table:
+    """Stack a file's chunks into one table (a file read whole is a single chunk)."""
+    tables = list(chunks)
+    return tables[0] if len(tables) == 1 else concat_tables(tables, str(path))
+
+
+def _delimited_chunks(
+    path: Path, sep: str, max_rows: int | None, chunk_rows: int | None
+) -> Iterator[Table]:
+    import pandas as pd  # here, not at import: it is a slow import few commands need
+
+    kind = "TSV" if sep == "\t" else "CSV"
+    options: dict[str, Any] = {
+        "sep": sep,
+        "dtype": str,
+        "keep_default_na": False,
+        "na_filter": False,
+        "nrows": max_rows,
+    }
+    try:
+        if chunk_rows is None:
+            frames: Any = [pd.read_csv(path, **options)]
+        else:
+            frames = pd.read_csv(path, chunksize=chunk_rows, **options)
+        first_row = 1
+        for frame in frames:
+            if frame.empty:
+                continue
+            columns = {str(name): frame[name].tolist() for name in frame.columns}
+            yield _from_records(path, columns, first_row)
+            first_row += len(frame)
+    except pd.errors.EmptyDataError as error:
+        raise _empty_file_error(path) from error
+    except pd.errors.ParserError as error:
+        raise ValueError(f"{path} is not a valid {kind} file: {error}") from error
+    if first_row == 1:
+        header = list(pd.read_csv(path, sep=sep, dtype=str, nrows=0).columns)
+        raise ValueError(f"{path} has a header ({header}) but no data rows. Remove it or fill it.")
 
 
 def read_delimited(path: str | Path, *, sep: str = ",", max_rows: int | None = None) -> Table:
@@ -136,24 +178,8 @@ def read_delimited(path: str | Path, *, sep: str = ",", max_rows: int | None = N
         sep (str): the field delimiter.
         max_rows (int | None): read at most this many data rows.
     """
-    import pandas as pd  # here, not at import: it is a slow import few commands need
-
     path = Path(path)
-    try:
-        frame = pd.read_csv(
-            path, sep=sep, dtype=str, keep_default_na=False, na_filter=False, nrows=max_rows
-        )
-    except pd.errors.EmptyDataError as error:
-        raise _empty_file_error(path) from error
-    except pd.errors.ParserError as error:
-        kind = "TSV" if sep == "\t" else "CSV"
-        raise ValueError(f"{path} is not a valid {kind} file: {error}") from error
-    if frame.empty:
-        raise ValueError(
-            f"{path} has a header ({list(frame.columns)}) but no data rows. Remove it or fill it."
-        )
-    columns = {str(name): frame[name].tolist() for name in frame.columns}
-    return _from_records(path, columns)
+    return _one_table(path, _delimited_chunks(path, sep, max_rows, None))
 
 
 def read_csv(path: str | Path, *, max_rows: int | None = None) -> Table:
@@ -166,12 +192,7 @@ def read_tsv(path: str | Path, *, max_rows: int | None = None) -> Table:
     return read_delimited(path, sep="\t", max_rows=max_rows)
 
 
-def read_parquet(path: str | Path, *, max_rows: int | None = None) -> Table:
-    """Read a Parquet file; list columns come back as Python lists.
-
-    Raises:
-        ImportError: ``pyarrow`` is not installed (``pip install 'mg-tasks[parquet]'``).
-    """
+def _parquet_chunks(path: Path, max_rows: int | None, chunk_rows: int | None) -> Iterator[Table]:
     try:
         import pyarrow.parquet as pq
     except ImportError as error:
@@ -179,29 +200,47 @@ def read_parquet(path: str | Path, *, max_rows: int | None = None) -> Table:
             f"Reading the Parquet file {path} needs pyarrow, which is not installed: "
             "pip install 'mg-tasks[parquet]'."
         ) from error
-    path = Path(path)
-    table = pq.read_table(path)
+    handle = pq.ParquetFile(path)
+    total = handle.metadata.num_rows
     if max_rows is not None:
-        table = table.slice(0, max_rows)
-    if table.num_rows == 0:
+        total = min(total, max_rows)
+    if total == 0:
         raise _empty_file_error(path)
-    return _from_records(path, {str(k): v for k, v in table.to_pydict().items()})
+    first_row = 1
+    for batch in handle.iter_batches(batch_size=chunk_rows or max(total, 1)):
+        if first_row > total:
+            break
+        batch = batch.slice(0, total - first_row + 1)
+        yield _from_records(path, {str(k): v for k, v in batch.to_pydict().items()}, first_row)
+        first_row += batch.num_rows
 
 
-def read_jsonl(path: str | Path, *, max_rows: int | None = None) -> Table:
-    """Read a JSON Lines file: one JSON object per line; blank lines are skipped.
+def read_parquet(path: str | Path, *, max_rows: int | None = None) -> Table:
+    """Read a Parquet file; list columns come back as Python lists.
 
-    The row of each record is its line number.
+    Raises:
+        ImportError: ``pyarrow`` is not installed (``pip install 'mg-tasks[parquet]'``).
     """
     path = Path(path)
+    return _one_table(path, _parquet_chunks(path, max_rows, None))
+
+
+def _jsonl_chunks(path: Path, max_rows: int | None, chunk_rows: int | None) -> Iterator[Table]:
     records: list[dict[str, Any]] = []
     rows: list[int] = []
+    # Names seen so far in the file: a chunk carries every one (None where a record lacks it).
     names: dict[str, None] = {}
+    count = 0
+
+    def table() -> Table:
+        columns = {name: [record.get(name) for record in records] for name in names}
+        return Table(str(path), columns, [str(path)] * len(rows), rows, {str(path): list(names)})
+
     with _open_text(path) as handle:
         for line_number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
-            if max_rows is not None and len(records) >= max_rows:
+            if max_rows is not None and count >= max_rows:
                 break
             try:
                 record = json.loads(line)
@@ -215,10 +254,23 @@ def read_jsonl(path: str | Path, *, max_rows: int | None = None) -> Table:
             records.append(record)
             rows.append(line_number)
             names.update(dict.fromkeys(record))
-    if not records:
+            count += 1
+            if chunk_rows is not None and len(records) >= chunk_rows:
+                yield table()
+                records, rows = [], []
+    if records:
+        yield table()
+    if count == 0:
         raise _empty_file_error(path)
-    columns = {name: [record.get(name) for record in records] for name in names}
-    return Table(str(path), columns, [str(path)] * len(rows), rows, {str(path): list(names)})
+
+
+def read_jsonl(path: str | Path, *, max_rows: int | None = None) -> Table:
+    """Read a JSON Lines file: one JSON object per line; blank lines are skipped.
+
+    The row of each record is its line number.
+    """
+    path = Path(path)
+    return _one_table(path, _jsonl_chunks(path, max_rows, None))
 
 
 def _fasta_records(path: Path) -> Iterator[tuple[str, str, int]]:
@@ -269,6 +321,52 @@ def compile_header_pattern(pattern: str) -> re.Pattern[str]:
     return compiled
 
 
+def _fasta_chunks(
+    path: Path,
+    id_column: str,
+    sequence_column: str,
+    header_pattern: str | re.Pattern[str] | None,
+    max_rows: int | None,
+    chunk_rows: int | None,
+) -> Iterator[Table]:
+    pattern = (
+        compile_header_pattern(header_pattern)
+        if isinstance(header_pattern, str)
+        else header_pattern
+    )
+    names = [id_column, sequence_column, "description"]
+    if pattern is not None:
+        names += [name for name in pattern.groupindex if name not in names]
+    columns: dict[str, list[Any]] = {name: [] for name in names}
+    first_row = 1
+    record = 0
+    for record, (header, sequence, line) in enumerate(_fasta_records(path), start=1):
+        if max_rows is not None and record > max_rows:
+            record -= 1
+            break
+        columns[id_column].append(header.split()[0] if header else "")
+        columns[sequence_column].append(sequence)
+        columns["description"].append(header)
+        if pattern is not None:
+            match = pattern.search(header)
+            if match is None:
+                raise ValueError(
+                    f"{path}, row {record} (line {line}), column 'header': the header {header!r} "
+                    f"does not match header_pattern {pattern.pattern!r}."
+                )
+            for name in pattern.groupindex:
+                if name not in (id_column, sequence_column, "description"):
+                    columns[name].append(match.group(name))
+        if chunk_rows is not None and record - first_row + 1 >= chunk_rows:
+            yield _from_records(path, columns, first_row)
+            columns = {name: [] for name in names}
+            first_row = record + 1
+    if record == 0:
+        raise _empty_file_error(path)
+    if record >= first_row:
+        yield _from_records(path, columns, first_row)
+
+
 def read_fasta(
     path: str | Path,
     *,
@@ -294,32 +392,8 @@ def read_fasta(
         ValueError: a header does not match ``header_pattern``.
     """
     path = Path(path)
-    pattern = (
-        compile_header_pattern(header_pattern)
-        if isinstance(header_pattern, str)
-        else header_pattern
-    )
-    names = [id_column, sequence_column, "description"]
-    if pattern is not None:
-        names += [name for name in pattern.groupindex if name not in names]
-    columns: dict[str, list[Any]] = {name: [] for name in names}
-    for record, (header, sequence, line) in enumerate(_fasta_records(path), start=1):
-        if max_rows is not None and record > max_rows:
-            break
-        columns[id_column].append(header.split()[0] if header else "")
-        columns[sequence_column].append(sequence)
-        columns["description"].append(header)
-        if pattern is not None:
-            match = pattern.search(header)
-            if match is None:
-                raise ValueError(
-                    f"{path}, row {record} (line {line}), column 'header': the header {header!r} "
-                    f"does not match header_pattern {pattern.pattern!r}."
-                )
-            for name in pattern.groupindex:
-                if name not in (id_column, sequence_column, "description"):
-                    columns[name].append(match.group(name))
-    return _from_records(path, columns)
+    chunks = _fasta_chunks(path, id_column, sequence_column, header_pattern, max_rows, None)
+    return _one_table(path, chunks)
 
 
 def read_file(
@@ -341,12 +415,67 @@ def read_file(
         header_pattern (str | re.Pattern[str] | None): FASTA only: see `read_fasta`.
         max_rows (int | None): read at most this many data rows.
     """
+    chunks = iter_file_chunks(
+        path,
+        file_format=file_format,
+        id_column=id_column,
+        sequence_column=sequence_column,
+        header_pattern=header_pattern,
+        max_rows=max_rows,
+        chunk_rows=None,
+    )
+    return _one_table(Path(path), chunks)
+
+
+def iter_file_chunks(
+    path: str | Path,
+    *,
+    file_format: FileFormat = "auto",
+    id_column: str = "id",
+    sequence_column: str = "sequence",
+    header_pattern: str | re.Pattern[str] | None = None,
+    max_rows: int | None = None,
+    chunk_rows: int | None = DEFAULT_CHUNK_ROWS,
+) -> Iterator[Table]:
+    """Read one file as tables of at most ``chunk_rows`` rows each, in file order.
+
+    Each chunk numbers its rows as the whole file does (1-based data rows), so a message
+    about a row of any chunk names the same row as reading the file whole would. The
+    file-level errors (missing or empty file, bad format) are raised as by `read_file`.
+
+    Args:
+        path (str | Path): the file.
+        file_format (FileFormat): the format, or ``"auto"`` to tell it from the name.
+        id_column (str): FASTA only: the name of the id column.
+        sequence_column (str): FASTA only: the name of the sequence column.
+        header_pattern (str | re.Pattern[str] | None): FASTA only: see `read_fasta`.
+        max_rows (int | None): read at most this many data rows.
+        chunk_rows (int | None): rows per chunk; None reads the file as one chunk.
+
+    Yields:
+        Table: the next rows of the file.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No such file: {path}")
     fmt = detect_format(path) if file_format == "auto" else file_format
+    if chunk_rows is not None and chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}.")
     try:
-        return _read_format(path, fmt, id_column, sequence_column, header_pattern, max_rows)
+        if fmt in ("csv", "tsv"):
+            yield from _delimited_chunks(path, "," if fmt == "csv" else "\t", max_rows, chunk_rows)
+        elif fmt == "parquet":
+            yield from _parquet_chunks(path, max_rows, chunk_rows)
+        elif fmt == "jsonl":
+            yield from _jsonl_chunks(path, max_rows, chunk_rows)
+        elif fmt == "fasta":
+            yield from _fasta_chunks(
+                path, id_column, sequence_column, header_pattern, max_rows, chunk_rows
+            )
+        else:
+            raise ValueError(
+                f"Unknown file_format {fmt!r}; choose one of {sorted(set(SUFFIXES.values()))}."
+            )
     except UnicodeDecodeError:
         raise _not_utf8_error(path) from None
 
@@ -367,35 +496,6 @@ def _not_utf8_error(path: Path) -> ValueError:
     return ValueError(f"{path} is not UTF-8 text; save it as UTF-8.")
 
 
-def _read_format(
-    path: Path,
-    fmt: str,
-    id_column: str,
-    sequence_column: str,
-    header_pattern: str | re.Pattern[str] | None,
-    max_rows: int | None,
-) -> Table:
-    if fmt == "csv":
-        return read_csv(path, max_rows=max_rows)
-    if fmt == "tsv":
-        return read_tsv(path, max_rows=max_rows)
-    if fmt == "parquet":
-        return read_parquet(path, max_rows=max_rows)
-    if fmt == "jsonl":
-        return read_jsonl(path, max_rows=max_rows)
-    if fmt == "fasta":
-        return read_fasta(
-            path,
-            id_column=id_column,
-            sequence_column=sequence_column,
-            header_pattern=header_pattern,
-            max_rows=max_rows,
-        )
-    raise ValueError(
-        f"Unknown file_format {fmt!r}; choose one of {sorted(set(SUFFIXES.values()))}."
-    )
-
-
 def concat_tables(tables: list[Table], source: str) -> Table:
     """Stack tables row-wise; a column some tables lack holds None in their rows."""
     names: dict[str, None] = {}
@@ -411,7 +511,9 @@ def concat_tables(tables: list[Table], source: str) -> Table:
             columns[name].extend(table.columns.get(name, [None] * n))
         files += table.files
         rows += table.rows
-        file_columns.update(table.file_columns)
+        for file, names_of_file in table.file_columns.items():
+            known = file_columns.setdefault(file, [])
+            known += [name for name in names_of_file if name not in known]
     return Table(source, columns, files, rows, file_columns)
 
 
@@ -465,27 +567,78 @@ def read_path(
         max_rows (int | None): read at most this many data rows in all.
         exclude (tuple[str | Path, ...]): files of a folder to leave out.
     """
+    chunks = iter_path_chunks(
+        path,
+        file_format=file_format,
+        id_column=id_column,
+        sequence_column=sequence_column,
+        header_pattern=header_pattern,
+        max_rows=max_rows,
+        exclude=exclude,
+        chunk_rows=None,
+    )
+    return _one_table(Path(path), chunks)
+
+
+def path_files(path: str | Path, exclude: tuple[str | Path, ...] = ()) -> list[Path]:
+    """The files a path stands for: the file itself, or the readable files of a folder.
+
+    Raises:
+        FileNotFoundError: nothing exists at ``path``.
+        ValueError: the folder holds no readable file.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No such file or folder: {path}")
-    options: dict[str, Any] = {
-        "file_format": file_format,
-        "id_column": id_column,
-        "sequence_column": sequence_column,
-        "header_pattern": header_pattern,
-    }
-    if path.is_file():
-        return read_file(path, max_rows=max_rows, **options)
-    tables: list[Table] = []
+    return [path] if path.is_file() else data_files(path, exclude)
+
+
+def iter_path_chunks(
+    path: str | Path,
+    *,
+    file_format: FileFormat = "auto",
+    id_column: str = "id",
+    sequence_column: str = "sequence",
+    header_pattern: str | re.Pattern[str] | None = None,
+    max_rows: int | None = None,
+    exclude: tuple[str | Path, ...] = (),
+    chunk_rows: int | None = DEFAULT_CHUNK_ROWS,
+) -> Iterator[Table]:
+    """Stream a file, or every readable file of a folder (in name order), in chunks.
+
+    Memory stays bounded by ``chunk_rows`` whatever the size of the input: this is how
+    data larger than memory is read (see `mg.tasks.data.store`). A chunk never spans two
+    files, and its rows are numbered as in `read_path`.
+
+    Args:
+        path (str | Path): a file or a folder.
+        file_format (FileFormat): the format of every file, or ``"auto"`` (from each name).
+        id_column (str): FASTA only: the name of the id column.
+        sequence_column (str): FASTA only: the name of the sequence column.
+        header_pattern (str | re.Pattern[str] | None): FASTA only: see `read_fasta`.
+        max_rows (int | None): read at most this many data rows in all.
+        exclude (tuple[str | Path, ...]): files of a folder to leave out.
+        chunk_rows (int | None): rows per chunk; None reads each file as one chunk.
+
+    Yields:
+        Table: the next rows.
+    """
     total = 0
-    for file in data_files(path, exclude):
+    for file in path_files(path, exclude):
         budget = None if max_rows is None else max_rows - total
         if budget is not None and budget <= 0:
             break
-        table = read_file(file, max_rows=budget, **options)
-        tables.append(table)
-        total += len(table)
-    return concat_tables(tables, str(path))
+        for chunk in iter_file_chunks(
+            file,
+            file_format=file_format,
+            id_column=id_column,
+            sequence_column=sequence_column,
+            header_pattern=header_pattern,
+            max_rows=budget,
+            chunk_rows=chunk_rows,
+        ):
+            total += len(chunk)
+            yield chunk
 
 
 HF_VAL_SPLITS = ("validation", "valid", "val", "dev")
