@@ -503,7 +503,8 @@ def main() -> None:
             (f"Train: one epoch of {settings.train_rows} proteins", train_variants, len(train)),
             (f"Predict (Embed): {settings.predict_rows} proteins", predict_variants, len(predict)),
             (
-                f"Predict (Embed): {settings.predict_rows} proteins of {settings.equal_length} residues",
+                f"Predict (Embed): {settings.predict_rows} proteins, all "
+                f"{settings.equal_length} residues long",
                 equal_variants,
                 len(equal),
             ),
