@@ -166,7 +166,11 @@ def test_two_process_sharded_lora_fit_on_cpu(tmp_path: Path) -> None:
             "enable_progress_bar": False,
             "enable_model_summary": False,
             "callbacks": [
-                {"class_path": "fsdp_probe.RecordFSDPUnits", "init_args": {"path": str(units)}}
+                {"class_path": "fsdp_probe.RecordFSDPUnits", "init_args": {"path": str(units)}},
+                {
+                    "class_path": "mg.cli.callbacks.BestAndLastCheckpoint",
+                    "init_args": {"monitor": "val_loss", "mode": "min"},
+                },
             ],
             "logger": {
                 "class_path": "lightning.pytorch.loggers.CSVLogger",
