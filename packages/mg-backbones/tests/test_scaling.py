@@ -140,3 +140,24 @@ def test_gradient_checkpointing_is_refused_for_a_model_without_it(tmp_path: Path
     assert "AlbertModel" in message
     assert "does not support activation checkpointing" in message
     assert "bf16-mixed" in message  # the way out
+
+
+def test_slim_checkpoints_keep_lora_weights_of_wrapped_layers() -> None:
+    """Wrappers (activation checkpointing, FSDP) add segments to parameter names, not to
+    the checkpoint's keys: the LoRA weights must still be kept and the frozen ones left out."""
+    from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import (
+        apply_activation_checkpointing,
+    )
+
+    backbone = BertDNATiny(False, None, finetune="lora")
+    classes = tuple(backbone.layer_classes())
+    apply_activation_checkpointing(backbone, check_fn=lambda m: isinstance(m, classes))
+    assert any("_checkpoint_wrapped_module" in n for n, _ in backbone.named_parameters())
+    state = {f"backbone.{k}": v for k, v in backbone.state_dict().items()}
+    assert not any("_checkpoint_wrapped_module" in key for key in state)
+    checkpoint = {"state_dict": dict(state)}
+    dropped = backbone.on_save_checkpoint(checkpoint, "backbone.")
+    kept = set(checkpoint["state_dict"])
+    assert kept and all(".lora_" in key for key in kept)
+    assert sum(".lora_" in key for key in state) == len(kept)
+    assert set(dropped) == set(state) - kept

@@ -373,12 +373,24 @@ class BackboneInterface(nn.Module, ABC):
         params = dict(self.named_parameters())
         if all(p.requires_grad for p in params.values()):
             return []
-        keep = {prefix + name for name, p in params.items() if p.requires_grad}
+        # Under FSDP or activation checkpointing the names carry the wrappers' segments;
+        # the checkpoint's keys do not.
+        keep = {prefix + _unwrapped(name) for name, p in params.items() if p.requires_grad}
         state = checkpoint["state_dict"]
         dropped = [k for k in state if k.startswith(prefix) and k not in keep]
         for key in dropped:
             del state[key]
         return dropped
+
+
+_WRAPPER_SEGMENTS = ("_fsdp_wrapped_module.", "_checkpoint_wrapped_module.")
+
+
+def _unwrapped(name: str) -> str:
+    """A parameter name without the segments FSDP and checkpoint wrappers insert."""
+    for segment in _WRAPPER_SEGMENTS:
+        name = name.replace(segment, "")
+    return name
 
 
 BackboneCallable = Callable[[bool, dict[str, Any] | None], BackboneInterface]
