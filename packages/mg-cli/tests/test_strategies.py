@@ -213,23 +213,23 @@ def test_two_process_sharded_lora_fit_on_cpu(tmp_path: Path) -> None:
     assert not any(key.endswith("query.base_layer.weight") for key in state)
     assert any(state[k].abs().sum() > 0 for k in state if ".lora_B." in k), "LoRA did not train"
 
+    # The slim checkpoint resumes under FSDP too, into the same run.
+    resume = _run(
+        ["fit", "--config", str(path), "--ckpt_path", "last", "--trainer.max_epochs", "2"], tmp_path
+    )
+    assert resume.returncode == 0, resume.stderr[-4000:]
+    resumed = torch.load(last, map_location="cpu", weights_only=True)
+    assert resumed["epoch"] == 1
+    assert any(not torch.equal(resumed["state_dict"][k], v) for k, v in state.items())
+
     output = tmp_path / "predictions.tsv"
+    writer = {"class_path": "mg.cli.writer.PredictionWriter", "init_args": {"output": str(output)}}
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(
+        yaml.safe_dump({"trainer": {"devices": 1, "strategy": "auto", "callbacks": [writer]}})
+    )
     predict = _run(
-        [
-            "predict",
-            "--config",
-            str(path),
-            "--trainer.devices",
-            "1",
-            "--trainer.strategy",
-            "auto",
-            "--trainer.callbacks",
-            "[]",
-            "--ckpt_path",
-            str(last),
-            "--output",
-            str(output),
-        ],
+        ["predict", "--config", str(path), "--config", str(plain), "--ckpt_path", str(last)],
         tmp_path,
     )
     assert predict.returncode == 0, predict.stderr[-4000:]

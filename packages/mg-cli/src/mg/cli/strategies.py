@@ -11,6 +11,7 @@ unit may mix frozen and trainable weights, because the original parameters are k
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -90,6 +91,22 @@ class BackboneWrapPolicy:
 def _layers(model: nn.Module, layer_classes: set[type[nn.Module]]) -> list[nn.Module]:
     kinds = tuple(layer_classes)
     return [m for m in model.modules() if isinstance(m, kinds)]
+
+
+def _state_dict_keys(model: nn.Module) -> set[str]:
+    """The keys of ``model``'s full state dict, read from names (nothing is gathered)."""
+    keys: set[str] = set()
+    for name, module in model.named_modules():
+        prefix = f"{name}." if name else ""
+        keys.update(prefix + n for n in module._parameters if module._parameters[n] is not None)
+        keys.update(
+            prefix + n
+            for n, b in module._buffers.items()
+            if b is not None and n not in module._non_persistent_buffers_set
+        )
+    for segment in ("_fsdp_wrapped_module.", "_checkpoint_wrapped_module."):
+        keys = {k.replace(segment, "") for k in keys}
+    return {k for k in keys if "flat_param" not in k}
 
 
 def _trainable_leaf(module: nn.Module) -> bool:
@@ -193,6 +210,37 @@ class BackboneFSDPStrategy(FSDPStrategy):
                 "default; across devices use ddp, or FULL_SHARD, SHARD_GRAD_OP or HYBRID_SHARD."
             )
         return BackboneWrapPolicy.for_model(model, classes)
+
+    def load_checkpoint(self, checkpoint_path: Any, weights_only: bool | None = None) -> Any:
+        """Load a checkpoint; a LoRA-slim or frozen-slim ``.ckpt`` of mg's resumes too.
+
+        Lightning's FSDP loading is strict, so a checkpoint without the frozen backbone
+        weights (which come from the pretrained model) would not load. The keys are checked
+        here instead: only the keys the checkpoint records as omitted may be missing.
+
+        Raises:
+            RuntimeError: the checkpoint misses other keys or holds unknown ones.
+        """
+        path = Path(checkpoint_path)
+        module = self.lightning_module
+        if not path.is_file() or module is None:
+            return super().load_checkpoint(checkpoint_path, weights_only)
+        saved = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+        omitted = set(saved.get("mg", {}).get("omitted_keys", []))
+        if not omitted:
+            return super().load_checkpoint(checkpoint_path, weights_only)
+        keys = set(saved["state_dict"])
+        expected = _state_dict_keys(module)
+        missing = sorted(expected - keys - omitted)
+        unexpected = sorted(keys - expected)
+        if missing or unexpected:
+            raise RuntimeError(f"missing keys {missing[:5]}, unexpected keys {unexpected[:5]}")
+        strict = module.strict_loading
+        module.strict_loading = False
+        try:
+            return super().load_checkpoint(checkpoint_path, weights_only)
+        finally:
+            module.strict_loading = strict
 
     def _setup_model(self, model: nn.Module) -> nn.Module:
         from torch.distributed.fsdp import FullyShardedDataParallel
