@@ -69,6 +69,7 @@ class TinyBackbone(TransformersBackbone):
         lora_dropout: float = 0.05,
         lora_target_modules: list[str] | None = None,
         lora_options: dict[str, Any] | None = None,
+        gradient_checkpointing: bool = False,
         seed: int = 0,
     ) -> None:
         """Build the tokenizer and a seeded random model of the given size.
@@ -92,6 +93,8 @@ class TinyBackbone(TransformersBackbone):
             lora_target_modules (list[str] | None): layers to adapt; None: the family default.
             lora_options (dict[str, Any] | None): more LoRA settings (``use_rslora``,
                 ``target_pattern``, ``modules_to_save``); see `HFBackbone`.
+            gradient_checkpointing (bool): recompute each layer's activations in the
+                backward pass instead of keeping them; see `HFBackbone`.
             seed (int): seed of the random initialisation.
         """
         super().__init__(use_lm_head, default_config)
@@ -116,6 +119,7 @@ class TinyBackbone(TransformersBackbone):
         self.set_finetuning(
             finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules, lora_options
         )
+        self.set_gradient_checkpointing(gradient_checkpointing)
 
     def _build_masked_lm(self) -> PreTrainedModel:
         with torch.random.fork_rng(devices=[]):

@@ -28,6 +28,8 @@ SUBCOMMAND_DEFAULTS = {
 
 def import_plugins() -> None:
     """Import every registered component, so its short class name resolves in configs."""
+    import mg.cli.strategies  # noqa: F401  (mg's strategies: `--trainer.strategy BackboneFSDPStrategy`)
+
     for kind in GROUPS:
         try:
             load_all(kind)

@@ -327,6 +327,34 @@ class BackboneInterface(nn.Module, ABC):
         """
         return None
 
+    def layer_classes(self) -> set[type[nn.Module]]:
+        """Return the classes of the backbone's repeated layers (its transformer blocks).
+
+        Each such layer is one unit for sharding (``BackboneFSDPStrategy`` wraps every one
+        in its own FSDP unit) and for activation checkpointing. The default finds them
+        without naming classes: the modules held in an ``nn.ModuleList`` whose class a
+        submodule lists in ``_no_split_modules`` (what every Hugging Face model declares,
+        also when peft wraps it); without such a list anywhere, the class of every
+        ``nn.ModuleList`` whose members all share one class. Override it to choose.
+
+        Returns:
+            set[type[nn.Module]]: the layer classes; empty for a backbone without layers
+            (a one-hot encoding).
+        """
+        declared: set[str] = set()
+        for module in self.modules():
+            declared.update(getattr(module, "_no_split_modules", None) or ())
+        found: set[type[nn.Module]] = set()
+        for module in self.modules():
+            if not isinstance(module, nn.ModuleList) or len(module) == 0:
+                continue
+            kinds = {type(member) for member in module}
+            if declared:
+                found.update(k for k in kinds if k.__name__ in declared)
+            elif len(kinds) == 1:
+                found.update(kinds)
+        return found
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any], prefix: str) -> list[str]:
         """Drop weights the checkpoint need not hold, and say which were dropped.
 
@@ -345,12 +373,24 @@ class BackboneInterface(nn.Module, ABC):
         params = dict(self.named_parameters())
         if all(p.requires_grad for p in params.values()):
             return []
-        keep = {prefix + name for name, p in params.items() if p.requires_grad}
+        # Under FSDP or activation checkpointing the names carry the wrappers' segments;
+        # the checkpoint's keys do not.
+        keep = {prefix + _unwrapped(name) for name, p in params.items() if p.requires_grad}
         state = checkpoint["state_dict"]
         dropped = [k for k in state if k.startswith(prefix) and k not in keep]
         for key in dropped:
             del state[key]
         return dropped
+
+
+_WRAPPER_SEGMENTS = ("_fsdp_wrapped_module.", "_checkpoint_wrapped_module.")
+
+
+def _unwrapped(name: str) -> str:
+    """A parameter name without the segments FSDP and checkpoint wrappers insert."""
+    for segment in _WRAPPER_SEGMENTS:
+        name = name.replace(segment, "")
+    return name
 
 
 BackboneCallable = Callable[[bool, dict[str, Any] | None], BackboneInterface]
