@@ -48,6 +48,13 @@ def test_pad_ragged_pads_like_pad_tokens_and_checks_the_lengths() -> None:
         expected = pad_tokens(rows, pad_id=0, special_ids={1, 2}, pad_to_multiple_of=multiple)
         assert torch.equal(got.input_ids, expected.input_ids)
         assert torch.equal(got.special_tokens_mask, expected.special_tokens_mask)
+    # Many special ids take another route to the same mask.
+    many = pad_ragged(ragged, pad_id=0, special_ids={1, 2, 5, 8, 9, 10})
+    assert many.special_tokens_mask.tolist() == [
+        [True, True, False, True],
+        [True, True, True, True],
+        [True, False, True, True],
+    ]
     with pytest.raises(ValueError, match="lengths add up to 8 ids but 7 were given"):
         pad_ragged(RaggedIds(ragged.ids, torch.tensor([4, 1, 3])), pad_id=0)
 

@@ -141,9 +141,15 @@ def pad_ragged(
     attention_mask = torch.arange(width)[None, :] < lengths[:, None]
     input_ids = torch.full((len(lengths), width), pad_id, dtype=torch.long)
     # Row-major order of the mask's True cells is the order of the concatenated rows.
-    input_ids[attention_mask] = ragged.ids.to(torch.long)
-    special = torch.tensor(sorted(set(special_ids)), dtype=torch.long)
-    special_tokens_mask = torch.isin(input_ids, special) | ~attention_mask
+    input_ids.masked_scatter_(attention_mask, ragged.ids.to(torch.long))
+    special_tokens_mask = ~attention_mask
+    special = sorted(set(special_ids))
+    if len(special) <= 4:
+        # A few comparisons beat torch.isin (a sort-based search) on small id sets.
+        for token in special:
+            special_tokens_mask |= input_ids == token
+    else:
+        special_tokens_mask |= torch.isin(input_ids, torch.tensor(special, dtype=torch.long))
     return TokenizedBatch(input_ids, attention_mask, special_tokens_mask)
 
 
