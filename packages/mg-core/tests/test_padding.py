@@ -8,6 +8,7 @@ import torch
 from mg.core import pad_labels, pad_tokens
 from mg.core.alphabets import DNA, PROTEIN, RESIDUES, AlphabetCheck
 from mg.core.backbone import Modality
+from mg.core.padding import RaggedIds, pad_ragged
 from mg.core.testing import ToyBackbone
 
 
@@ -36,6 +37,26 @@ def test_pad_tokens_of_nothing_is_empty() -> None:
     batch = pad_tokens([], pad_id=0, pad_to_multiple_of=8)
     assert batch.input_ids.shape == batch.attention_mask.shape == (0, 0)
     assert batch.attention_mask.dtype == batch.special_tokens_mask.dtype == torch.bool
+
+
+def test_pad_ragged_pads_like_pad_tokens_and_checks_the_lengths() -> None:
+    rows = [[1, 5, 6, 2], [], [1, 7, 2]]
+    ragged = RaggedIds.from_rows(rows)
+    assert ragged.rows() == rows
+    for multiple in (None, 4):
+        got = pad_ragged(ragged, pad_id=0, special_ids={1, 2}, pad_to_multiple_of=multiple)
+        expected = pad_tokens(rows, pad_id=0, special_ids={1, 2}, pad_to_multiple_of=multiple)
+        assert torch.equal(got.input_ids, expected.input_ids)
+        assert torch.equal(got.special_tokens_mask, expected.special_tokens_mask)
+    # Many special ids take another route to the same mask.
+    many = pad_ragged(ragged, pad_id=0, special_ids={1, 2, 5, 8, 9, 10})
+    assert many.special_tokens_mask.tolist() == [
+        [True, True, False, True],
+        [True, True, True, True],
+        [True, False, True, True],
+    ]
+    with pytest.raises(ValueError, match="lengths add up to 8 ids but 7 were given"):
+        pad_ragged(RaggedIds(ragged.ids, torch.tensor([4, 1, 3])), pad_id=0)
 
 
 def test_pad_labels_per_token_and_pairwise_keep_dtype() -> None:

@@ -15,6 +15,7 @@ from torch import Tensor
 from mg.backbones.tokenization import SequenceTokenizer
 from mg.core.alphabets import Invalid
 from mg.core.backbone import BackboneInterface
+from mg.core.padding import RaggedIds
 
 
 class TokenizerBackbone(BackboneInterface):
@@ -38,6 +39,16 @@ class TokenizerBackbone(BackboneInterface):
                 sequence over ``max_length`` with ``truncation="error"``.
         """
         return self.sequence_tokenizer(sequences, add_special_tokens)
+
+    def tokenize_ragged(
+        self, sequences: Sequence[str], *, add_special_tokens: bool = True
+    ) -> RaggedIds:
+        """Tokenize like `tokenize`, the rows end to end; a whole batch at once where it can.
+
+        Raises:
+            ValueError: as `tokenize`.
+        """
+        return self.sequence_tokenizer.encode_ragged(sequences, add_special_tokens)
 
     def accepted_characters(self) -> str:
         """Return the characters input may hold: the alphabet and the accepted extras."""

@@ -11,7 +11,9 @@ Two jobs live here:
   a model folder) and gives every backbone the same behaviour: characters outside the
   alphabet are an error naming the sequence and character (or map to the unknown token),
   one ``max_length`` decides truncation. It returns unpadded ids: padding is
-  `mg.core.padding`'s job.
+  `mg.core.padding`'s job. When the vocabulary is character level for every accepted
+  residue (ESM-2, the BERT-style and one-hot tokenizers) it tokenizes whole batches with a
+  byte lookup table (`mg.backbones.byte_table`) instead, with identical ids.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
 from torch import Tensor
 from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
+from mg.backbones.byte_table import ByteTable
 from mg.core.alphabets import (
     DNA,
     NUCLEOTIDE_AMBIGUITY,
@@ -34,6 +37,7 @@ from mg.core.alphabets import (
     Invalid,
 )
 from mg.core.backbone import ROLES
+from mg.core.padding import RaggedIds
 
 __all__ = [
     "DNA",
@@ -282,6 +286,96 @@ class SequenceTokenizer:
             tokenizer.mask_token_id,
         }
         self.structural_ids = sorted(i for i in structural if i is not None)
+        self.byte_table: ByteTable | None = self._probe_byte_table()
+
+    # ---------------------------------------------------------------------- byte table
+    def _probe_byte_table(self) -> ByteTable | None:
+        """Build a byte lookup table, if it gives exactly the tokenizer's ids; else None.
+
+        The table is trusted only after the Hugging Face tokenizer, called the ordinary
+        way, gave the same ids for probe sequences: every residue alone and together, an
+        empty sequence, a stray character (with ``unknown="map"``), with and without
+        special tokens, and cut at ``max_length``. A vocabulary holding a token of several
+        residue letters (k-mers, BPE merges) never gets a table.
+        """
+        tokenizer = self.tokenizer
+        if not self.accepted or getattr(tokenizer, "truncation_side", "right") != "right":
+            return None
+        vocab = tokenizer.get_vocab()
+        letters = {v for c in self.accepted for v in (c, c.lower(), c.upper())}
+        special = set(tokenizer.all_special_tokens)
+        if any(len(t) > 1 and t not in special and set(t) <= letters for t in vocab):
+            return None
+        # Byte → id of the letter it reads as once case is folded (as `_clean` folds).
+        mapping = {}
+        for byte in range(128):
+            folded = self.check.fold(chr(byte))
+            if folded in self.accepted:
+                mapping[byte] = vocab[folded]
+        unk = tokenizer.unk_token_id if self.unknown == "map" else None
+        probes = [self.accepted, self.accepted[::-1], *self.accepted, self.accepted * 2]
+        if unk is not None:
+            stray = next(c for c in "?*#@!~0123456789" if c not in letters)
+            probes.append(f"{stray}{self.accepted[0]}{stray}{self.accepted[-1]}")
+        cut = self.truncation == "cut"
+        if cut:
+            # Longer than max_length, to check where and how the tokenizer cuts.
+            probes.append((self.accepted * (self.max_length // len(self.accepted) + 2)).lower())
+        try:
+            # One residue, uncut, shows the special tokens put before and after a row.
+            (row,) = self._hf_rows([self.accepted[:1]], add_special_tokens=True, cut=False)
+            plain = self._hf_rows(probes, add_special_tokens=False, cut=cut)
+            with_specials = self._hf_rows(probes, add_special_tokens=True, cut=cut)
+        except Exception:  # a tokenizer that cannot take a probe gets no table
+            return None
+        residue = mapping[ord(self.accepted[0])]
+        if row.count(residue) != 1:
+            return None
+        middle = row.index(residue)
+        table = ByteTable.from_mapping(
+            mapping, default=unk, prefix=row[:middle], suffix=row[middle + 1 :]
+        )
+        if cut and self.max_length <= len(table.prefix) + len(table.suffix):
+            return None
+        limit = self.max_length if cut else None
+        for add, expected in ((False, plain), (True, with_specials)):
+            got = table.encode(probes, add_special_tokens=add, max_length=limit).rows()
+            if got != expected:
+                return None
+            try:
+                empty = self._hf_rows([""], add_special_tokens=add, cut=cut)
+            except Exception:  # slow tokenizers fail on no words at all
+                continue
+            # Where the tokenizer does take an empty sequence, the table must agree.
+            if table.encode([""], add_special_tokens=add).rows() != empty:
+                return None
+        return table
+
+    def encode_ragged(self, sequences: Sequence[str], add_special_tokens: bool = True) -> RaggedIds:
+        """Tokenize like `__call__`, returning the rows end to end (what padding takes).
+
+        With a byte table (a character-level vocabulary) the whole batch is tokenized
+        with tensor operations; otherwise the Hugging Face tokenizer's rows are joined.
+
+        Raises:
+            ValueError: as `__call__`.
+        """
+        if isinstance(sequences, str):
+            raise TypeError("tokenize takes a list of sequences, not one string.")
+        table = self.byte_table
+        if table is None or not all(s.isascii() for s in sequences):
+            return RaggedIds.from_rows(self(sequences, add_special_tokens))
+        if self.unknown == "error":
+            self._refuse_invalid(sequences)
+        cut = self.truncation == "cut"
+        ragged = table.encode(
+            sequences,
+            add_special_tokens=add_special_tokens,
+            max_length=self.max_length if cut else None,
+        )
+        if not cut:
+            self._refuse_too_long(ragged.lengths.tolist())
+        return ragged
 
     # ---------------------------------------------------------------------- encode
     def find_invalid(self, sequences: Sequence[str]) -> Invalid | None:
@@ -292,7 +386,8 @@ class SequenceTokenizer:
         """
         return self.check.find_invalid(sequences)
 
-    def _clean(self, sequences: Sequence[str]) -> list[str] | list[list[str]]:
+    def _refuse_invalid(self, sequences: Sequence[str]) -> Invalid | None:
+        """Raise for the first character outside the alphabet with ``unknown="error"``."""
         found = self.find_invalid(sequences)
         if found is not None and self.unknown == "error":
             index, position, char = found
@@ -301,6 +396,20 @@ class SequenceTokenizer:
                 f"{self.name} alphabet {''.join(sorted(self.accepted))!r}; fix the sequence or "
                 "set unknown='map' to read such characters as the unknown token."
             )
+        return found
+
+    def _refuse_too_long(self, lengths: Sequence[int]) -> None:
+        """Raise for the first row over ``max_length`` (used with ``truncation="error"``)."""
+        too_long = next((i for i, n in enumerate(lengths) if n > self.max_length), None)
+        if too_long is not None:
+            raise ValueError(
+                f"Sequence {too_long} is {lengths[too_long]} tokens long, special tokens "
+                f"included, more than max_length={self.max_length}; shorten it, raise "
+                "max_length, or set truncation='cut'."
+            )
+
+    def _clean(self, sequences: Sequence[str]) -> list[str] | list[list[str]]:
+        found = self._refuse_invalid(sequences)
         folded = [self.check.fold(s) for s in sequences]
         if found is None and not self.split_characters:
             return folded
@@ -328,16 +437,10 @@ class SequenceTokenizer:
             raise TypeError("tokenize takes a list of sequences, not one string.")
         if not sequences:
             return []
+        if self.byte_table is not None and all(s.isascii() for s in sequences):
+            return self.encode_ragged(sequences, add_special_tokens).rows()
         cut = self.truncation == "cut"
-        rows: list[list[int]] = self.tokenizer(
-            self._clean(sequences),
-            is_split_into_words=self.split_characters,
-            add_special_tokens=add_special_tokens,
-            padding=False,
-            truncation=cut,
-            max_length=self.max_length if cut else None,
-            return_attention_mask=False,
-        )["input_ids"]
+        rows = self._hf_rows(sequences, add_special_tokens=add_special_tokens, cut=cut)
         unk = self.tokenizer.unk_token_id
         if self.unknown == "error" and unk is not None:
             row = next((i for i, ids in enumerate(rows) if unk in ids), None)
@@ -351,13 +454,22 @@ class SequenceTokenizer:
                     "split_characters=True."
                 )
         if not cut:
-            too_long = next((i for i, ids in enumerate(rows) if len(ids) > self.max_length), None)
-            if too_long is not None:
-                raise ValueError(
-                    f"Sequence {too_long} is {len(rows[too_long])} tokens long, special tokens "
-                    f"included, more than max_length={self.max_length}; shorten it, raise "
-                    "max_length, or set truncation='cut'."
-                )
+            self._refuse_too_long([len(ids) for ids in rows])
+        return rows
+
+    def _hf_rows(
+        self, sequences: Sequence[str], *, add_special_tokens: bool, cut: bool
+    ) -> list[list[int]]:
+        """Check and tokenize with the Hugging Face tokenizer, cut at ``max_length`` if ``cut``."""
+        rows: list[list[int]] = self.tokenizer(
+            self._clean(sequences),
+            is_split_into_words=self.split_characters,
+            add_special_tokens=add_special_tokens,
+            padding=False,
+            truncation=cut,
+            max_length=self.max_length if cut else None,
+            return_attention_mask=False,
+        )["input_ids"]
         return rows
 
     # ---------------------------------------------------------------------- decode

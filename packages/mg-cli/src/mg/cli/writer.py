@@ -26,12 +26,13 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _rows(prediction: dict[str, Any], class_names: Sequence[str] | None) -> list[dict[str, Any]]:
-    """Turn one predicted batch into one flat row per item.
+def _columns(prediction: dict[str, Any], class_names: Sequence[str] | None) -> dict[str, list[Any]]:
+    """Turn one predicted batch into flat columns of equal length, one whole column at a time.
 
     A vector per item becomes one column per element (``probabilities_0``, ...; named by
     class when the classes have names); a predicted class index becomes its class name.
-    Outputs of varying length (per residue) stay one JSON list per item.
+    Outputs of varying length (per residue) stay one JSON list per item. Tensors become
+    Python values with one ``tolist`` per column, not one call per cell.
     """
     columns: dict[str, list[Any]] = {}
     for key, value in prediction.items():
@@ -41,16 +42,56 @@ def _rows(prediction: dict[str, Any], class_names: Sequence[str] | None) -> list
             value = value.detach().cpu()
             if value.ndim == 2:
                 named = class_names is not None and value.shape[1] == len(class_names)
-                for index in range(value.shape[1]):
+                for index, column in enumerate(value.T.tolist()):
                     suffix = class_names[index] if named and class_names else index
-                    columns[f"{key}_{suffix}"] = value[:, index].tolist()
+                    columns[f"{key}_{suffix}"] = column
                 continue
             if class_names is not None and key == "predictions" and _is_class_index(value):
                 columns[key] = [class_names[i] for i in value.tolist()]
                 continue
+            if value.ndim == 1:
+                columns[key] = value.tolist()
+                continue
         columns[key] = [_cell(item) for item in value]
     size = min((len(values) for values in columns.values()), default=0)
-    return [{key: values[i] for key, values in columns.items()} for i in range(size)]
+    return {key: values[:size] for key, values in columns.items()}
+
+
+def _rows(prediction: dict[str, Any], class_names: Sequence[str] | None) -> list[dict[str, Any]]:
+    """Turn one predicted batch into one flat row per item (see `_columns`)."""
+    columns = _columns(prediction, class_names)
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def _ordered_rows(
+    columns: dict[str, list[Any]], names: Sequence[str], blank: Any = ""
+) -> list[tuple[Any, ...]]:
+    """Zip columns into row tuples in the order of ``names`` (the header's).
+
+    A column missing from this batch is filled with ``blank``; one the header lacks is an
+    error. No dict is built per row.
+
+    Raises:
+        ValueError: the batch has a column the header lacks.
+    """
+    extra = [key for key in columns if key not in names]
+    if extra:
+        raise ValueError(
+            f"This batch has the columns {extra}, which the first batch (the header) lacks."
+        )
+    size = min((len(values) for values in columns.values()), default=0)
+    missing = [blank] * size
+    return list(zip(*(columns.get(name, missing) for name in names), strict=True))
+
+
+def _write_delimited(
+    handle: Any, columns: dict[str, list[Any]], names: Sequence[str], delimiter: str
+) -> None:
+    """Write columns as delimited rows in the order of ``names`` (see `_ordered_rows`).
+
+    The text is what `csv.DictWriter` writes for the same rows.
+    """
+    csv.writer(handle, delimiter=delimiter).writerows(_ordered_rows(columns, names))
 
 
 def _is_class_index(value: Tensor) -> bool:
@@ -238,7 +279,10 @@ class PredictionWriter(BasePredictionWriter):
             array = values.detach().cpu().float().numpy()
             ids = [str(i) for i in prediction.get("ids", range(len(array)))]
             return list(zip(array, ids, strict=True))
-        return _rows(prediction, self._class_names)
+        columns = _columns(prediction, self._class_names)
+        if self._columns is None:
+            self._columns = list(columns)
+        return _ordered_rows(columns, self._columns, None if self.format == "parquet" else "")
 
     def _emit(self, items: list[Any]) -> None:
         """Append consecutive rows to this process's part."""
@@ -256,20 +300,19 @@ class PredictionWriter(BasePredictionWriter):
             np.save(part / f"{name}.npy", np.stack([vector for vector, _ in items]))
             (part / f"{name}.ids.txt").write_text("".join(f"{i}\n" for _, i in items))
         elif self.format == "parquet":
-            self._columns = self._columns or list(items[0])
-            self._write_parquet(part, items)
+            assert self._columns is not None  # set with the first batch's rows
+            values = [list(column) for column in zip(*items, strict=True)]
+            self._write_parquet(part, dict(zip(self._columns, values, strict=True)))
         else:
-            self._columns = self._columns or list(items[0])
             delimiter = "\t" if self.format == "tsv" else ","
             with part.open("a", newline="") as handle:
-                writer = csv.DictWriter(handle, self._columns, delimiter=delimiter)
-                writer.writerows(items)
+                csv.writer(handle, delimiter=delimiter).writerows(items)
 
-    def _write_parquet(self, part: Path, rows: list[dict[str, Any]]) -> None:
+    def _write_parquet(self, part: Path, columns: dict[str, list[Any]]) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.Table.from_pylist(rows)
+        table = pa.Table.from_pydict(columns)
         if self._parquet is None:
             self._parquet = pq.ParquetWriter(part, table.schema)
         self._parquet.write_table(table.cast(self._parquet.schema))

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from mg.core.alphabets import AlphabetCheck, Invalid
-from mg.core.padding import TokenizedBatch, pad_tokens
+from mg.core.padding import RaggedIds, TokenizedBatch, pad_ragged
 
 ROLES = ("pad", "mask", "cls", "eos", "unk")
 """Special-token roles `BackboneInterface.get_special_token_id` knows."""
@@ -193,12 +193,29 @@ class BackboneInterface(nn.Module, ABC):
         pad = self.get_special_token_id("pad")
         if pad is None:
             raise ValueError(f"{type(self).__name__} has no pad token; batches cannot be padded.")
-        return pad_tokens(
-            self.tokenize(sequences, add_special_tokens=add_special_tokens),
+        return pad_ragged(
+            self.tokenize_ragged(sequences, add_special_tokens=add_special_tokens),
             pad_id=pad,
             special_ids=self.structural_token_ids(),
             pad_to_multiple_of=pad_to_multiple_of,
         )
+
+    def tokenize_ragged(
+        self, sequences: Sequence[str], *, add_special_tokens: bool = True
+    ) -> RaggedIds:
+        """Tokenize like `tokenize`, returning the rows end to end (what `batch` pads).
+
+        The default flattens `tokenize`'s rows. Backbones that tokenize a whole batch
+        with array operations override it, so no Python lists are built per row.
+
+        Args:
+            sequences (Sequence[str]): raw sequences in the backbone's alphabet.
+            add_special_tokens (bool): add CLS/EOS tokens where the model uses them.
+
+        Returns:
+            RaggedIds: the same ids as `tokenize`, end to end, and each row's length.
+        """
+        return RaggedIds.from_rows(self.tokenize(sequences, add_special_tokens=add_special_tokens))
 
     def structural_token_ids(self) -> list[int]:
         """Return the ids of tokens that carry no residue: pad, CLS and EOS.

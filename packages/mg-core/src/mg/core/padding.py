@@ -3,6 +3,10 @@
 Backbones turn each sequence into unpadded token ids (`BackboneInterface.tokenize`);
 `pad_tokens` makes the padded batch the model reads, and `pad_labels` pads per-token and
 pairwise labels to the same width. Padding is always on the right.
+
+A batch of unpadded rows can also travel as `RaggedIds` (every row's ids end to end, and
+the row lengths): tokenizers that work on a whole batch at once produce that layout, and
+`pad_ragged` pads it with a few tensor operations and no Python work per row.
 """
 
 from __future__ import annotations
@@ -33,6 +37,32 @@ class TokenizedBatch:
     def residue_mask(self) -> Tensor:
         """Return a bool mask of positions that hold a real residue."""
         return self.attention_mask & ~self.special_tokens_mask
+
+
+@dataclass
+class RaggedIds:
+    """Unpadded rows of token ids, stored end to end.
+
+    Attributes:
+        ids (Tensor): 1-D long tensor, every row's ids one after the other.
+        lengths (Tensor): 1-D long tensor, the number of ids in each row.
+    """
+
+    ids: Tensor
+    lengths: Tensor
+
+    @classmethod
+    def from_rows(cls, token_ids: Sequence[Sequence[int]]) -> RaggedIds:
+        """Build from one list of ids per row."""
+        lengths = torch.tensor([len(row) for row in token_ids], dtype=torch.long)
+        ids = torch.tensor(list(itertools.chain.from_iterable(token_ids)), dtype=torch.long)
+        return cls(ids, lengths)
+
+    def rows(self) -> list[list[int]]:
+        """Return one list of ids per row."""
+        flat = self.ids.tolist()
+        ends = self.lengths.cumsum(0).tolist()
+        return [flat[end - n : end] for end, n in zip(ends, self.lengths.tolist(), strict=True)]
 
 
 def padded_width(longest: int, pad_to_multiple_of: int | None = None) -> int:
@@ -71,17 +101,55 @@ def pad_tokens(
         and ``special_tokens_mask`` (True for special ids and padding). No rows give
         ``(0, 0)`` tensors.
     """
-    lengths = torch.tensor([len(row) for row in token_ids], dtype=torch.long)
+    return pad_ragged(
+        RaggedIds.from_rows(token_ids),
+        pad_id=pad_id,
+        special_ids=special_ids,
+        pad_to_multiple_of=pad_to_multiple_of,
+    )
+
+
+def pad_ragged(
+    ragged: RaggedIds,
+    *,
+    pad_id: int,
+    special_ids: Collection[int] = (),
+    pad_to_multiple_of: int | None = None,
+) -> TokenizedBatch:
+    """Pad rows stored end to end into a batch; the same result as `pad_tokens` on the rows.
+
+    Args:
+        ragged (RaggedIds): the rows' ids end to end, and their lengths.
+        pad_id (int): the id written into padded positions.
+        special_ids (Collection[int]): ids that carry no residue (CLS, EOS, ...).
+        pad_to_multiple_of (int | None): round the width up to a multiple of this.
+
+    Returns:
+        TokenizedBatch: as `pad_tokens` returns it.
+
+    Raises:
+        ValueError: the lengths do not add up to the number of ids.
+    """
+    lengths = ragged.lengths.to(torch.long)
+    total = int(lengths.sum()) if len(lengths) else 0
+    if total != ragged.ids.numel():
+        raise ValueError(
+            f"The row lengths add up to {total} ids but {ragged.ids.numel()} were given."
+        )
     longest = int(lengths.max()) if len(lengths) else 0
     width = padded_width(longest, pad_to_multiple_of)
     attention_mask = torch.arange(width)[None, :] < lengths[:, None]
     input_ids = torch.full((len(lengths), width), pad_id, dtype=torch.long)
     # Row-major order of the mask's True cells is the order of the concatenated rows.
-    input_ids[attention_mask] = torch.tensor(
-        list(itertools.chain.from_iterable(token_ids)), dtype=torch.long
-    )
-    special = torch.tensor(sorted(set(special_ids)), dtype=torch.long)
-    special_tokens_mask = torch.isin(input_ids, special) | ~attention_mask
+    input_ids.masked_scatter_(attention_mask, ragged.ids.to(torch.long))
+    special_tokens_mask = ~attention_mask
+    special = sorted(set(special_ids))
+    if len(special) <= 4:
+        # A few comparisons beat torch.isin (a sort-based search) on small id sets.
+        for token in special:
+            special_tokens_mask |= input_ids == token
+    else:
+        special_tokens_mask |= torch.isin(input_ids, torch.tensor(special, dtype=torch.long))
     return TokenizedBatch(input_ids, attention_mask, special_tokens_mask)
 
 
