@@ -355,17 +355,26 @@ class PredictionWriter(BasePredictionWriter):
                     part.unlink()
 
     def _merge_npy(self, parts: list[Path]) -> None:
+        """Join the parts' arrays and ids, one batch file at a time, so memory stays flat."""
         import numpy as np
 
-        arrays, ids = [], []
+        files = [file for part in parts for file in sorted(part.glob("batch*.npy"))]
+        with self._ids_path().open("w") as ids:
+            if files:
+                first = np.load(files[0], mmap_mode="r")  # reads the header only
+                rows = sum(np.load(file, mmap_mode="r").shape[0] for file in files)
+                header = {
+                    "descr": np.lib.format.dtype_to_descr(first.dtype),
+                    "fortran_order": False,
+                    "shape": (rows, *first.shape[1:]),
+                }
+                with self.path.open("wb") as out:
+                    np.lib.format.write_array_header_1_0(out, header)
+                    for file in files:
+                        out.write(np.ascontiguousarray(np.load(file)).tobytes())
+                        ids.write(file.with_suffix(".ids.txt").read_text())
         for part in parts:
-            for file in sorted(part.glob("batch*.npy")):
-                arrays.append(np.load(file))
-                ids.append(file.with_suffix(".ids.txt").read_text())
             shutil.rmtree(part)
-        if arrays:
-            np.save(self.path, np.concatenate(arrays))
-        self._ids_path().write_text("".join(ids))
 
     def _merge_parquet(self, parts: list[Path]) -> None:
         import pyarrow.parquet as pq
