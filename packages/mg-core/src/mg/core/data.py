@@ -14,6 +14,8 @@ from enum import StrEnum
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
+from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from mg.core.alphabets import AlphabetCheck
@@ -171,3 +173,37 @@ class DataInterface(pl.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         """Return the prediction loader (in file order)."""
         return self._loader("predict")
+
+    def transfer_batch_to_device(
+        self, batch: Any, device: torch.device, dataloader_idx: int
+    ) -> Any:
+        """Move a collated batch's tensors to ``device``, passing plain values straight on.
+
+        Lightning's default walks every element of every list (each id string of the
+        batch) looking for tensors: about 0.6 ms a step on a CPU. A task batch is a dict of
+        tensors and lists of plain values, so only what is neither goes the general way.
+        (It lives on the data module: Lightning warns when a module overrides it while a
+        data module is in use.)
+        """
+        if not isinstance(batch, dict):
+            return super().transfer_batch_to_device(batch, device, dataloader_idx)
+        non_blocking = device.type not in ("cpu", "mps")  # Lightning's choice too
+        moved = {}
+        for key, value in batch.items():
+            if isinstance(value, Tensor):
+                moved[key] = value.to(device, non_blocking=non_blocking)
+            elif _plain(value):
+                moved[key] = value
+            else:
+                moved[key] = super().transfer_batch_to_device(value, device, dataloader_idx)
+        return moved
+
+
+_PLAIN_TYPES = (str, bytes, int, float, bool, type(None))
+
+
+def _plain(value: Any) -> bool:
+    """Whether a batch value holds no tensor: a plain value, or a list or tuple of them."""
+    if isinstance(value, _PLAIN_TYPES):
+        return True
+    return isinstance(value, (list, tuple)) and all(isinstance(v, _PLAIN_TYPES) for v in value)

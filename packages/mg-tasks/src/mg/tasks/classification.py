@@ -193,11 +193,11 @@ class SequenceClassification(TaskInterface):
         labels = batch["labels"].to(logits.device)
         if self.multilabel:
             loss = F.binary_cross_entropy_with_logits(logits, labels, pos_weight=self.class_weights)
-            self.stage_metrics(stage).update(logits.detach().sigmoid(), labels.long())
+            self.update_metrics(stage, logits.detach().sigmoid(), labels.long())
         else:
             loss = F.cross_entropy(logits, labels, weight=self.class_weights)
             scores = _metric_scores(logits.detach().softmax(-1))
-            self.stage_metrics(stage).update(scores, labels)
+            self.update_metrics(stage, scores, labels)
         return {"loss": loss}
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
@@ -364,7 +364,7 @@ class TokenClassification(TaskInterface):
         labelled = labels != IGNORE_INDEX
         if labelled.any():
             scores = _metric_scores(logits.detach()[labelled].softmax(-1))
-            self.stage_metrics(stage).update(scores, labels[labelled])
+            self.update_metrics(stage, scores, labels[labelled])
         return {"loss": loss}
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:

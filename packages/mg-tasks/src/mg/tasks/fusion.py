@@ -237,7 +237,7 @@ class FusionClassification(_FusionTask):
         """Cross-entropy; update the accuracy."""
         labels = batch["labels"].to(preds.device)
         loss = F.cross_entropy(preds.float(), labels)
-        self.stage_metrics(stage).update(preds.detach().float(), labels)
+        self.update_metrics(stage, preds.detach().float(), labels)
         return {"loss": loss}
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
@@ -314,9 +314,7 @@ class FusionRegression(_FusionTask):
         """Mean squared error; update the metrics."""
         labels = batch["labels"].to(preds.device)
         loss = F.mse_loss(preds.float(), labels)
-        self.stage_metrics(stage).update(
-            self._squeeze(preds.detach().float()), self._squeeze(labels)
-        )
+        self.update_metrics(stage, self._squeeze(preds.detach().float()), self._squeeze(labels))
         return {"loss": loss}
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:

@@ -154,7 +154,7 @@ class SequenceRegression(TaskInterface):
         labels = batch["labels"].to(preds.device)
         loss = self.loss_fn(preds.float(), self.to_model_units(labels))
         predicted = self.to_label_units(preds.detach().float())
-        self.stage_metrics(stage).update(self._squeeze(predicted), self._squeeze(labels))
+        self.update_metrics(stage, self._squeeze(predicted), self._squeeze(labels))
         return {"loss": loss}
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
