@@ -144,3 +144,27 @@ def test_saved_test_outputs_pair_each_id_with_its_label_in_file_order(
     expected = torch.tensor([float(len(row["sequence"])) for row in rows])
     torch.testing.assert_close(saved["labels"].reshape(-1).float(), expected)
     assert saved["scores"].shape[0] == len(rows)
+
+
+def test_written_batches_leave_no_indices_behind(data_file: Path, tmp_path: Path) -> None:
+    # Lightning's batch sampler wrapper keeps every batch's indices for the whole epoch
+    # (~40 bytes a row); the writer drops each batch's entry once it is written.
+    class Watch(pl.Callback):
+        held: list[int] = []
+
+        def on_predict_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+            loader = trainer.predict_dataloaders
+            seen = loader.batch_sampler.seen_batch_indices  # type: ignore[union-attr]
+            Watch.held.append(sum(len(indices) for indices in seen))
+
+    data = SequenceData(predict_file=str(data_file), batch_size=6)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        callbacks=[PredictionWriter(str(tmp_path / "out.tsv")), Watch()],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.predict(Embed(BACKBONE, pooling="mean"), datamodule=data, return_predictions=False)
+    assert len(Watch.held) == -(-N // 6)
+    assert max(Watch.held) <= 2 * 6  # the batch being written and the one fetched ahead

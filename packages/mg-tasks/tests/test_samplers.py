@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from torch.utils.data import DistributedSampler
+from torch.utils.data import DistributedSampler, SequentialSampler
 
 from mg.tasks.data.samplers import (
     EpochBatchSampler,
@@ -167,3 +167,63 @@ def test_file_order_inference_with_a_budget_keeps_file_order() -> None:
     batches = list(sampler)
     assert [i for b in batches for i in b] == list(range(len(LENGTHS)))
     assert all(_cost(b) <= 900 for b in batches)
+
+
+class _CountingLengths:
+    """Lengths of a huge split, counting how many were read."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.reads = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> int:
+        self.reads += 1
+        return 50 + index * 7919 % 950
+
+
+@pytest.mark.parametrize("max_tokens", [None, 4000])
+def test_inference_batches_are_made_one_window_at_a_time(max_tokens: int | None) -> None:
+    # Built up front, a split's batches cost ~40 bytes a row: 400 MB for 10M rows.
+    lengths = _CountingLengths(2_000_000)
+    sampler = LengthGroupedBatchSampler(
+        range(lengths.size), 32, lengths=lengths, shuffle=False, max_tokens=max_tokens
+    )  # type: ignore[arg-type]
+    batches = iter(sampler)
+    first = next(batches)
+    assert lengths.reads <= 3 * 4096  # one window sorted and cut, nothing more
+    assert all(i < 4096 for i in first)
+    assert [lengths[i] for i in first] == sorted((lengths[i] for i in first), reverse=True)
+
+
+@pytest.mark.parametrize("sort_window", [None, 7, 50])
+@pytest.mark.parametrize("max_tokens", [None, 900])
+def test_inference_length_matches_the_batches_given(
+    sort_window: int | None, max_tokens: int | None
+) -> None:
+    sampler = LengthGroupedBatchSampler(
+        range(len(LENGTHS)),
+        16,
+        lengths=LENGTHS,
+        shuffle=False,
+        max_tokens=max_tokens,
+        sort_window=sort_window,
+    )
+    batches = list(sampler)
+    assert len(sampler) == len(batches)
+    assert sorted(i for b in batches for i in b) == list(range(len(LENGTHS)))
+    plain = EpochBatchSampler(range(len(LENGTHS)), 16, shuffle=False)
+    assert [i for b in plain for i in b] == list(range(len(LENGTHS)))
+    assert len(plain) == len(list(plain))
+
+
+def test_inference_under_lightnings_sequential_sampler_lists_no_indices() -> None:
+    # Lightning rebuilds inference batch samplers around a SequentialSampler; listing its
+    # indices to learn the file order would cost 36 bytes a row (720 MB at 10M rows).
+    sampler = LengthGroupedBatchSampler(
+        SequentialSampler(range(len(LENGTHS))), 16, lengths=LENGTHS, shuffle=False
+    )
+    assert isinstance(sampler.file_order(), range)
+    assert sorted(i for b in sampler for i in b) == list(range(len(LENGTHS)))

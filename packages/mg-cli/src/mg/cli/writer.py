@@ -144,6 +144,7 @@ class PredictionWriter(BasePredictionWriter):
         self._class_names: list[str] | None = None
         self._names_read = False
         self._order: Sequence[int] | None = None
+        self._index_tracker: Any = None  # Lightning's batch sampler wrapper, when there is one
         self._next = 0
         self._pending: dict[int, Any] = {}
         self._chunks = 0
@@ -228,12 +229,14 @@ class PredictionWriter(BasePredictionWriter):
     def on_predict_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Learn the file order of this process's indices from the batch sampler, if it says."""
         self._order, self._next, self._pending, self._chunks = None, 0, {}, 0
+        self._index_tracker = None
         loaders = trainer.predict_dataloaders
         if isinstance(loaders, list | tuple):
             if len(loaders) != 1:
                 return  # several loaders share batch indices: write rows as they come
             loaders = loaders[0]
         sampler = getattr(loaders, "batch_sampler", None)
+        self._index_tracker = sampler if hasattr(sampler, "seen_batch_indices") else None
         sampler = getattr(sampler, "_batch_sampler", sampler)  # Lightning's index-tracking wrapper
         file_order = getattr(sampler, "file_order", None)
         if callable(file_order):
@@ -253,6 +256,7 @@ class PredictionWriter(BasePredictionWriter):
         if not self._names_read:
             self._class_names = _class_names(trainer, pl_module)
             self._names_read = True
+        self._release_indices(batch_idx)
         items = self._items(prediction)
         order = self._order
         if order is None or batch_indices is None or len(batch_indices) != len(items):
@@ -264,6 +268,17 @@ class PredictionWriter(BasePredictionWriter):
             ready.append(self._pending.pop(order[self._next]))
             self._next += 1
         self._emit(ready)
+
+    def _release_indices(self, batch_idx: int) -> None:
+        """Drop Lightning's copy of a written batch's indices.
+
+        Lightning's index-tracking batch sampler keeps every batch's index list until the
+        epoch ends (about 40 bytes a row: 400 MB for 10M rows); once the batch is written
+        nothing reads its entry again, so it is replaced by an empty one.
+        """
+        seen = getattr(self._index_tracker, "seen_batch_indices", None)
+        if isinstance(seen, list) and 0 <= batch_idx < len(seen):
+            seen[batch_idx] = []
 
     def _items(self, prediction: dict[str, Any]) -> list[Any]:
         """One record per predicted item, in the form this format writes."""

@@ -617,7 +617,6 @@ class SequenceData(DataInterface):
                 f"{store.file_names[store.file_index[b]]}, row {store.rows[b]})"
                 for name, a, b in store.repeated_ids()
             ]
-            store.hashes = None
             _report_repeats(split, repeats)
         except BaseException:
             store.remove()

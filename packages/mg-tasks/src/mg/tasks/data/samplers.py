@@ -16,10 +16,11 @@ instead of (or as well as) its number of items.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterable, Iterator, Sequence
 
-from torch.utils.data import BatchSampler, DistributedSampler
+from torch.utils.data import BatchSampler, DistributedSampler, SequentialSampler
 
 TOKEN_ALLOWANCE = 2
 """Tokens added to a sequence's residue count when a batch's cost is reckoned against
@@ -91,7 +92,17 @@ def pack(
     Returns:
         list[list[int]]: the batches, in order.
     """
-    batches: list[list[int]] = []
+    return list(iter_pack(indices, lengths, batch_size, max_tokens, allowance))
+
+
+def iter_pack(
+    indices: Iterable[int],
+    lengths: Sequence[int],
+    batch_size: int,
+    max_tokens: int | None = None,
+    allowance: int = TOKEN_ALLOWANCE,
+) -> Iterator[list[int]]:
+    """`pack`, yielding each batch as soon as it is cut (same arguments)."""
     current: list[int] = []
     longest = 0
     for index in indices:
@@ -100,13 +111,12 @@ def pack(
             max_tokens is not None and (len(current) + 1) * (grown + allowance) > max_tokens
         )
         if current and full:
-            batches.append(current)
+            yield current
             current, grown = [], lengths[index]
         current.append(index)
         longest = grown
     if current:
-        batches.append(current)
-    return batches
+        yield current
 
 
 def _contiguous_share(sampler: DistributedSampler) -> range:
@@ -193,27 +203,40 @@ class EpochBatchSampler(BatchSampler):
             return _contiguous_share(sampler)
         if isinstance(sampler, range):
             return sampler
+        if isinstance(sampler, SequentialSampler):
+            # Lightning swaps this in for inference: in order by definition, so no list of
+            # every index (36 bytes a row) needs building.
+            return range(len(sampler))
         return sorted(sampler)  # type: ignore[call-overload]
 
     def _indices(self) -> list[int]:
+        """This epoch's training indices (the distributed sampler's share under DDP)."""
         sampler = self.sampler
-        if not self.shuffle:
-            # Evaluation: this process's block, without the padding repeats.
-            return list(self.file_order())
         inner = getattr(sampler, "set_epoch", None)
         if callable(inner):
             inner(self.epoch)  # a resumed run's first pass, before Lightning sets it
         return list(sampler)  # type: ignore[call-overload]
 
     def _order(self, indices: list[int], rng: random.Random) -> list[list[int]]:
-        """Cut (shuffled) indices into batches; subclasses group them differently."""
-        if self.shuffle:
-            rng.shuffle(indices)
+        """Cut shuffled training indices into batches; subclasses group them differently."""
+        rng.shuffle(indices)
         return self._cut(indices)
 
     def _batches(self) -> list[list[int]]:
+        """One training epoch's batches, all at once (their order is a shuffle of them all)."""
         rng = random.Random(self.seed + self.epoch)
         return self._order(self._indices(), rng)
+
+    def _inference_batches(self, indices: Sequence[int]) -> Iterator[list[int]]:
+        """Evaluation batches in file order, made one at a time as the loader asks.
+
+        Nothing holds the epoch's batches at once: a split of 10M rows costs no memory here.
+        """
+        for start in range(0, len(indices), self.batch_size):
+            batch = list(indices[start : start + self.batch_size])
+            if self.drop_last and len(batch) < self.batch_size:
+                return
+            yield batch
 
     def _cut(self, indices: list[int]) -> list[list[int]]:
         batches = [
@@ -225,11 +248,15 @@ class EpochBatchSampler(BatchSampler):
         return batches
 
     def __iter__(self) -> Iterator[list[int]]:
-        batches = self._batches()
+        if self.shuffle:
+            batches: Iterable[list[int]] = self._batches()
+        else:
+            # Evaluation: this process's block, without the padding repeats.
+            batches = self._inference_batches(self.file_order())
         skip, self.skip_batches = self.skip_batches, 0
         # Without Lightning calling set_epoch, still give a new order each pass.
         self.epoch += 1
-        yield from batches[skip:]
+        yield from itertools.islice(batches, skip, None)
 
     def __len__(self) -> int:
         sampler = self.sampler
@@ -324,10 +351,10 @@ class LengthGroupedBatchSampler(EpochBatchSampler):
         self._count: int | None = None
 
     def _pack(self, indices: Iterable[int]) -> list[list[int]]:
-        return pack(indices, self.lengths, self.batch_size, self.max_tokens, self.allowance)
+        return list(self._iter_pack(indices))
 
     def _batches(self) -> list[list[int]]:
-        if self.shuffle and self.max_tokens is not None:
+        if self.max_tokens is not None:
             return self._budget_batches()
         return super()._batches()
 
@@ -350,15 +377,6 @@ class LengthGroupedBatchSampler(EpochBatchSampler):
         return batches
 
     def _order(self, indices: list[int], rng: random.Random) -> list[list[int]]:
-        if not self.shuffle:
-            if self.sort_window is None:
-                return self._pack(indices)
-            batches: list[list[int]] = []
-            for start in range(0, len(indices), self.sort_window):
-                window = indices[start : start + self.sort_window]
-                window.sort(key=lambda i: -self.lengths[i])  # stable: ties keep file order
-                batches += self._pack(window)
-            return batches
         rng.shuffle(indices)
         pool = self.batch_size * self.pool_batches
         batches = []
@@ -370,12 +388,34 @@ class LengthGroupedBatchSampler(EpochBatchSampler):
         rng.shuffle(batches)
         return batches
 
+    def _inference_batches(self, indices: Sequence[int]) -> Iterator[list[int]]:
+        """Longest first within each window, cut by the limits; one window at a time."""
+        if self.sort_window is None:
+            yield from self._iter_pack(indices)
+            return
+        for start in range(0, len(indices), self.sort_window):
+            window = list(indices[start : start + self.sort_window])
+            window.sort(key=lambda i: -self.lengths[i])  # stable: ties keep file order
+            yield from self._iter_pack(window)
+
+    def _iter_pack(self, indices: Iterable[int]) -> Iterator[list[int]]:
+        return iter_pack(indices, self.lengths, self.batch_size, self.max_tokens, self.allowance)
+
     def __len__(self) -> int:
-        if self.shuffle and self.max_tokens is None:
-            return super().__len__()
+        if self.max_tokens is None:
+            if self.shuffle or self.sort_window is None:
+                return super().__len__()
+            # Each window is cut by batch_size alone.
+            n, window = len(self.file_order()), self.sort_window
+            return sum(
+                -(-min(window, n - start) // self.batch_size) for start in range(0, n, window)
+            )
         if self._count is None:
             # Budget cuts depend on the lengths alone, so every epoch has this many batches.
-            epoch = self.epoch
-            self._count = len(self._batches())
-            self.epoch = epoch
+            if self.shuffle:
+                epoch = self.epoch
+                self._count = len(self._batches())
+                self.epoch = epoch
+            else:
+                self._count = sum(1 for _ in self._inference_batches(self.file_order()))
         return self._count

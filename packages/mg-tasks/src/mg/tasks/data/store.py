@@ -2,9 +2,9 @@
 
 `StoreWriter` appends parsed chunks (sequences, ids, labels, where each came from) to a few
 files in a private temporary folder; `StoredSequenceDataset` reads samples back by index.
-Only fixed-size numpy arrays stay in memory (offsets, lengths, file index and row: about 32
-bytes a row, 60 with labels), so a split of 10 million proteins needs a few hundred MB
-however long the sequences are.
+Only fixed-size numpy arrays stay in memory (offsets, lengths, file index and row: 28
+bytes a row, 52 with labels), so a split of 10 million proteins needs a few hundred MB
+however long the sequences are; while the split is written even those go to files.
 
 Samples are read with ``os.pread`` on file descriptors opened lazily in each process, not
 through ``mmap``: pages of a mapping count in the resident memory of every process that
@@ -44,12 +44,41 @@ def _remove(folder: str, owner: int) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+class _ArrayFile:
+    """A numeric column spooled to a file chunk by chunk and read back whole at the end.
+
+    Kept in memory as a list of per-chunk arrays, a column would be joined by a copy at
+    the end (twice its size at once), and the chunks, freed amid the reader's short-lived
+    objects, leave the heap too fragmented to give back: about 40 bytes a row that peak
+    memory never recovered (400 MB at 10M rows).
+    """
+
+    def __init__(self, path: Path, dtype: Any) -> None:
+        self.path = path
+        self.dtype = np.dtype(dtype)
+        self.handle = path.open("wb")
+
+    def extend(self, values: Any) -> None:
+        np.asarray(values, dtype=self.dtype).tofile(self.handle)
+
+    def close(self) -> None:
+        self.handle.close()
+
+    def load(self) -> np.ndarray:
+        """Close the file and return its values (the file is removed)."""
+        self.close()
+        values = np.fromfile(self.path, dtype=self.dtype)
+        self.path.unlink()
+        return values
+
+
 class _BlobFile:
     """Variable-length values appended to one file, located by an int64 offsets array."""
 
     def __init__(self, path: Path) -> None:
         self.handle = path.open("wb")
-        self.ends: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
+        self.ends = _ArrayFile(path.with_suffix(".ends"), np.int64)
+        self.ends.extend([0])
         self.size = 0
 
     def extend(self, blobs: Sequence[bytes]) -> None:
@@ -57,12 +86,38 @@ class _BlobFile:
             return
         ends = self.size + np.cumsum(np.fromiter(map(len, blobs), np.int64, len(blobs)))
         self.handle.write(b"".join(blobs))
-        self.ends.append(ends)
+        self.ends.extend(ends)
         self.size = int(ends[-1])
 
-    def close(self) -> np.ndarray:
+    def close(self) -> None:
         self.handle.close()
-        return np.concatenate(self.ends)
+        self.ends.close()
+
+    def offsets(self) -> np.ndarray:
+        """Close the file and return its ``values + 1`` offsets."""
+        self.handle.close()
+        return self.ends.load()
+
+
+_ARRAYS = {
+    "file": np.int32,
+    "row": np.int64,
+    "length": np.int32,
+    "hash": np.int64,
+    "label_file": np.int32,
+    "label_row": np.int64,
+}
+
+
+def _compact_rows(rows: np.ndarray) -> np.ndarray:
+    """Row numbers as int32 (4 bytes a row) unless a file has more than 2**31 rows."""
+    return rows.astype(np.int32) if rows.size and rows.max() < 2**31 else rows
+
+
+def _repeated_values(hashes: np.ndarray) -> set[int]:
+    """The values that occur more than once; ``hashes`` is sorted in place (no copy)."""
+    hashes.sort()
+    return set(np.unique(hashes[1:][hashes[1:] == hashes[:-1]]).tolist())
 
 
 class StoreWriter:
@@ -79,8 +134,9 @@ class StoreWriter:
         self.folder = Path(tempfile.mkdtemp(prefix="mg-store-", dir=directory))
         self._blobs = {name: _BlobFile(self.folder / f"{name}.bin") for name in _COLUMNS}
         self._file_names: dict[str, int] = {}
-        self._arrays: dict[str, list[np.ndarray]] = {
-            name: [] for name in ("file", "row", "length", "hash", "label_file", "label_row")
+        self._arrays = {
+            name: _ArrayFile(self.folder / f"{name}.array", dtype)
+            for name, dtype in _ARRAYS.items()
         }
         self.size = 0
         self.labelled: bool | None = None
@@ -95,13 +151,12 @@ class StoreWriter:
 
     def discard(self) -> None:
         """Close the files and remove the folder (building failed)."""
-        for blob in self._blobs.values():
-            blob.handle.close()
+        for spooled in (*self._blobs.values(), *self._arrays.values()):
+            spooled.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def _file_index(self, files: Sequence[str]) -> np.ndarray:
-        codes = [self._file_names.setdefault(f, len(self._file_names)) for f in files]
-        return np.asarray(codes, dtype=np.int32)
+    def _file_index(self, files: Sequence[str]) -> list[int]:
+        return [self._file_names.setdefault(f, len(self._file_names)) for f in files]
 
     def append(
         self,
@@ -118,22 +173,20 @@ class StoreWriter:
         self.size += len(sequences)
         self._blobs["sequences"].extend([s.encode() for s in sequences])
         self._blobs["ids"].extend([i.encode() for i in ids])
-        self._arrays["file"].append(self._file_index(files))
-        self._arrays["row"].append(np.asarray(rows, dtype=np.int64))
-        self._arrays["length"].append(np.fromiter(map(len, sequences), np.int32, len(sequences)))
+        self._arrays["file"].extend(self._file_index(files))
+        self._arrays["row"].extend(rows)
+        self._arrays["length"].extend(np.fromiter(map(len, sequences), np.int32, len(sequences)))
         # Python's str hash is fixed within a process: enough to find repeated ids.
-        self._arrays["hash"].append(np.fromiter(map(hash, ids), np.int64, len(ids)))
+        self._arrays["hash"].extend(np.fromiter(map(hash, ids), np.int64, len(ids)))
         self.labelled = labels is not None if self.labelled is None else self.labelled
         if labels is None or raw_labels is None:
             return
         self._blobs["labels"].extend([pickle.dumps(x, protocol=5) for x in labels])
         self._blobs["raw_labels"].extend([pickle.dumps(x, protocol=5) for x in raw_labels])
-        self._arrays["label_file"].append(
+        self._arrays["label_file"].extend(
             self._file_index(label_files if label_files is not None else files)
         )
-        self._arrays["label_row"].append(
-            np.asarray(label_rows if label_rows is not None else rows, dtype=np.int64)
-        )
+        self._arrays["label_row"].extend(label_rows if label_rows is not None else rows)
 
     def drop_labels(self) -> None:
         """Forget the labels written so far (a later file of the split has none)."""
@@ -141,24 +194,32 @@ class StoreWriter:
 
     def finish(self) -> SampleStore:
         """Close the files and return the store that reads them."""
-        offsets = {name: blob.close() for name, blob in self._blobs.items()}
-
-        def joined(name: str, dtype: type) -> np.ndarray:
-            parts = self._arrays[name]
-            return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-
         labelled = bool(self.labelled)
+        offsets = {}
+        for name, blob in self._blobs.items():
+            if labelled or "labels" not in name:
+                offsets[name] = blob.offsets()
+            else:
+                blob.close()
+        arrays = self._arrays
+        if not labelled:
+            arrays["label_file"].close()
+            arrays["label_row"].close()
+        # The id hashes first, alone (sorted in place, then dropped), then the rows, whose
+        # narrowing copies: each is best done while little else is loaded.
+        repeated_hashes = _repeated_values(arrays["hash"].load())
+        rows = _compact_rows(arrays["row"].load())
         return SampleStore(
             folder=self.folder,
             size=self.size,
-            offsets={k: v for k, v in offsets.items() if labelled or "labels" not in k},
+            offsets=offsets,
             file_names=list(self._file_names),
-            file_index=joined("file", np.int32),
-            rows=joined("row", np.int64),
-            lengths=joined("length", np.int32),
-            hashes=joined("hash", np.int64),
-            label_file_index=joined("label_file", np.int32) if labelled else None,
-            label_rows=joined("label_row", np.int64) if labelled else None,
+            file_index=arrays["file"].load(),
+            rows=rows,
+            lengths=arrays["length"].load(),
+            repeated_hashes=repeated_hashes,
+            label_file_index=arrays["label_file"].load() if labelled else None,
+            label_rows=_compact_rows(arrays["label_row"].load()) if labelled else None,
         )
 
 
@@ -173,7 +234,8 @@ class SampleStore:
         file_index (np.ndarray): each sample's index into ``file_names``.
         rows (np.ndarray): each sample's 1-based row in its file.
         lengths (np.ndarray): each sequence's length in characters.
-        hashes (np.ndarray): each id's hash (to find repeated ids without the ids).
+        repeated_hashes (set[int]): the id hashes that occur more than once (ids that may
+            repeat, settled by `repeated_ids`).
         label_file_index (np.ndarray | None): each label's file, into ``file_names``.
         label_rows (np.ndarray | None): each label's row.
     """
@@ -188,7 +250,7 @@ class SampleStore:
         file_index: np.ndarray,
         rows: np.ndarray,
         lengths: np.ndarray,
-        hashes: np.ndarray,
+        repeated_hashes: set[int],
         label_file_index: np.ndarray | None,
         label_rows: np.ndarray | None,
     ) -> None:
@@ -199,7 +261,7 @@ class SampleStore:
         self.file_index = file_index
         self.rows = rows
         self.lengths = lengths
-        self.hashes: np.ndarray | None = hashes
+        self.repeated_hashes = repeated_hashes
         self.label_file_index = label_file_index
         self.label_rows = label_rows
         self._descriptors: dict[str, int] = {}
@@ -215,7 +277,6 @@ class SampleStore:
         state = self.__dict__.copy()
         state["_descriptors"] = {}
         state.pop("_finalizer")  # only the process that built the store removes it
-        state["hashes"] = None  # used by the checks, before any worker starts
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -282,23 +343,24 @@ class SampleStore:
         ]
 
     def repeated_ids(self) -> list[tuple[str, int, int]]:
-        """Return (id, first index, repeat index) for every repeat of an id, by repeat index."""
-        assert self.hashes is not None
-        order = np.argsort(self.hashes, kind="stable")
-        ordered = self.hashes[order]
-        same = np.flatnonzero(ordered[1:] == ordered[:-1])
-        if same.size == 0:
+        """Return (id, first index, repeat index) for every repeat of an id, by repeat index.
+
+        Only when two id hashes agree (`repeated_hashes`) are the ids read again, a block
+        at a time, to name the rows.
+        """
+        if not self.repeated_hashes:
             return []
-        candidates = np.unique(np.concatenate([order[same], order[same + 1]]))
         first: dict[str, int] = {}
         repeats = []
         # Equal hashes almost always mean equal ids; the names settle it.
-        for index in candidates.tolist():
-            name = self.read("ids", index).decode()
-            if name in first:
-                repeats.append((name, first[name], index))
-            else:
-                first[name] = index
+        for start, names in StoredColumn(self, "ids", _decode_text).chunks():
+            for index, name in enumerate(names, start):
+                if hash(name) not in self.repeated_hashes:
+                    continue
+                if name in first:
+                    repeats.append((name, first[name], index))
+                else:
+                    first[name] = index
         return repeats
 
 
