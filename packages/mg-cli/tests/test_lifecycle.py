@@ -250,7 +250,7 @@ def test_ddp_validate_counts_every_item_once(tmp_path: Path) -> None:
             k: float(v) for k, v in zip(header.split(","), values.split(","), strict=True) if v
         }
     assert metrics[1].keys() == metrics[2].keys() and "val_accuracy" in metrics[1]
-    # The torchmetrics metrics sync their counts, so they match exactly. val_loss is left
-    # out: Lightning's sync_dist averages it wrongly when the shares are uneven (4 and 3).
-    for name in ("val_accuracy", "val_f1", "val_mcc", "val_auroc"):
+    # The metrics sync their counts and val_loss its item-weighted sum and item count, so
+    # all match exactly though the shares are uneven (4 and 3).
+    for name in ("val_loss", "val_accuracy", "val_f1", "val_mcc", "val_auroc"):
         assert metrics[2][name] == pytest.approx(metrics[1][name], rel=1e-6), name

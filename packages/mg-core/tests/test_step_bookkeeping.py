@@ -45,6 +45,55 @@ def test_epoch_train_loss_is_the_item_weighted_mean_of_its_steps() -> None:
     assert "loss" in trainer.progress_bar_metrics
 
 
+class EvalLosses(pl.Callback):
+    """Keep every validation and test step's loss and batch size, per epoch."""
+
+    def __init__(self) -> None:
+        self.epochs: list[list[tuple[float, int]]] = []
+
+    def on_validation_batch_end(
+        self,
+        trainer: Any,
+        module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if batch_idx == 0:
+            self.epochs.append([])
+        self.epochs[-1].append((float(outputs), int(batch["input_ids"].shape[0])))
+
+    on_test_batch_end = on_validation_batch_end
+
+
+def _weighted_mean(steps: list[tuple[float, int]]) -> float:
+    return sum(loss * size for loss, size in steps) / sum(size for _, size in steps)
+
+
+def test_val_and_test_loss_are_each_epochs_item_weighted_mean() -> None:
+    torch.manual_seed(0)
+    task = ToyRegression(partial(ToyBackbone, max_length=32))
+    # 21 items in batches of 8: the last batch holds 5.
+    data = InMemoryData(
+        train=gc_samples(16, 0), val=gc_samples(21, 1), test=gc_samples(21, 2), batch_size=8
+    )
+    record = EvalLosses()
+    trainer = fast_trainer(callbacks=[record], max_epochs=2, num_sanity_val_steps=1)
+    trainer.fit(task, datamodule=data)
+    # The sanity check's one batch, then two epochs: the last epoch's mean is logged,
+    # and no earlier epoch's steps leak into it.
+    assert [[size for _, size in epoch] for epoch in record.epochs] == [[8], [8, 8, 5], [8, 8, 5]]
+    assert float(trainer.callback_metrics["val_loss"]) == pytest.approx(
+        _weighted_mean(record.epochs[-1]), rel=1e-5
+    )
+    assert _weighted_mean(record.epochs[-1]) != pytest.approx(_weighted_mean(record.epochs[-2]))
+    trainer.test(task, datamodule=data)
+    assert float(trainer.callback_metrics["test_loss"]) == pytest.approx(
+        _weighted_mean(record.epochs[-1]), rel=1e-5
+    )
+
+
 def test_per_step_logging_is_still_available() -> None:
     task = ToyRegression(partial(ToyBackbone, max_length=32), log_train_steps=True)
     data = InMemoryData(train=gc_samples(16, 0), batch_size=8)

@@ -134,8 +134,8 @@ class TaskInterface(pl.LightningModule, ABC):
         self.backbone: BackboneInterface | None = None
         self.adapter: nn.Module | None = None
         self.metrics = nn.ModuleDict()
-        self._means: dict[str, Any] = {}  # not modules: never in a checkpoint
-        self._train_sums: dict[str, tuple[Tensor, int]] = {}  # name -> (weighted sum, items)
+        # "stage_name" -> (item-weighted sum, items) of this epoch's step outputs (the loss).
+        self._sums: dict[str, tuple[Tensor, int]] = {}
         self._train_batches = 0
         self._metric_updates: dict[str, BufferedUpdates] = {}
         self._omitted_keys: set[str] = set()
@@ -507,23 +507,7 @@ class TaskInterface(pl.LightningModule, ABC):
         preds = self(batch)
         outputs = self.evaluate(preds, batch, stage)
         size = batch_size_of(batch)
-        if stage == "train":
-            self._record_train_outputs(outputs, size)
-        else:
-            for name, value in outputs.items():
-                # A weighted mean that syncs sums and weights across processes: averaging
-                # each process's mean would be wrong when their shares differ in size.
-                self._mean(f"{stage}_{name}").update(value.detach().float(), size)
-        return outputs["loss"]
-
-    def _record_train_outputs(self, outputs: dict[str, Tensor], size: int) -> None:
-        """Add a training step's values to the epoch's sums, and show the running loss.
-
-        Summing detached tensors costs two small tensor operations and no host sync; a
-        ``self.log`` per step costs Lightning's bookkeeping of the logged object (about
-        1 ms on a CPU), which dominates the step of a small model.
-        """
-        if self.log_train_steps:
+        if stage == "train" and self.log_train_steps:
             for name, value in outputs.items():
                 self.log(
                     f"train_{name}",
@@ -533,39 +517,64 @@ class TaskInterface(pl.LightningModule, ABC):
                     prog_bar=name == "loss",
                     batch_size=size,
                 )
-            return
+            return outputs["loss"]
+        self._add_to_sums(stage, outputs, size)
+        if stage == "train":
+            self._show_running_loss()
+        return outputs["loss"]
+
+    def _add_to_sums(self, stage: Stage, outputs: dict[str, Tensor], size: int) -> None:
+        """Add a step's outputs, weighted by its items, to the epoch's sums.
+
+        Two small tensor operations and no host sync: a ``self.log`` or a metric update per
+        step costs Lightning's or torchmetrics' bookkeeping (about 1 ms on a CPU), which
+        outweighs a small model's step.
+        """
         for name, value in outputs.items():
+            key = f"{stage}_{name}"
             weighted = value.detach().float() * size
-            total, count = self._train_sums.get(name, (None, 0))
-            self._train_sums[name] = (weighted if total is None else total + weighted, count + size)
+            total, count = self._sums.get(key, (None, 0))
+            self._sums[key] = (weighted if total is None else total + weighted, count + size)
+
+    def _show_running_loss(self) -> None:
+        """Show the epoch's running training loss every ``log_every_n_steps`` steps."""
         self._train_batches += 1
         every = self.trainer.log_every_n_steps if self._trainer is not None else 0
-        if every and self._train_batches % every == 0 and "loss" in self._train_sums:
-            total, count = self._train_sums["loss"]
+        if every and self._train_batches % every == 0 and "train_loss" in self._sums:
+            total, count = self._sums["train_loss"]
             # The progress bar only: the logger gets the epoch mean as train_loss.
             self.log("loss", total / count, prog_bar=True, logger=False, on_step=True)
 
-    def _flush_train_sums(self) -> None:
-        """Hand the epoch's training sums to the synced weighted means, then clear them."""
-        for name, (total, count) in self._train_sums.items():
-            self._mean(f"train_{name}").update(total / count, count)
-        self._train_sums.clear()
-        self._train_batches = 0
+    def _clear_sums(self, stage: Stage) -> None:
+        """Forget the stage's sums (a new epoch, or one an interruption left behind)."""
+        for key in [k for k in self._sums if k.startswith(f"{stage}_")]:
+            del self._sums[key]
+        if stage == "train":
+            self._train_batches = 0
+        if stage in self._metric_updates:
+            self._metric_updates[stage].clear()
 
-    def _mean(self, key: str) -> Any:
-        """Return the running weighted mean of one logged value, made on first use."""
-        if key not in self._means:
-            from torchmetrics import MeanMetric
+    def _epoch_means(self, stage: Stage) -> dict[str, Tensor]:
+        """Return the stage's item-weighted epoch means over all processes, and forget the sums.
 
-            self._means[key] = MeanMetric().to(self.device)
-        return self._means[key]
+        Sums and item counts are added across processes before dividing, in one reduce.
+        (Lightning's ``sync_dist`` mean divides the item count, an integer, by the number
+        of processes and truncates it, so uneven shares would give a wrong mean.)
+        """
+        keys = [k for k in self._sums if k.startswith(f"{stage}_")]
+        if not keys:
+            return {}
+        totals = torch.stack([self._sums[k][0] for k in keys])
+        counts = totals.new_tensor([float(self._sums.pop(k)[1]) for k in keys])
+        if self._trainer is not None and self.trainer.world_size > 1:
+            both = self.trainer.strategy.reduce(torch.stack([totals, counts]), reduce_op="sum")
+            totals, counts = both[0], both[1]
+        return dict(zip(keys, totals / counts, strict=True))
 
     def _log_epoch_metrics(self, stage: Stage) -> None:
-        """Compute the stage's means and metrics once per epoch (they sync), then reset."""
-        for key, mean in self._means.items():
-            if key.startswith(f"{stage}_") and mean.update_count:
-                self.log(key, mean.compute(), prog_bar=key == f"{stage}_loss")
-                mean.reset()
+        """Log the stage's epoch means and compute its metrics (they sync), then reset."""
+        for key, mean in self._epoch_means(stage).items():
+            self.log(key, mean, prog_bar=key == f"{stage}_loss")
         key = f"{stage}_metrics"
         if key not in self.metrics:
             return
@@ -578,15 +587,19 @@ class TaskInterface(pl.LightningModule, ABC):
         collection.reset()  # type: ignore[operator]
 
     def on_train_epoch_start(self) -> None:
-        """Start the epoch's training sums afresh (an interrupted fit may have left some)."""
-        self._train_sums.clear()
-        self._train_batches = 0
-        if "train" in self._metric_updates:
-            self._metric_updates["train"].clear()
+        """Start the epoch's sums afresh."""
+        self._clear_sums("train")
+
+    def on_validation_epoch_start(self) -> None:
+        """Start the validation sums afresh."""
+        self._clear_sums("val")
+
+    def on_test_epoch_start(self) -> None:
+        """Start the test sums afresh."""
+        self._clear_sums("test")
 
     def on_train_epoch_end(self) -> None:
         """Log the training loss and metrics of the epoch."""
-        self._flush_train_sums()
         self._log_epoch_metrics("train")
 
     def on_validation_epoch_end(self) -> None:
