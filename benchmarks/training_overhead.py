@@ -3,13 +3,17 @@
 Run: ``python benchmarks/training_overhead.py [--device cpu|cuda] [--steps N] [--batch-size B]
 [--backbone BertDNATiny|NucleotideTransformerTiny] [--threads T] [--profile]``
 
-Three ways to train the same classifier on the same data, in the same run:
+Four ways to train the same classifier on the same data, in the same run:
 
 - ``mg``: ``SequenceClassification(backbone=partial(Backbone, ...), adapter=LinearMeanPoolAdapter)``
   fitted by a Lightning ``Trainer`` (no logger, no checkpoints, no progress bar) on
   ``SequenceData`` reading the shipped ``promoters_train.csv``. Collate (tokenizing) runs in
   the main process, as with ``num_workers=0``; training metrics are updated every step, as
   the task always does.
+- ``lightning``: a bare ``LightningModule`` around the very modules the task builds (forward,
+  cross-entropy, AdamW; nothing logged), fitted by the same ``Trainer`` on a plain
+  ``DataLoader`` whose collate tokenizes with ``backbone.batch``. It separates Lightning's
+  own cost from mg's: ``mg / lightning`` is what the task and data module add.
 - ``plain``: a hand-written PyTorch loop over the very modules the task builds (the task's
   ``configure_model()``, then ``task.backbone`` and ``task.adapter``): tokenize each batch
   with ``backbone.tokenize``, forward, cross-entropy, backward, ``AdamW`` step.
@@ -36,8 +40,11 @@ one-time costs, the process's own (first forward and backward pass) on the first
 How to read the ratios: ``mg / plain`` is mg's steps/s over the plain loop's; 1.0 means no
 overhead, 0.5 means mg takes twice as long per step. The ``mg +ms`` column is the same
 overhead as a fixed cost per step: it stays about constant as the model grows, so the
-ratio approaches 1 for real model sizes. ``plain / hf`` isolates mg's backbone wrapper
-(alphabet check, bool masks, special-token mask) from Lightning and the task. The mean
+ratio approaches 1 for real model sizes. The training file has 24 batches an epoch, so
+mg's work at each epoch's end (computing and logging the epoch's loss and metrics, a few
+ms) counts once every 24 steps here, far more often than on a real data set.
+``plain / hf`` isolates mg's backbone wrapper (alphabet check, bool masks, special-token
+mask) from Lightning and the task. The mean
 training loss of the timed steps is shown as a check that the variants do the same work.
 """
 
@@ -78,9 +85,10 @@ BACKBONES: dict[str, type[TransformersBackbone]] = {
     "BertDNATiny": BertDNATiny,
     "NucleotideTransformerTiny": NucleotideTransformerTiny,
 }
-VARIANTS = ("mg", "plain", "hf")
+VARIANTS = ("mg", "lightning", "plain", "hf")
 LABELS = {
     "mg": "mg (Lightning + task)",
+    "lightning": "Lightning, bare module",
     "plain": "plain PyTorch, same modules",
     "hf": "HF model + linear head",
 }
@@ -312,12 +320,17 @@ class StepClock(pl.Callback):
             synchronize(self.settings.device)
             self.marks[step] = time.perf_counter()
 
+    def result(self, memory_mib: float | None) -> RoundResult:
+        """Return the timed steps' speed and mean loss."""
+        first, last = self.settings.warmup, self.settings.warmup + self.settings.steps
+        seconds = self.marks[last] - self.marks[first]
+        loss = float(torch.stack(self.losses).mean())
+        return RoundResult(self.settings.steps / seconds, memory_mib, loss)
 
-def run_mg(settings: Settings) -> RoundResult:
-    """Fit the mg task with a Lightning Trainer and time its steps."""
-    pl.seed_everything(settings.seed, verbose=False)
-    clock = StepClock(settings)
-    trainer = pl.Trainer(
+
+def trainer_for(settings: Settings, clock: StepClock) -> pl.Trainer:
+    """Return the Trainer every Lightning variant is fitted by: no logger, checkpoints or bar."""
+    return pl.Trainer(
         accelerator=settings.device.type,
         devices=[settings.device.index] if settings.device.index is not None else 1,
         max_steps=settings.warmup + settings.steps,
@@ -329,12 +342,64 @@ def run_mg(settings: Settings) -> RoundResult:
         num_sanity_val_steps=0,
         callbacks=[clock],
     )
+
+
+def run_mg(settings: Settings) -> RoundResult:
+    """Fit the mg task with a Lightning Trainer and time its steps."""
+    pl.seed_everything(settings.seed, verbose=False)
+    clock = StepClock(settings)
     with peak_memory(settings.device) as memory:
-        trainer.fit(make_task(settings), datamodule=make_data(settings))
-    last = settings.warmup + settings.steps
-    seconds = clock.marks[last] - clock.marks[settings.warmup]
-    loss = float(torch.stack(clock.losses).mean())
-    return RoundResult(settings.steps / seconds, memory[0], loss)
+        trainer_for(settings, clock).fit(make_task(settings), datamodule=make_data(settings))
+    return clock.result(memory[0])
+
+
+class BareModule(pl.LightningModule):
+    """The least a LightningModule can be: the task's modules, cross-entropy and AdamW.
+
+    Args:
+        settings (Settings): the learning rate and what to build.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.lr = settings.lr
+        self.backbone, self.adapter = built_modules(settings)
+
+    def training_step(self, batch: tuple[Any, Tensor], batch_idx: int) -> Tensor:
+        """Forward, then the loss (Lightning runs backward and the optimizer)."""
+        tokens, labels = batch
+        output = self.backbone(tokens.input_ids, tokens.attention_mask)
+        return F.cross_entropy(
+            self.adapter(output.last_hidden_state, output.attention_mask), labels
+        )
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """AdamW over the trainable weights, as the task builds it."""
+        return torch.optim.AdamW(trainable(self.backbone, self.adapter), lr=self.lr)
+
+
+def run_lightning(settings: Settings) -> RoundResult:
+    """Fit `BareModule` with the same Trainer as mg, on a plain DataLoader, and time it."""
+    pl.seed_everything(settings.seed, verbose=False)
+    module = BareModule(settings)
+    backbone = module.backbone
+
+    def collate(samples: list[Sample]) -> tuple[Any, Tensor]:
+        return backbone.batch([s["sequences"] for s in samples]), labels_of(
+            samples, torch.device("cpu")
+        )
+
+    loader = DataLoader(
+        make_data(settings).dataset("train"),
+        batch_size=settings.batch_size,
+        shuffle=True,
+        collate_fn=collate,
+        generator=torch.Generator().manual_seed(settings.seed),
+    )
+    clock = StepClock(settings)
+    with peak_memory(settings.device) as memory:
+        trainer_for(settings, clock).fit(module, train_dataloaders=loader)
+    return clock.result(memory[0])
 
 
 StepFn = Callable[[list[Sample]], Tensor]
@@ -436,6 +501,7 @@ def run_hf(settings: Settings) -> RoundResult:
 
 RUNNERS: dict[str, Callable[[Settings], RoundResult]] = {
     "mg": run_mg,
+    "lightning": run_lightning,
     "plain": run_plain,
     "hf": run_hf,
 }
@@ -544,7 +610,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=100, help="timed steps per round")
     parser.add_argument("--warmup", type=int, default=10, help="untimed steps first")
-    parser.add_argument("--repeats", type=int, default=5, help="rounds; the median is shown")
+    parser.add_argument("--repeats", type=int, default=9, help="rounds; the median is shown")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
@@ -596,10 +662,12 @@ def main() -> None:
             print(round_line(f"round {round_index + 1}", name, result), flush=True)
     print()
     print(table(summaries, settings.device))
-    mg, plain, hf = (summaries[n] for n in VARIANTS)
+    mg, lightning, plain, hf = (summaries[n] for n in VARIANTS)
     print(
-        f"\nmg / plain = {paired_ratio(mg, plain):.2f}   mg / hf = {paired_ratio(mg, hf):.2f}   "
-        f"plain / hf = {paired_ratio(plain, hf):.2f}   (steps/s, median of per-round ratios; "
+        f"\nmg / plain = {paired_ratio(mg, plain):.2f}   mg / lightning = "
+        f"{paired_ratio(mg, lightning):.2f}   lightning / plain = "
+        f"{paired_ratio(lightning, plain):.2f}   mg / hf = {paired_ratio(mg, hf):.2f}   "
+        f"plain / hf = {paired_ratio(plain, hf):.2f}\n(steps/s, median of per-round ratios; "
         "1.0 = same speed, 0.5 = twice as slow)"
     )
     print(f"finished in {time.perf_counter() - start:.1f} s")
