@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.plugins.precision import MixedPrecision
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.optim import Optimizer
@@ -32,6 +33,7 @@ from mg.core.compat import (
 from mg.core.data import STAGES, DataInterface, LabelKind, Sample
 from mg.core.embedding_cache import EmbeddingCache, backbone_fingerprint
 from mg.core.metric_updates import BufferedUpdates
+from mg.core.optimizers import build_optimizer
 
 OptimizerCallable = Callable[[Iterable[nn.Parameter]], Optimizer]
 """``optimizer(trainable_parameters)`` → Optimizer, e.g. ``torch.optim.AdamW``."""
@@ -627,14 +629,18 @@ class TaskInterface(pl.LightningModule, ABC):
         return {"ids": batch.get("ids"), "predictions": self(batch)}
 
     def configure_optimizers(self) -> Any:
-        """Build the optimizer over trainable parameters only, and the scheduler if set."""
+        """Build the optimizer over trainable parameters only, and the scheduler if set.
+
+        torch's Adam and AdamW, left without an implementation choice, get the fused kernel
+        where it is safe (see `mg.core.optimizers`).
+        """
         trainable = [p for p in self.parameters() if p.requires_grad]
         if not trainable:
             raise ValueError(
                 f"{type(self).__name__} has no trainable parameters: unfreeze the backbone or "
                 "give it an adapter with weights."
             )
-        optimizer = self.optimizer_fn(trainable)
+        optimizer = build_optimizer(self.optimizer_fn, trainable, may_fuse=self._may_fuse())
         if self.lr_scheduler_fn is None:
             return optimizer
         scheduler = self.lr_scheduler_fn(optimizer)
@@ -647,6 +653,20 @@ class TaskInterface(pl.LightningModule, ABC):
         if isinstance(scheduler, ReduceLROnPlateau):
             config["monitor"] = self.lr_scheduler_monitor
         return {"optimizer": optimizer, "lr_scheduler": config}
+
+    def _may_fuse(self) -> bool:
+        """Say whether this run allows an optimizer that unscales gradients in its step.
+
+        Under a gradient scaler (fp16) Lightning unscales before clipping and before
+        ``on_before_optimizer_step`` only for optimizers that do not (a fused one does),
+        and its mixed-precision plugin refuses to clip gradients for one at all.
+        """
+        if self._trainer is None:
+            return True
+        plugin = self.trainer.precision_plugin
+        if getattr(plugin, "scaler", None) is not None:
+            return False
+        return not (isinstance(plugin, MixedPrecision) and self.trainer.gradient_clip_val)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Keep only trainable backbone weights when the backbone is frozen or LoRA-tuned."""
