@@ -3,7 +3,7 @@
 Run: ``python benchmarks/training_overhead.py [--device cpu|cuda] [--steps N] [--batch-size B]
 [--backbone BertDNATiny|NucleotideTransformerTiny] [--threads T] [--profile]``
 
-Four ways to train the same classifier on the same data, in the same run:
+Five ways to train the same classifier on the same data, in the same run:
 
 - ``mg``: ``SequenceClassification(backbone=partial(Backbone, ...), adapter=LinearMeanPoolAdapter)``
   fitted by a Lightning ``Trainer`` (no logger, no checkpoints, no progress bar) on
@@ -11,14 +11,21 @@ Four ways to train the same classifier on the same data, in the same run:
   the main process, as with ``num_workers=0``; training metrics are updated every step, as
   the task always does.
 - ``lightning``: a bare ``LightningModule`` around the very modules the task builds (forward,
-  cross-entropy, AdamW; nothing logged), fitted by the same ``Trainer`` on a plain
-  ``DataLoader`` whose collate tokenizes with ``backbone.batch``. It separates Lightning's
-  own cost from mg's: ``mg / lightning`` is what the task and data module add.
+  cross-entropy, AdamW built as mg builds it; nothing logged), fitted by the same
+  ``Trainer`` on a plain ``DataLoader`` whose collate tokenizes with ``backbone.batch``. It
+  separates Lightning's own cost from mg's: ``mg / lightning`` is what the task and data
+  module add.
 - ``plain``: a hand-written PyTorch loop over the very modules the task builds (the task's
   ``configure_model()``, then ``task.backbone`` and ``task.adapter``): tokenize each batch
-  with ``backbone.tokenize``, forward, cross-entropy, backward, ``AdamW`` step.
+  with ``backbone.tokenize``, forward, cross-entropy, backward, ``AdamW`` step, with
+  torch's default AdamW kernel, as such a loop is usually written.
+- ``plain_fused``: the same loop with AdamW built as mg builds it (`mg.core.optimizers`:
+  torch's fused kernel where it has one, as on a CPU with torch >= 2.4). ``mg /
+  plain_fused`` is mg's and Lightning's cost alone; ``plain_fused / plain`` is what the
+  fused kernel saves.
 - ``hf``: the underlying transformers model (``backbone.encoder``) and its Hugging Face
-  tokenizer called directly, a masked mean pool and an ``nn.Linear`` head, in the same loop.
+  tokenizer called directly, a masked mean pool and an ``nn.Linear`` head, in the same loop
+  (torch's default AdamW kernel).
 
 Every variant starts from the same seeded weights, uses AdamW with the same learning rate,
 the same samples, batch size and padded shapes (all promoters are 40-mers), and is timed
@@ -77,6 +84,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from mg.adapters import LinearMeanPoolAdapter
 from mg.backbones import BertDNATiny, NucleotideTransformerTiny, TransformersBackbone
+from mg.core.optimizers import build_optimizer
 from mg.tasks import SequenceClassification
 from mg.tasks.data import SequenceData, example_path
 
@@ -85,11 +93,12 @@ BACKBONES: dict[str, type[TransformersBackbone]] = {
     "BertDNATiny": BertDNATiny,
     "NucleotideTransformerTiny": NucleotideTransformerTiny,
 }
-VARIANTS = ("mg", "lightning", "plain", "hf")
+VARIANTS = ("mg", "lightning", "plain", "plain_fused", "hf")
 LABELS = {
     "mg": "mg (Lightning + task)",
     "lightning": "Lightning, bare module",
     "plain": "plain PyTorch, same modules",
+    "plain_fused": "plain, mg's optimizer",
     "hf": "HF model + linear head",
 }
 TRAIN_FILE = "promoters_train.csv"
@@ -291,6 +300,11 @@ def trainable(*modules: nn.Module) -> list[nn.Parameter]:
     return [p for m in modules for p in m.parameters() if p.requires_grad]
 
 
+def mg_optimizer(parameters: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
+    """Return the AdamW mg's task builds over ``parameters`` (fused where that is safe)."""
+    return build_optimizer(partial(torch.optim.AdamW, lr=lr), parameters)
+
+
 # --------------------------------------------------------------------------- variants
 class StepClock(pl.Callback):
     """Read the clock after the warm-up steps and after the last step; keep timed losses.
@@ -374,8 +388,8 @@ class BareModule(pl.LightningModule):
         )
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        """AdamW over the trainable weights, as the task builds it."""
-        return torch.optim.AdamW(trainable(self.backbone, self.adapter), lr=self.lr)
+        """AdamW over the trainable weights, as the task builds it (fused where mg fuses)."""
+        return mg_optimizer(trainable(self.backbone, self.adapter), self.lr)
 
 
 def run_lightning(settings: Settings) -> RoundResult:
@@ -432,13 +446,23 @@ def labels_of(samples: list[Sample], device: torch.device) -> Tensor:
     return torch.tensor([int(s["labels"]) for s in samples], device=device)
 
 
-def run_plain(settings: Settings) -> RoundResult:
-    """Train the task's own backbone and adapter in a hand-written PyTorch loop."""
+def run_plain(settings: Settings, *, mg_kernel: bool = False) -> RoundResult:
+    """Train the task's own backbone and adapter in a hand-written PyTorch loop.
+
+    Args:
+        settings (Settings): what to train, and for how long.
+        mg_kernel (bool): build AdamW as mg does, not with torch's defaults.
+    """
     with peak_memory(settings.device) as memory:
         backbone, adapter = built_modules(settings)
         backbone.to(settings.device).train()
         adapter.to(settings.device).train()
-        optimizer = torch.optim.AdamW(trainable(backbone, adapter), lr=settings.lr)
+        weights = trainable(backbone, adapter)
+        optimizer = (
+            mg_optimizer(weights, settings.lr)
+            if mg_kernel
+            else torch.optim.AdamW(weights, lr=settings.lr)
+        )
         dataset = make_data(settings).dataset("train")
         device = settings.device
 
@@ -503,6 +527,7 @@ RUNNERS: dict[str, Callable[[Settings], RoundResult]] = {
     "mg": run_mg,
     "lightning": run_lightning,
     "plain": run_plain,
+    "plain_fused": partial(run_plain, mg_kernel=True),
     "hf": run_hf,
 }
 
@@ -570,7 +595,7 @@ def round_line(label: str, name: str, result: RoundResult) -> str:
     """Format one variant's result in one round."""
     memory = "n/a" if result.memory_mib is None else f"{result.memory_mib:.1f} MiB"
     return (
-        f"  {label:<8} {name:<6} {result.steps_per_s:7.1f} steps/s  memory {memory:>10}  "
+        f"  {label:<8} {name:<11} {result.steps_per_s:7.1f} steps/s  memory {memory:>10}  "
         f"loss {result.mean_loss:.3f}"
     )
 
@@ -662,12 +687,13 @@ def main() -> None:
             print(round_line(f"round {round_index + 1}", name, result), flush=True)
     print()
     print(table(summaries, settings.device))
-    mg, lightning, plain, hf = (summaries[n] for n in VARIANTS)
+    mg, lightning, plain, plain_fused, hf = (summaries[n] for n in VARIANTS)
     print(
-        f"\nmg / plain = {paired_ratio(mg, plain):.2f}   mg / lightning = "
-        f"{paired_ratio(mg, lightning):.2f}   lightning / plain = "
-        f"{paired_ratio(lightning, plain):.2f}   mg / hf = {paired_ratio(mg, hf):.2f}   "
-        f"plain / hf = {paired_ratio(plain, hf):.2f}\n(steps/s, median of per-round ratios; "
+        f"\nmg / plain = {paired_ratio(mg, plain):.2f}   mg / plain with mg's optimizer = "
+        f"{paired_ratio(mg, plain_fused):.2f}   mg / lightning = "
+        f"{paired_ratio(mg, lightning):.2f}   lightning / plain with mg's optimizer = "
+        f"{paired_ratio(lightning, plain_fused):.2f}\nmg / hf = {paired_ratio(mg, hf):.2f}   "
+        f"plain / hf = {paired_ratio(plain, hf):.2f}   (steps/s, median of per-round ratios; "
         "1.0 = same speed, 0.5 = twice as slow)"
     )
     print(f"finished in {time.perf_counter() - start:.1f} s")
