@@ -566,8 +566,9 @@ class TaskInterface(pl.LightningModule, ABC):
         keys = [k for k in self._sums if k.startswith(f"{stage}_")]
         if not keys:
             return {}
-        totals = torch.stack([self._sums[k][0] for k in keys])
-        counts = totals.new_tensor([float(self._sums.pop(k)[1]) for k in keys])
+        sums = [self._sums.pop(k) for k in keys]
+        totals = torch.stack([total for total, _ in sums])
+        counts = totals.new_tensor([float(count) for _, count in sums])
         if self._trainer is not None and self.trainer.world_size > 1:
             both = self.trainer.strategy.reduce(torch.stack([totals, counts]), reduce_op="sum")
             totals, counts = both[0], both[1]
