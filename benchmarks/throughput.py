@@ -18,6 +18,9 @@ random proteins whose lengths follow a log-normal like real proteins' (median ~3
   ``Trainer``: its defaults, then its batching options (``group_by_length``,
   ``max_tokens``, inference in file order).
 
+Each trains with AdamW at its own default: the plain loop with torch's default kernel, the
+HF Trainer and mg with torch's fused one (``adamw_torch_fused``; `mg.core.optimizers`).
+
 A variant's time is one epoch over the same sequences, from the start of its first batch
 to the end of its last (data loading, tokenizing and padding included; setup, file
 reading and checks not). "padded / real" is the padded tokens the model ran over per real
