@@ -1,0 +1,1 @@
+"""AIDO.DNA, AIDO.RNA and AIDO.Protein: architectures and named families."""
