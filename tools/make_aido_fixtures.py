@@ -6,8 +6,8 @@ Run with the interpreter of a throwaway environment that has ``modelgenerator`` 
     /path/to/venv/bin/python tools/make_aido_fixtures.py
 
 For each architecture it builds a tiny random model, saves it in the published layout
-(``config.json`` and ``model.safetensors``), runs it on fixed token ids with padding in
-the batch, and saves the inputs, the last hidden states and the masked-LM logits to
+(``config.json`` and ``model.safetensors``), runs it on sequences tokenized by
+ModelGenerator's own tokenizer (padding in the batch), and saves the inputs, the last hidden states and the masked-LM logits to
 ``reference.safetensors`` beside it, with the versions and classes in ``source.json``.
 mg's tests load the folder with mg's own implementation and compare.
 """
@@ -27,24 +27,15 @@ OUT = Path(__file__).resolve().parents[1] / "packages/mg-backbones/tests/fixture
 SIZES = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=48)
 
 
-def _ids(
-    residues: range, first: int | None, last: int, pad: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Three rows of random residue ids between special tokens, the shorter ones padded."""
-    generator = torch.Generator().manual_seed(7)
-    lengths = [12, 9, 5]
-    ids = torch.full((len(lengths), max(lengths)), pad, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for row, length in enumerate(lengths):
-        ids[row, :length] = torch.randint(residues.start, residues.stop, (length,), generator=generator)
-        if first is not None:
-            ids[row, 0] = first
-        ids[row, length - 1] = last
-        mask[row, :length] = 1
-    return ids, mask
+def _tokenize(tokenizer: object, sequences: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """ModelGenerator's tokenizer on the sequences, padded to the longest (as it batches)."""
+    batch = tokenizer(sequences, padding=True, add_special_tokens=True, return_tensors="pt")
+    return batch["input_ids"], batch["attention_mask"]
 
 
-def _write(name: str, model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> None:
+def _write(
+    name: str, model: torch.nn.Module, sequences: list[str], ids: torch.Tensor, mask: torch.Tensor
+) -> None:
     folder = OUT / name
     folder.mkdir(parents=True, exist_ok=True)
     model.eval()
@@ -68,30 +59,43 @@ def _write(name: str, model: torch.nn.Module, ids: torch.Tensor, mask: torch.Ten
         "class": f"{type(model).__module__}.{type(model).__qualname__}",
         "python": sys.version.split()[0],
     }
+    source["sequences"] = sequences
     (folder / "source.json").write_text(json.dumps(source, indent=2) + "\n")
     print(name, source["class"], sum(p.numel() for p in model.parameters()), "parameters")
 
 
 def rnabert() -> None:
-    from modelgenerator.huggingface_models.rnabert import RNABertConfig, RNABertForMaskedLM
+    import modelgenerator.huggingface_models.rnabert as package
+    from modelgenerator.huggingface_models.rnabert import (
+        RNABertConfig,
+        RNABertForMaskedLM,
+        RNABertTokenizer,
+    )
 
     torch.manual_seed(0)
     config = RNABertConfig(vocab_size=16, max_position_embeddings=64, **SIZES)
     model = RNABertForMaskedLM(config)
     _randomise_norms(model)
-    ids, mask = _ids(range(5, 11), first=2, last=3, pad=0)  # [CLS] A G C T U N [SEP]
-    _write("aido_rnabert", model, ids, mask)
+    tokenizer = RNABertTokenizer(str(Path(package.__file__).parent / "vocab.txt"), version="v2")
+    sequences = ["ACGTNGGCATTACG", "GGAUCNA", "UUAC"]
+    _write("aido_rnabert", model, sequences, *_tokenize(tokenizer, sequences))
 
 
 def fm4bio(name: str, **extra: object) -> None:
-    from modelgenerator.huggingface_models.fm4bio import FM4BioConfig, FM4BioForMaskedLM
+    import modelgenerator.huggingface_models.fm4bio as package
+    from modelgenerator.huggingface_models.fm4bio import (
+        FM4BioConfig,
+        FM4BioForMaskedLM,
+        FM4BioTokenizer,
+    )
 
     torch.manual_seed(1)
     config = FM4BioConfig(vocab_size=44, max_position_embeddings=64, **SIZES, **extra)
     model = FM4BioForMaskedLM(config)
     _randomise_norms(model)
-    ids, mask = _ids(range(1, 26), first=None, last=35, pad=0)  # residues L..O, then [SEP]
-    _write(name, model, ids, mask)
+    tokenizer = FM4BioTokenizer(str(Path(package.__file__).parent / "vocab_protein.txt"))
+    sequences = ["MKTAYIAKQRQISFVKSH", "MXBUZOACDE", "WYV"]
+    _write(name, model, sequences, *_tokenize(tokenizer, sequences))
 
 
 def _randomise_norms(model: torch.nn.Module) -> None:

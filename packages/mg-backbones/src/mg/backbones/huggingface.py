@@ -27,6 +27,7 @@ from mg.backbones.finetuning import (
 )
 from mg.backbones.loading import (
     HubOptions,
+    ModelClasses,
     apply_config_values,
     find_lm_head,
     freeze_unused,
@@ -34,6 +35,7 @@ from mg.backbones.loading import (
     load_model,
     load_tokenizer,
     model_context,
+    resolve_model_class,
     resolve_model_path,
 )
 from mg.backbones.tokenization import SequenceTokenizer, Truncation, Unknown, vocabulary_letters
@@ -321,6 +323,7 @@ class HFBackbone(TransformersBackbone):
 
     capabilities = frozenset({Capability.MASKED_LM_HEAD, Capability.MASK_TOKEN})
     default_model_path: ClassVar[str | None] = None
+    model_classes: ClassVar[ModelClasses | None] = None
 
     def __init__(
         self,
@@ -346,6 +349,7 @@ class HFBackbone(TransformersBackbone):
         lora_target_modules: list[str] | None = None,
         lora_options: dict[str, Any] | None = None,
         gradient_checkpointing: bool = False,
+        model_class: str | None = None,
     ) -> None:
         """Load the model and tokenizer, then set up fine-tuning.
 
@@ -394,6 +398,10 @@ class HFBackbone(TransformersBackbone):
                 backward pass instead of keeping them (non-reentrant activation
                 checkpointing): training memory no longer grows with the number of layers,
                 so long sequences fit, for about a third more time per step. Same gradients.
+            model_class (str | None): load with this installed class instead of the Auto
+                classes: ``package.module:Class`` or a name registered under the
+                ``mg.model_classes`` entry points. The code is your installed package's, so
+                it needs no ``trust_remote_code`` (DNABERT-2, HyenaDNA, Caduceus, ...).
 
         Raises:
             ValueError: no ``model_path`` and no ``default_model_path``, or
@@ -414,10 +422,15 @@ class HFBackbone(TransformersBackbone):
         options = HubOptions(
             revision=revision, cache_dir=cache_dir, trust_remote_code=trust_remote_code
         )
-        config = load_config(source, is_local, options)
+        classes = resolve_model_class(model_class) if model_class else self.model_classes
+        config = load_config(
+            source, is_local, options, classes.config_class if classes else None
+        )
         apply_config_values(config, self.default_config, config_overwrites)
-        tokenizer = load_tokenizer(source, is_local, options)
-        model = load_model(source, is_local, config, use_lm_head, options, model_init_args)
+        tokenizer = self.load_tokenizer(source, is_local, options)
+        model = load_model(
+            source, is_local, config, use_lm_head, options, model_init_args, classes
+        )
         self.attach(
             tokenizer,
             model,
@@ -431,3 +444,15 @@ class HFBackbone(TransformersBackbone):
             finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules, lora_options
         )
         self.set_gradient_checkpointing(gradient_checkpointing)
+
+    def load_tokenizer(
+        self, source: str, is_local: bool, options: HubOptions
+    ) -> PreTrainedTokenizerBase:
+        """Return the tokenizer: the one saved with the model; families may build their own.
+
+        Args:
+            source (str): the folder or Hub id.
+            is_local (bool): it is a local folder.
+            options (HubOptions): revision, cache and remote-code options.
+        """
+        return load_tokenizer(source, is_local, options)

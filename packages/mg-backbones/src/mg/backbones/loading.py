@@ -9,6 +9,8 @@ error each, and applies the task's and the user's config values in the right ord
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.metadata
 import inspect
 import os
 import warnings
@@ -205,11 +207,93 @@ def warn_remote_code(model_path: str, is_local: bool, options: HubOptions) -> No
         )
 
 
-def load_config(model_path: str, is_local: bool, options: HubOptions) -> PretrainedConfig:
+MODEL_CLASS_ENTRY_POINTS = "mg.model_classes"
+"""Entry-point group under which packages register model classes by name."""
+
+
+@dataclass(frozen=True)
+class ModelClasses:
+    """The transformers classes a backbone loads instead of the Auto classes.
+
+    Attributes:
+        encoder (type[PreTrainedModel]): loaded without the masked-LM head.
+        masked_lm (type[PreTrainedModel]): loaded with it (may be ``encoder`` itself when
+            one class holds both; the bare encoder is then its ``base_model``).
+    """
+
+    encoder: type[PreTrainedModel]
+    masked_lm: type[PreTrainedModel]
+
+    @property
+    def config_class(self) -> type[PretrainedConfig]:
+        """The config class both read."""
+        return self.encoder.config_class
+
+
+def resolve_model_class(spec: str) -> ModelClasses:
+    """Find a model class named ``package.module:Class`` or registered as an entry point.
+
+    The class comes from an installed package, so loading its checkpoints needs no
+    ``trust_remote_code``: the code is the package's, not the checkpoint's.
+
+    Args:
+        spec (str): ``package.module:Class``, or a name registered under the
+            ``mg.model_classes`` entry-point group.
+
+    Raises:
+        ValueError: the module, class or entry point is not there, or it is not a
+            transformers ``PreTrainedModel`` subclass.
+    """
+    if ":" in spec:
+        module_name, _, class_name = spec.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            raise ValueError(
+                f"model_class {spec!r}: cannot import module {module_name!r} ({error}). Install "
+                "the package that holds the model code, or fix the path (package.module:Class)."
+            ) from error
+        found = getattr(module, class_name, None)
+        if found is None:
+            raise ValueError(f"model_class {spec!r}: module {module_name!r} has no {class_name!r}.")
+    else:
+        points = importlib.metadata.entry_points(group=MODEL_CLASS_ENTRY_POINTS)
+        matches = [point for point in points if point.name == spec]
+        if not matches:
+            known = sorted(point.name for point in points)
+            raise ValueError(
+                f"model_class {spec!r} is neither package.module:Class nor a name registered "
+                f"under the {MODEL_CLASS_ENTRY_POINTS!r} entry points (registered: {known})."
+            )
+        found = matches[0].load()
+    if not (isinstance(found, type) and issubclass(found, PreTrainedModel)):
+        raise ValueError(
+            f"model_class {spec!r} is {found!r}, not a transformers PreTrainedModel subclass."
+        )
+    return ModelClasses(encoder=found, masked_lm=found)
+
+
+def load_config(
+    model_path: str,
+    is_local: bool,
+    options: HubOptions,
+    config_class: type[PretrainedConfig] | None = None,
+) -> PretrainedConfig:
     """Load a model config from a folder or the Hub (see `explain_load_errors`).
 
     Warns first when ``trust_remote_code`` is on, naming whose code will run.
+
+    Args:
+        model_path (str): folder or Hub id.
+        is_local (bool): it is a local folder.
+        options (HubOptions): revision, cache and remote-code options.
+        config_class (type[PretrainedConfig] | None): read ``config.json`` with this class
+            (installed code) instead of `AutoConfig`.
     """
+    if config_class is not None:
+        with explain_load_errors(model_path, is_local, "config"):
+            kwargs = {k: v for k, v in options.kwargs().items() if k != "trust_remote_code"}
+            return config_class.from_pretrained(model_path, **kwargs)
     warn_remote_code(model_path, is_local, options)
     with explain_load_errors(model_path, is_local, "config"):
         return AutoConfig.from_pretrained(model_path, **options.kwargs())
@@ -276,6 +360,7 @@ def load_model(
     use_lm_head: bool,
     options: HubOptions,
     model_init_args: dict[str, Any] | None = None,
+    classes: ModelClasses | None = None,
 ) -> PreTrainedModel:
     """Load weights through ``AutoModelForMaskedLM`` (with the head) or ``AutoModel``.
 
@@ -295,8 +380,11 @@ def load_model(
         BackboneLoadError: the weights cannot be found.
         ValueError: ``use_lm_head`` but transformers has no masked-LM class for the model, or
             ``model_init_args`` sets ``trust_remote_code``.
+        classes (ModelClasses | None): installed classes to load instead of the Auto ones.
     """
     refuse_remote_code_override("model_init_args", model_init_args)
+    if classes is not None:
+        return _load_with_classes(model_path, is_local, config, use_lm_head, options, model_init_args, classes)
     auto = AutoModelForMaskedLM if use_lm_head else AutoModel
     kwargs: dict[str, Any] = {**options.kwargs(), "config": config, **(model_init_args or {})}
     if (
@@ -315,6 +403,27 @@ def load_model(
                     "transformers, and this task needs a masked-LM head: choose a model with one."
                 ) from error
             raise
+
+
+def _load_with_classes(
+    model_path: str,
+    is_local: bool,
+    config: PretrainedConfig,
+    use_lm_head: bool,
+    options: HubOptions,
+    model_init_args: dict[str, Any] | None,
+    classes: ModelClasses,
+) -> PreTrainedModel:
+    cls = classes.masked_lm if use_lm_head else classes.encoder
+    kwargs = {k: v for k, v in options.kwargs().items() if k != "trust_remote_code"}
+    kwargs.update(config=config, **(model_init_args or {}))
+    with explain_load_errors(model_path, is_local, "weights"):
+        model = cls.from_pretrained(model_path, **kwargs)
+    # One class with its head, asked for the encoder: keep only the encoder, so no unused
+    # head weights stall distributed training.
+    if not use_lm_head and model.base_model is not model:
+        return model.base_model
+    return model
 
 
 def model_context(config: PretrainedConfig, tokenizer: PreTrainedTokenizerBase) -> int:

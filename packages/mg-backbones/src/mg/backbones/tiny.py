@@ -122,11 +122,13 @@ class TinyBackbone(TransformersBackbone):
         self.set_gradient_checkpointing(gradient_checkpointing)
 
     def _build_masked_lm(self) -> PreTrainedModel:
+        config = copy.deepcopy(self._config)
+        classes = getattr(self, "model_classes", None)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            return AutoModelForMaskedLM.from_config(
-                copy.deepcopy(self._config), **self._model_init_args
-            )
+            if classes is not None:  # a family whose architecture is mg's, not transformers'
+                return classes.masked_lm(config, **self._model_init_args)
+            return AutoModelForMaskedLM.from_config(config, **self._model_init_args)
 
     def exportable_model(self) -> PreTrainedModel:
         """Return the model with its masked-LM head, so the saved folder serves every task.

@@ -232,6 +232,9 @@ class AIDOModel(AIDOPreTrainedModel):
     meaning and differ from ModelGenerator's there.
     """
 
+    # The published checkpoints hold the masked-LM head too; the bare encoder skips it.
+    _keys_to_ignore_on_load_unexpected = [r"^cls\."]
+
     def __init__(self, config: AIDOBertConfig, add_pooling_layer: bool = False) -> None:
         super().__init__(config)
         self.embeddings = AIDOEmbeddings(config)
