@@ -10,7 +10,13 @@ import pytest
 from backbone_toys import TinyFolders
 
 from mg.backbones import (
+    AIDODNA,
+    AIDORNA,
     ESM2,
+    AIDODNATiny,
+    AIDOProtein,
+    AIDOProteinTiny,
+    AIDORNATiny,
     BertDNA,
     BertDNATiny,
     BertRNA,
@@ -62,6 +68,21 @@ class TestBertRNATiny(BackboneContract):
         return BertRNATiny(use_lm_head, None, max_length=48)
 
 
+class TestAIDODNATiny(BackboneContract):
+    def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
+        return AIDODNATiny(use_lm_head, None, max_length=48)
+
+
+class TestAIDORNATiny(BackboneContract):
+    def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
+        return AIDORNATiny(use_lm_head, None, max_length=48)
+
+
+class TestAIDOProteinTiny(BackboneContract):
+    def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
+        return AIDOProteinTiny(use_lm_head, None, max_length=48)
+
+
 class FromFolder(BackboneContract):
     """Load ``family`` from the folder ``tiny`` was saved to."""
 
@@ -90,6 +111,18 @@ class TestBertDNA(FromFolder):
 
 class TestBertRNA(FromFolder):
     family, tiny = BertRNA, BertRNATiny
+
+
+class TestAIDODNA(FromFolder):
+    family, tiny = AIDODNA, AIDODNATiny
+
+
+class TestAIDORNA(FromFolder):
+    family, tiny = AIDORNA, AIDORNATiny
+
+
+class TestAIDOProtein(FromFolder):
+    family, tiny = AIDOProtein, AIDOProteinTiny
 
 
 class TestHFBackboneOnESM2(FromFolder):

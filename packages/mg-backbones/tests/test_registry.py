@@ -20,6 +20,12 @@ EXPECTED = {
     "NucleotideTransformerTiny": "mg.backbones.tiny",
     "BertDNATiny": "mg.backbones.tiny",
     "BertRNATiny": "mg.backbones.tiny",
+    "AIDODNA": "mg.backbones.aido.families",
+    "AIDORNA": "mg.backbones.aido.families",
+    "AIDOProtein": "mg.backbones.aido.families",
+    "AIDODNATiny": "mg.backbones.aido.families",
+    "AIDORNATiny": "mg.backbones.aido.families",
+    "AIDOProteinTiny": "mg.backbones.aido.families",
 }
 
 

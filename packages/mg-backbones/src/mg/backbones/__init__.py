@@ -1,6 +1,7 @@
 """mg-backbones: pretrained models and their tokenizers, behind mg's backbone interface.
 
 One-hot baselines, any Hugging Face model (`HFBackbone`), ESM-2, Nucleotide Transformer,
+AIDO.DNA, AIDO.RNA and AIDO.Protein,
 character-level BERT-style DNA and RNA models, and a tiny seeded variant of each family.
 Every backbone takes local weights through ``model_path``.
 
@@ -16,6 +17,17 @@ from typing import TYPE_CHECKING
 from mg.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from mg.backbones.aido.families import (
+        AIDO_DNA_CHECKPOINTS,
+        AIDO_PROTEIN_CHECKPOINTS,
+        AIDO_RNA_CHECKPOINTS,
+        AIDODNA,
+        AIDORNA,
+        AIDODNATiny,
+        AIDOProtein,
+        AIDOProteinTiny,
+        AIDORNATiny,
+    )
     from mg.backbones.base import TokenizerBackbone
     from mg.backbones.families import (
         ESM2,
@@ -39,6 +51,17 @@ if TYPE_CHECKING:
     from mg.backbones.tokenization import SequenceTokenizer
 
 _EXPORTS = {
+    "mg.backbones.aido.families": [
+        "AIDO_DNA_CHECKPOINTS",
+        "AIDO_PROTEIN_CHECKPOINTS",
+        "AIDO_RNA_CHECKPOINTS",
+        "AIDODNA",
+        "AIDORNA",
+        "AIDODNATiny",
+        "AIDOProtein",
+        "AIDOProteinTiny",
+        "AIDORNATiny",
+    ],
     "mg.backbones.base": ["TokenizerBackbone"],
     "mg.backbones.families": [
         "ESM2",
@@ -63,6 +86,15 @@ _EXPORTS = {
 }
 __version__ = version("mg-backbones")
 __all__ = [
+    "AIDODNA",
+    "AIDODNATiny",
+    "AIDOProtein",
+    "AIDOProteinTiny",
+    "AIDORNA",
+    "AIDORNATiny",
+    "AIDO_DNA_CHECKPOINTS",
+    "AIDO_PROTEIN_CHECKPOINTS",
+    "AIDO_RNA_CHECKPOINTS",
     "ESM2",
     "ESM2_CHECKPOINTS",
     "NUCLEOTIDE_TRANSFORMER_CHECKPOINTS",
