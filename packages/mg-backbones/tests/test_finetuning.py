@@ -11,7 +11,16 @@ import pytest
 import torch
 from backbone_toys import MeanPoolRegression, TinyFolders, gc_data
 
-from mg.backbones import ESM2, BertRNATiny, ESM2Tiny, HFBackbone, NucleotideTransformerTiny
+from mg.backbones import (
+    ESM2,
+    AIDODNATiny,
+    AIDOProtein,
+    AIDOProteinTiny,
+    BertRNATiny,
+    ESM2Tiny,
+    HFBackbone,
+    NucleotideTransformerTiny,
+)
 from mg.core.testing.contracts import fast_trainer
 
 ADAMW = functools.partial(torch.optim.AdamW, lr=1e-2)
@@ -83,10 +92,17 @@ def _lora_cases(folders: TinyFolders) -> dict[str, Any]:
         "NucleotideTransformerTiny": functools.partial(
             NucleotideTransformerTiny, finetune="lora", lora_r=4, lora_alpha=8
         ),
+        "AIDODNATiny": functools.partial(AIDODNATiny, finetune="lora"),
+        # AIDO.Protein reads protein letters; A, C, G and T are amino acids too.
+        "AIDOProtein": functools.partial(
+            AIDOProtein, model_path=str(folders(AIDOProteinTiny)), finetune="lora"
+        ),
     }
 
 
-@pytest.mark.parametrize("case", ["ESM2", "NucleotideTransformerTiny"])
+@pytest.mark.parametrize(
+    "case", ["ESM2", "NucleotideTransformerTiny", "AIDODNATiny", "AIDOProtein"]
+)
 def test_lora_trains_only_lora_weights_and_the_slim_checkpoint_reloads_exactly(
     case: str, tiny_folders: TinyFolders, tmp_path: Path
 ) -> None:
