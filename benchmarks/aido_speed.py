@@ -10,7 +10,11 @@ warm-up and reports real (non-padding) tokens per second. The best of ``--repeat
 of each is kept, and the table gives mg / ModelGenerator.
 
     python benchmarks/aido_speed.py --reference-python /work/mgref-venv/bin/python
-    python benchmarks/aido_speed.py --device cuda --reference-python ...   # GPU
+    python benchmarks/aido_speed.py --device cuda --kernels   # mg only: SDPA vs plain
+
+``--kernels`` needs no ModelGenerator: it times mg's models with torch's fused attention
+(``sdpa``) against plain matmul-softmax-matmul attention, the choice ``attention_kernel:
+auto`` makes per device and length (benchmarks/gpu_check.sh runs it on the GPU).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ SIZES: dict[str, tuple[int, int, int, int, int, int]] = {
 }
 
 
-def _batch(vocab_low: int, vocab_high: int, length: int, batch: int, device: str):  # noqa: ANN202
+def _batch(vocab_low: int, vocab_high: int, length: int, batch: int, device: str):
     import torch
 
     generator = torch.Generator().manual_seed(0)
@@ -43,7 +47,9 @@ def _batch(vocab_low: int, vocab_high: int, length: int, batch: int, device: str
     return ids.to(device), mask.to(device)
 
 
-def worker(implementation: str, arch: str, size: str, steps: int, device: str) -> dict:
+def worker(
+    implementation: str, arch: str, size: str, steps: int, device: str, kernel: str = "auto"
+) -> dict:
     """Build one model and time it; run inside the process of the given implementation."""
     import torch
 
@@ -65,7 +71,9 @@ def worker(implementation: str, arch: str, size: str, steps: int, device: str) -
         )
 
         config_class, model_class = (
-            (AIDOBertConfig, AIDOForMaskedLM) if arch == "rnabert" else (AIDOFMConfig, AIDOFMForMaskedLM)
+            (AIDOBertConfig, AIDOForMaskedLM)
+            if arch == "rnabert"
+            else (AIDOFMConfig, AIDOFMForMaskedLM)
         )
     elif arch == "rnabert":
         from modelgenerator.huggingface_models.rnabert import RNABertConfig as config_class
@@ -75,6 +83,8 @@ def worker(implementation: str, arch: str, size: str, steps: int, device: str) -
         from modelgenerator.huggingface_models.fm4bio import FM4BioForMaskedLM as model_class
     torch.manual_seed(0)
     model = model_class(config_class(vocab_size=vocab, **sizes)).to(device).train()
+    if implementation == "mg":
+        model.bert.set_attention_kernel(kernel)
     ids, mask = _batch(5, 10 if arch == "rnabert" else 26, length, batch, device)
 
     def step() -> None:
@@ -95,16 +105,43 @@ def worker(implementation: str, arch: str, size: str, steps: int, device: str) -
     return {"tokens_per_s": steps * int(mask.sum()) / seconds, "threads": torch.get_num_threads()}
 
 
-def _measure(python: str, implementation: str, arch: str, size: str, args: argparse.Namespace) -> float:
+def _measure(
+    python: str,
+    implementation: str,
+    arch: str,
+    size: str,
+    args: argparse.Namespace,
+    kernel: str = "auto",
+) -> float:
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONWARNINGS": "ignore"}
     command = [
         python, __file__, "--worker", implementation, "--arch", arch, "--size", size,
-        "--steps", str(args.steps), "--device", args.device,
+        "--steps", str(args.steps), "--device", args.device, "--kernel", kernel,
     ]  # fmt: skip
     out = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if out.returncode:
         raise SystemExit(f"{implementation} {arch} {size} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])["tokens_per_s"]
+
+
+def _kernels(args: argparse.Namespace) -> None:
+    print(f"mg only, device {args.device}, {args.threads} thread(s), best of {args.repeats}")
+    print("| architecture | size | sdpa tokens/s | plain tokens/s | sdpa / plain |")
+    print("|---|---|---:|---:|---:|")
+    for arch in args.archs.split(","):
+        for size in args.sizes.split(","):
+            fused = max(
+                _measure(sys.executable, "mg", arch, size, args, "sdpa")
+                for _ in range(args.repeats)
+            )
+            plain = max(
+                _measure(sys.executable, "mg", arch, size, args, "plain")
+                for _ in range(args.repeats)
+            )
+            print(
+                f"| {arch} | {size} | {fused:,.0f} | {plain:,.0f} | {fused / plain:.2f} |",
+                flush=True,
+            )
 
 
 def main() -> None:
@@ -120,27 +157,40 @@ def main() -> None:
     parser.add_argument("--worker", choices=["mg", "modelgenerator"])
     parser.add_argument("--arch", default="rnabert")
     parser.add_argument("--size", default="tiny")
+    parser.add_argument("--kernel", default="auto", choices=["auto", "sdpa", "plain"])
+    parser.add_argument("--kernels", action="store_true", help="mg only: sdpa against plain")
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.arch, args.size, args.steps, args.device)))
+        result = worker(args.worker, args.arch, args.size, args.steps, args.device, args.kernel)
+        print(json.dumps(result))
+        return
+    if args.kernels:
+        _kernels(args)
         return
     if not Path(args.reference_python).exists():
         raise SystemExit(
             f"--reference-python {args.reference_python} does not exist: give the Python of "
             "an environment with modelgenerator installed."
         )
-    print(f"device {args.device}, {args.threads} thread(s), {args.steps} steps, best of {args.repeats}")
-    print("| architecture | size (hidden/layers/heads/len/batch) | mg tokens/s | ModelGenerator tokens/s | mg / MG |")
+    print(f"device {args.device}, {args.threads} thread(s), {args.steps} steps, ", end="")
+    print(f"best of {args.repeats}")
+    print("| architecture | size (hidden/layers/heads/len/batch) | mg tokens/s ", end="")
+    print("| ModelGenerator tokens/s | mg / MG |")
     print("|---|---|---:|---:|---:|")
     for arch in args.archs.split(","):
         for size in args.sizes.split(","):
             ours, theirs = 0.0, 0.0
             for _ in range(args.repeats):
                 ours = max(ours, _measure(sys.executable, "mg", arch, size, args))
-                theirs = max(theirs, _measure(args.reference_python, "modelgenerator", arch, size, args))
+                theirs = max(
+                    theirs, _measure(args.reference_python, "modelgenerator", arch, size, args)
+                )
             hidden, layers, heads, _inner, length, batch = SIZES[size]
             shape = f"{size} ({hidden}/{layers}/{heads}/{length}/{batch})"
-            print(f"| {arch} | {shape} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f} |", flush=True)
+            print(
+                f"| {arch} | {shape} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 # The checks that need a GPU, in one go, within 8 minutes on one CUDA device:
 #   1. the backbone x adapter x task matrix on CUDA with bf16-mixed (the matrix_gpu session),
 #   2. the benchmarks on CUDA (pairwise memory, training overhead, scaling: bf16 and
-#      activation checkpointing),
+#      activation checkpointing, mg's AIDO attention kernels: SDPA against plain),
 #   3. an FSDP smoke fit on one GPU (backbone_fsdp, bf16-mixed), then a plain predict from
 #      its checkpoint, and a fit with gradient_checkpointing.
 # Each step has its own time limit; a summary table comes last; the exit status is 1 when
@@ -149,6 +149,8 @@ step bench_pairwise 30 "$PYTHON" benchmarks/pairwise_memory.py --device "$DEVICE
 step bench_overhead 40 "$PYTHON" benchmarks/training_overhead.py --device "$DEVICE" \
   --steps 20 --warmup 3 --repeats 2
 step bench_scaling 30 "$PYTHON" benchmarks/scaling.py --device "$DEVICE" --quick
+step bench_aido_kernels 60 "$PYTHON" benchmarks/aido_speed.py --device "$DEVICE" --kernels \
+  --sizes small,medium --repeats 1
 
 # 3. FSDP on one device (no sharding, but the whole path: per-layer wrapping, bf16
 #    gathers, the full checkpoint), then a plain predict from that checkpoint.

@@ -7,7 +7,8 @@ Run with the interpreter of a throwaway environment that has ``modelgenerator`` 
 
 For each architecture it builds a tiny random model, saves it in the published layout
 (``config.json`` and ``model.safetensors``), runs it on sequences tokenized by
-ModelGenerator's own tokenizer (padding in the batch), and saves the inputs, the last hidden states and the masked-LM logits to
+ModelGenerator's own tokenizer (padding in the batch), and saves the inputs, the last
+hidden states and the masked-LM logits to
 ``reference.safetensors`` beside it, with the versions and classes in ``source.json``.
 mg's tests load the folder with mg's own implementation and compare.
 """
@@ -65,6 +66,7 @@ def _write(
 
 
 def rnabert() -> None:
+    """AIDO.DNA / AIDO.RNA: ``RNABertForMaskedLM`` and ``RNABertTokenizer``."""
     import modelgenerator.huggingface_models.rnabert as package
     from modelgenerator.huggingface_models.rnabert import (
         RNABertConfig,
@@ -82,6 +84,7 @@ def rnabert() -> None:
 
 
 def fm4bio(name: str, **extra: object) -> None:
+    """AIDO.Protein: ``FM4BioForMaskedLM`` (``extra``: e.g. the mixture of experts)."""
     import modelgenerator.huggingface_models.fm4bio as package
     from modelgenerator.huggingface_models.fm4bio import (
         FM4BioConfig,

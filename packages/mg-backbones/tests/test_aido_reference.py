@@ -82,7 +82,10 @@ def test_outputs_equal_modelgenerator(name: str, family: type, kernel: str) -> N
     ],
 )
 def test_published_layout_loads_without_missing_or_unexpected_keys(
-    name: str, classes: tuple[type, type], caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture
+    name: str,
+    classes: tuple[type, type],
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture,
 ) -> None:
     for cls in classes:
         with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):

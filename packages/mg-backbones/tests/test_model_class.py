@@ -29,12 +29,14 @@ from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput
 class ToyConfig(PretrainedConfig):
     model_type = "mg-toy-conv"
 
-    def __init__(self, vocab_size=16, hidden_size=8, num_hidden_layers=2, max_position_embeddings=64, **kwargs):
+    def __init__(
+        self, vocab_size=16, hidden_size=8, num_hidden_layers=2, max_position_embeddings=64, **kw
+    ):
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.num_hidden_layers = num_hidden_layers
         self.max_position_embeddings = max_position_embeddings
-        super().__init__(**kwargs)
+        super().__init__(**kw)
 
 
 class ToyPreTrained(PreTrainedModel):
@@ -52,7 +54,7 @@ class ToyModel(ToyPreTrained):
         )
         self.post_init()
 
-    def forward(self, input_ids, attention_mask=None, output_hidden_states=False, return_dict=True, **_):
+    def forward(self, input_ids, attention_mask=None, output_hidden_states=False, **_):
         hidden = self.embed(input_ids)
         states = [hidden]
         for layer in self.layers:
@@ -92,7 +94,7 @@ def toy_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         )
     )
     monkeypatch.syspath_prepend(str(site))
-    import toy_models  # noqa: PLC0415 - importable only once the fixture put it on sys.path
+    import toy_models
 
     tokenizer = bert_char_tokenizer("ACGTN")
     config = toy_models.ToyConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)
@@ -104,8 +106,10 @@ def toy_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.parametrize("spec", ["toy_models:ToyForMaskedLM", "toy-conv"])
-def test_model_class_loads_a_package_model_without_remote_code(toy_package: Path, spec: str) -> None:
-    import toy_models  # noqa: PLC0415
+def test_model_class_loads_a_package_model_without_remote_code(
+    toy_package: Path, spec: str
+) -> None:
+    import toy_models
 
     with_head = HFBackbone(
         True, None, model_path=str(toy_package), model_class=spec, split_characters=True
@@ -118,7 +122,9 @@ def test_model_class_loads_a_package_model_without_remote_code(toy_package: Path
     batch = encoder.batch(["ACGT", "AC"])
     with torch.no_grad():
         hidden = encoder(batch.input_ids, batch.attention_mask).last_hidden_state
-        logits = with_head.get_decoder()(with_head(batch.input_ids, batch.attention_mask).last_hidden_state)
+        logits = with_head.get_decoder()(
+            with_head(batch.input_ids, batch.attention_mask).last_hidden_state
+        )
     assert hidden.shape == (2, 6, 8) and logits.shape == (2, 6, len(encoder.get_vocab()))
     torch.testing.assert_close(with_head.encoder(batch.input_ids).last_hidden_state, hidden)
 

@@ -87,11 +87,7 @@ _EXPORTS = {
 __version__ = version("mg-backbones")
 __all__ = [
     "AIDODNA",
-    "AIDODNATiny",
-    "AIDOProtein",
-    "AIDOProteinTiny",
     "AIDORNA",
-    "AIDORNATiny",
     "AIDO_DNA_CHECKPOINTS",
     "AIDO_PROTEIN_CHECKPOINTS",
     "AIDO_RNA_CHECKPOINTS",
@@ -99,6 +95,10 @@ __all__ = [
     "ESM2_CHECKPOINTS",
     "NUCLEOTIDE_TRANSFORMER_CHECKPOINTS",
     "PEFT_MISSING",
+    "AIDODNATiny",
+    "AIDOProtein",
+    "AIDOProteinTiny",
+    "AIDORNATiny",
     "BackboneLoadError",
     "BertDNA",
     "BertDNATiny",

@@ -423,14 +423,10 @@ class HFBackbone(TransformersBackbone):
             revision=revision, cache_dir=cache_dir, trust_remote_code=trust_remote_code
         )
         classes = resolve_model_class(model_class) if model_class else self.model_classes
-        config = load_config(
-            source, is_local, options, classes.config_class if classes else None
-        )
+        config = load_config(source, is_local, options, classes.config_class if classes else None)
         apply_config_values(config, self.default_config, config_overwrites)
         tokenizer = self.load_tokenizer(source, is_local, options)
-        model = load_model(
-            source, is_local, config, use_lm_head, options, model_init_args, classes
-        )
+        model = load_model(source, is_local, config, use_lm_head, options, model_init_args, classes)
         self.attach(
             tokenizer,
             model,

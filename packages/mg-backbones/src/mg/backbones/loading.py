@@ -375,16 +375,18 @@ def load_model(
         options (HubOptions): revision, cache and remote-code options.
         model_init_args (dict[str, Any] | None): further ``from_pretrained`` arguments
             (``dtype``, ``attn_implementation``, ...).
+        classes (ModelClasses | None): installed classes to load instead of the Auto ones.
 
     Raises:
         BackboneLoadError: the weights cannot be found.
         ValueError: ``use_lm_head`` but transformers has no masked-LM class for the model, or
             ``model_init_args`` sets ``trust_remote_code``.
-        classes (ModelClasses | None): installed classes to load instead of the Auto ones.
     """
     refuse_remote_code_override("model_init_args", model_init_args)
     if classes is not None:
-        return _load_with_classes(model_path, is_local, config, use_lm_head, options, model_init_args, classes)
+        return _load_with_classes(
+            model_path, is_local, config, use_lm_head, options, model_init_args, classes
+        )
     auto = AutoModelForMaskedLM if use_lm_head else AutoModel
     kwargs: dict[str, Any] = {**options.kwargs(), "config": config, **(model_init_args or {})}
     if (

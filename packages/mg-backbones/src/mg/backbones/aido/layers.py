@@ -111,7 +111,9 @@ def attend(
         kernel (Literal["sdpa", "plain"]): torch's fused kernel or matmul-softmax-matmul.
     """
     if kernel == "sdpa":
-        return F.scaled_dot_product_attention(query, key, value, attn_mask=key_mask, dropout_p=dropout)
+        return F.scaled_dot_product_attention(
+            query, key, value, attn_mask=key_mask, dropout_p=dropout
+        )
     scores = torch.matmul(query, key.transpose(-1, -2)) / math.sqrt(query.shape[-1])
     if key_mask is not None:
         scores = scores.masked_fill(~key_mask, torch.finfo(scores.dtype).min)
@@ -184,7 +186,13 @@ class AIDOAttention(nn.Module):
     """Pre-norm attention block: ``ln``, ``self`` (projections), ``output`` (projection)."""
 
     def __init__(
-        self, hidden_size: int, num_heads: int, bias: bool, dropout: float, norm: nn.Module, attention_dropout: float
+        self,
+        hidden_size: int,
+        num_heads: int,
+        bias: bool,
+        dropout: float,
+        norm: nn.Module,
+        attention_dropout: float,
     ) -> None:
         super().__init__()
         self.ln = norm
@@ -219,7 +227,9 @@ def _glu(activation: str, joint: Tensor) -> Tensor:
 class FusedGLU(nn.Module):
     """Gated MLP with one fused input projection (AIDO.Protein's dense layers)."""
 
-    def __init__(self, hidden_size: int, intermediate_size: int, bias: bool, activation: str) -> None:
+    def __init__(
+        self, hidden_size: int, intermediate_size: int, bias: bool, activation: str
+    ) -> None:
         super().__init__()
         self.activation = activation
         self.dense_h_to_4h = nn.Linear(hidden_size, 2 * intermediate_size, bias=bias)
@@ -258,8 +268,12 @@ class MixtureOfGLUs(nn.Module):
         self.top_k = top_k
         self.router = nn.Linear(hidden_size, num_experts, bias=False)
         for index in range(num_experts):
-            self.add_module(f"dense_h_to_4h_{index}", nn.Linear(hidden_size, 2 * intermediate_size, bias=bias))
-            self.add_module(f"dense_4h_to_h_{index}", nn.Linear(intermediate_size, hidden_size, bias=bias))
+            self.add_module(
+                f"dense_h_to_4h_{index}", nn.Linear(hidden_size, 2 * intermediate_size, bias=bias)
+            )
+            self.add_module(
+                f"dense_4h_to_h_{index}", nn.Linear(intermediate_size, hidden_size, bias=bias)
+            )
 
     def forward(self, hidden: Tensor) -> Tensor:
         """Route each token to its experts and sum their weighted outputs."""

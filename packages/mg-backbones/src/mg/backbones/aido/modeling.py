@@ -80,7 +80,9 @@ class AIDOBertConfig(PretrainedConfig):
         self.normalization_type = normalization_type
         self.rotary_percent = rotary_percent
         self.attention_kernel = attention_kernel
-        super().__init__(pad_token_id=pad_token_id, tie_word_embeddings=tie_word_embeddings, **kwargs)
+        super().__init__(
+            pad_token_id=pad_token_id, tie_word_embeddings=tie_word_embeddings, **kwargs
+        )
 
 
 class AIDOFMConfig(AIDOBertConfig):
@@ -113,7 +115,9 @@ class AIDOFMConfig(AIDOBertConfig):
         self.use_lm_head = use_lm_head
         self.output_vocab_size = output_vocab_size
         self.str_embedding_in = str_embedding_in
-        super().__init__(vocab_size=vocab_size, max_position_embeddings=max_position_embeddings, **kwargs)
+        super().__init__(
+            vocab_size=vocab_size, max_position_embeddings=max_position_embeddings, **kwargs
+        )
 
 
 def _norm(config: AIDOBertConfig) -> nn.Module:
@@ -129,7 +133,9 @@ class AIDOEmbeddings(nn.Module):
             config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id
         )
         if config.position_embedding_type == "absolute":
-            self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+            self.position_embeddings = nn.Embedding(
+                config.max_position_embeddings, config.hidden_size
+            )
         elif config.position_embedding_type != "rope":
             raise ValueError(
                 f"position_embedding_type={config.position_embedding_type!r} is not supported by "
@@ -174,7 +180,9 @@ class AIDOLayer(GradientCheckpointingLayer):
                     config.experts_per_token,
                 )
             else:
-                self.mlp = FusedGLU(config.hidden_size, config.intermediate_size, bias, config.hidden_act)
+                self.mlp = FusedGLU(
+                    config.hidden_size, config.intermediate_size, bias, config.hidden_act
+                )
             post_norm = config.apply_residual_connection_post_layernorm
         else:
             if config.hidden_act != "swiglu":
@@ -189,7 +197,10 @@ class AIDOLayer(GradientCheckpointingLayer):
         return hidden if self.residual_scale is None else self.residual_scale * normed
 
     def forward(
-        self, hidden: Tensor, key_mask: Tensor | None = None, rotary: tuple[Tensor, Tensor] | None = None
+        self,
+        hidden: Tensor,
+        key_mask: Tensor | None = None,
+        rotary: tuple[Tensor, Tensor] | None = None,
     ) -> Tensor:
         """Run the layer on ``(batch, length, hidden)``."""
         normed = self.attention.ln(hidden)
@@ -240,7 +251,9 @@ class AIDOModel(AIDOPreTrainedModel):
         self.embeddings = AIDOEmbeddings(config)
         self.encoder = AIDOEncoder(config)
         head_dim = config.hidden_size // config.num_attention_heads
-        rotary_dim = int(head_dim * config.rotary_percent) if config.rotary_percent < 1 else head_dim
+        rotary_dim = (
+            int(head_dim * config.rotary_percent) if config.rotary_percent < 1 else head_dim
+        )
         self.rotary_dim = rotary_dim if config.position_embedding_type == "rope" else 0
         self.post_init()
 
@@ -291,7 +304,8 @@ class AIDOModel(AIDOPreTrainedModel):
         hidden = self.encoder.ln(hidden)
         if output_hidden_states:
             states.append(hidden)
-        return BaseModelOutput(last_hidden_state=hidden, hidden_states=tuple(states) if output_hidden_states else None
+        return BaseModelOutput(
+            last_hidden_state=hidden, hidden_states=tuple(states) if output_hidden_states else None
         )
 
 
