@@ -1,8 +1,9 @@
-"""`mg fit` fine-tunes each tiny AIDO configuration until it finds a planted motif.
+"""`mg fit` fine-tunes each tiny AIDO configuration until it finds a planted signal.
 
-Sequences are random; half carry a motif at a random place and are labelled 1. Chance is
-0.5, so validation accuracy well above it means the signal went through the AIDO encoder
-(full fine-tuning, and LoRA for one of them) into the head.
+Sequences are random with labels half 0, half 1. For DNA and RNA, class 1 is GC-rich
+(G or C with probability 0.7, against 0.3 for class 0); for protein, class 1 carries a
+motif at a random place. Chance is 0.5, so validation accuracy well above it means the
+signal went through the AIDO encoder (full fine-tuning, and LoRA for one) into the head.
 """
 
 from __future__ import annotations
@@ -19,22 +20,31 @@ import yaml
 
 MG = [sys.executable, "-m", "mg.cli"]
 
+# backbone: (alphabet, motif or None for GC content, finetune, pooling)
 CASES = {
-    "AIDODNATiny": ("ACGT", "TATAAT", "full"),
-    "AIDORNATiny": ("ACGU", "UAUAAU", "lora"),
-    "AIDOProteinTiny": ("ACDEFGHIKLMNPQRSTVWY", "WCWHW", "full"),
+    "AIDODNATiny": ("ACGT", None, "full", "mean"),
+    "AIDORNATiny": ("ACGU", None, "lora", "mean"),
+    "AIDOProteinTiny": ("ACDEFGHIKLMNPQRSTVWY", "WCWHW", "full", "max"),
 }
 
 
-def _write(path: Path, alphabet: str, motif: str, n: int, seed: int) -> None:
+def _residue(rng: random.Random, alphabet: str, label: int) -> str:
+    gc = rng.random() < (0.7 if label else 0.3)
+    return rng.choice([c for c in alphabet if (c in "GC") == gc])
+
+
+def _write(path: Path, alphabet: str, motif: str | None, n: int, seed: int) -> None:
     rng = random.Random(seed)
     with path.open("w", newline="") as handle:
         out = csv.writer(handle)
         out.writerow(["sequence", "label"])
         for i in range(n):
-            sequence = "".join(rng.choice(alphabet) for _ in range(24))
             label = i % 2
-            if label:
+            if motif is None:
+                sequence = "".join(_residue(rng, alphabet, label) for _ in range(24))
+            else:
+                sequence = "".join(rng.choice(alphabet) for _ in range(24))
+            if motif is not None and label:
                 start = rng.randrange(len(sequence) - len(motif))
                 sequence = sequence[:start] + motif + sequence[start + len(motif) :]
             out.writerow([sequence, label])
@@ -42,7 +52,7 @@ def _write(path: Path, alphabet: str, motif: str, n: int, seed: int) -> None:
 
 @pytest.mark.parametrize("backbone", sorted(CASES))
 def test_mg_fit_learns_a_motif_with_a_tiny_aido_model(backbone: str, tmp_path: Path) -> None:
-    alphabet, motif, finetune = CASES[backbone]
+    alphabet, motif, finetune, pooling = CASES[backbone]
     _write(tmp_path / "train.csv", alphabet, motif, 320, 0)
     _write(tmp_path / "val.csv", alphabet, motif, 96, 1)
     config = {
@@ -54,7 +64,7 @@ def test_mg_fit_learns_a_motif_with_a_tiny_aido_model(backbone: str, tmp_path: P
                     "class_path": backbone,
                     "init_args": {"max_length": 32, "finetune": finetune, "lora_r": 8},
                 },
-                "adapter": {"class_path": "MLPPoolAdapter", "init_args": {"pooling": "max"}},
+                "adapter": {"class_path": "MLPPoolAdapter", "init_args": {"pooling": pooling}},
                 "n_classes": 2,
                 "optimizer": {"class_path": "torch.optim.AdamW", "init_args": {"lr": 0.005}},
             },
