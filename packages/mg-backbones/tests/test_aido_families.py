@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mg.backbones import AIDO_RNA_CHECKPOINTS, AIDODNATiny, AIDOProteinTiny, AIDORNA, AIDORNATiny
+from mg.backbones import AIDO_RNA_CHECKPOINTS, AIDORNA, AIDODNATiny, AIDOProteinTiny, AIDORNATiny
 from mg.backbones.aido.layers import PLAIN_ON_CPU_BELOW, choose_kernel
 from mg.backbones.aido.modeling import AIDOBertConfig, AIDOLayer, AIDOModel
 
