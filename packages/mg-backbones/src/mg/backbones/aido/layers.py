@@ -17,9 +17,10 @@ from torch import Tensor, nn
 
 AttentionKernel = Literal["auto", "sdpa", "plain"]
 
-# Below this many score entries per head (query length x key length), plain attention
-# beats torch's fused kernel on CPU: the fused kernel's fixed cost dominates small
-# problems (measured by benchmarks/aido_speed.py; see docs/models.md).
+# Below this many score entries per head (query length x key length), "auto" uses plain
+# attention on CPU: there torch's fused kernel has a fixed cost that dominates small
+# problems (31 ms against 18 ms a call in a 64-wide, 4-head BERT). The bound is a first
+# choice; `benchmarks/aido_speed.py --kernels` measures both kernels to tune it.
 PLAIN_ON_CPU_BELOW = 256 * 256
 
 
