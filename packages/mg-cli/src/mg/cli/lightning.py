@@ -141,14 +141,13 @@ class MGCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         """Build the trainer: mg's checkpoint writer, prediction writers at ``--output``.
 
-        The checkpoint writer is atomic and local, and reads no code. The rich progress
-        bar shows metrics with significant digits: its ``.3f`` shows a loss of 3e-5 as
-        0.000.
+        The checkpoint writer is atomic and local, and reads no code. Lightning's default
+        model summary and progress bar become mg's shorter ones (`mg.cli.console`).
         """
         from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
-        from lightning.pytorch.callbacks import RichProgressBar
 
         from mg.cli.checkpointing import AtomicCheckpointIO
+        from mg.cli.console import tidy_trainer
         from mg.cli.writer import PredictionWriter
 
         trainer = super().instantiate_trainer(**kwargs)
@@ -160,9 +159,15 @@ class MGCLI(LightningCLI):
         for callback in trainer.callbacks:
             if isinstance(callback, PredictionWriter):
                 callback.redirect(options.get("output"), bool(options.get("overwrite")))
-            if isinstance(callback, RichProgressBar) and callback.theme.metrics_format == ".3f":
-                callback.theme.metrics_format = ".4g"
+        tidy_trainer(trainer)
         return trainer
+
+    def _prepare_subcommand_kwargs(self, subcommand: str) -> dict[str, Any]:
+        """The subcommand's arguments; validate and test print mg's metrics line, not a table."""
+        kwargs = super()._prepare_subcommand_kwargs(subcommand)
+        if "verbose" in kwargs:
+            kwargs["verbose"] = False
+        return kwargs
 
     def _run_subcommand(self, subcommand: str) -> None:
         """Run a subcommand; a checkpoint that does not fit is one error naming the file."""
