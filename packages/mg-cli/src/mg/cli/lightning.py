@@ -134,6 +134,19 @@ class MGCLI(LightningCLI):
             help="Replace an existing predictions file instead of stopping.",
         )
 
+    def before_instantiate_classes(self) -> None:
+        """Stop, in one line, when the config needs an optional package that is missing.
+
+        Runs after parsing and before any class is built, so before any weights load.
+        """
+        from mg.cli.config_files import fail
+        from mg.cli.needs import missing
+
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        problems = missing(config.as_dict())
+        if problems:
+            fail("; ".join(problems) + ".")
+
     def preflight(self, stage: str) -> None:
         """Raise `IncompatibleError` unless task, backbone, adapter and data fit together."""
         self.model.compatibility(self.datamodule, stage).raise_if_incompatible()
@@ -148,6 +161,7 @@ class MGCLI(LightningCLI):
 
         from mg.cli.checkpointing import AtomicCheckpointIO
         from mg.cli.console import tidy_trainer
+        from mg.cli.records import keep_csv_record
         from mg.cli.writer import PredictionWriter
 
         trainer = super().instantiate_trainer(**kwargs)
@@ -160,6 +174,7 @@ class MGCLI(LightningCLI):
             if isinstance(callback, PredictionWriter):
                 callback.redirect(options.get("output"), bool(options.get("overwrite")))
         tidy_trainer(trainer)
+        keep_csv_record(trainer)
         return trainer
 
     def _prepare_subcommand_kwargs(self, subcommand: str) -> dict[str, Any]:
