@@ -308,7 +308,8 @@ def regression_figures(
         x, y = truth[:, k].numpy(), predicted[:, k].numpy()
         residual = y - x
         rmse = float((residual**2).mean() ** 0.5)
-        r = float(torch.corrcoef(torch.tensor([x, y]))[0, 1]) if len(x) > 1 else float("nan")
+        pair = torch.stack([truth[:, k], predicted[:, k]]).double()
+        r = float(torch.corrcoef(pair)[0, 1]) if len(x) > 1 else float("nan")
         scatter, spread = axes[k]
         scatter.scatter(x, y, s=10, alpha=0.6)
         low, high = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
