@@ -39,6 +39,12 @@ NOISE = re.compile(
 EVAL_MODE_NOTICE = r"Found \d+ module\(s\) in eval mode at the start of training"
 """Lightning's notice about frozen modules; mg keeps a frozen backbone in eval mode on purpose."""
 
+SYNC_DIST_NOTICE = (
+    r"It is recommended to use `self\.log\('(train|val|test)_\w+', \.\.\., sync_dist=True\)`"
+)
+"""Lightning's DDP advice for epoch metrics; mg's tasks add sums and counts over processes
+themselves before dividing (`TaskInterface._epoch_means`), which sync_dist would get wrong."""
+
 QUIET_TQDM = ("Loading weights", "Writing model shards")
 """transformers' progress bars for reading and writing local weights, which take a second."""
 
@@ -81,6 +87,7 @@ def quiet_third_party() -> None:
     import warnings
 
     warnings.filterwarnings("ignore", message=EVAL_MODE_NOTICE)
+    warnings.filterwarnings("ignore", message=SYNC_DIST_NOTICE)
     for name in (
         "lightning.pytorch",
         "lightning.fabric",
