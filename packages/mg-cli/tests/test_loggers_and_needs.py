@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cli_helpers import write_config
 
-from mg.cli.needs import PEFT, PYARROW, needed
+from mg.cli.needs import PEFT, PYARROW, PYARROW_OUTPUT, needed
 
 
 def _mg(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -35,7 +35,7 @@ def test_a_missing_logger_package_stops_check_before_the_backbone_is_built(
         },
     )
     result = _mg(tmp_path, "check", "--config", str(config), "--trainer.logger", "WandbLogger")
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 1, result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line == (
         "mg: error: trainer.logger.class_path: WandbLogger needs wandb, which is not "
@@ -49,10 +49,12 @@ def test_lora_and_parquet_are_found_in_a_config() -> None:
             "init_args": {"backbone": {"class_path": "ESM2", "init_args": {"finetune": "lora"}}}
         },
         "data": {"init_args": {"train_file": "cells/train.parquet", "val_file": "val.csv"}},
+        "output": "predictions.parquet",
     }
     assert needed(config) == [
         ("model.init_args.backbone.init_args.finetune: lora", PEFT),
         ("data.init_args.train_file: cells/train.parquet", PYARROW),
+        ("output: predictions.parquet", PYARROW_OUTPUT),
     ]
     assert needed({"model": {"init_args": {"finetune": "frozen"}}}) == []
 

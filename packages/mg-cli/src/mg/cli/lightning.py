@@ -139,13 +139,14 @@ class MGCLI(LightningCLI):
 
         Runs after parsing and before any class is built, so before any weights load.
         """
-        from mg.cli.config_files import fail
         from mg.cli.needs import missing
 
         config = self.config[self.subcommand] if self.subcommand else self.config
         problems = missing(config.as_dict())
         if problems:
-            fail("; ".join(problems) + ".")
+            # Exit 1 like any other mistake in the input; 2 stays for parse errors.
+            print(f"mg: error: {'; '.join(problems)}.", file=sys.stderr)
+            sys.exit(1)
 
     def preflight(self, stage: str) -> None:
         """Raise `IncompatibleError` unless task, backbone, adapter and data fit together."""

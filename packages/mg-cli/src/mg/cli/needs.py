@@ -25,6 +25,8 @@ class Need:
 
 PEFT = Need(("peft",), "pip install 'mg-backbones[peft]'")
 PYARROW = Need(("pyarrow",), "pip install 'mg-tasks[parquet]'")
+PYARROW_OUTPUT = Need(("pyarrow",), "pip install 'mg-cli[parquet]'")
+"""Parquet predictions (``mg predict --output x.parquet``) are written by mg-cli."""
 LOGGERS = {
     "TensorBoardLogger": Need(("tensorboard", "tensorboardX"), "pip install tensorboard"),
     "WandbLogger": Need(("wandb",), "pip install wandb"),
@@ -67,15 +69,23 @@ def needed(config: dict[str, Any]) -> list[tuple[str, Need]]:
             if need is not None:
                 found.append((f"{key}: {value.rsplit('.', 1)[-1]}", need))
         elif isinstance(value, str) and value.lower().endswith((".parquet", ".pq")):
-            found.append((f"{key}: {value}", PYARROW))
+            found.append((f"{key}: {value}", PYARROW_OUTPUT if leaf == "output" else PYARROW))
     return found
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it."""
+    try:
+        return find_spec(module) is not None
+    except (ImportError, ValueError, AttributeError):  # a broken or blocked entry
+        return False
 
 
 def missing(config: dict[str, Any]) -> list[str]:
     """One message per optional package the config needs and this environment lacks."""
     messages, seen = [], set()
     for option, need in needed(config):
-        if need.modules in seen or any(find_spec(m) is not None for m in need.modules):
+        if need.modules in seen or any(_installed(m) for m in need.modules):
             continue
         seen.add(need.modules)
         messages.append(f"{option} needs {need.modules[0]}, which is not installed: {need.install}")
