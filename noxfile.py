@@ -4,11 +4,12 @@
 axis is a session: every distribution tested alone with only what it declares, built wheels
 installed alone, sibling bounds, lint, docs, the backbone × adapter × task matrix on CPU
 (and on GPU where there is one), and the CLI end to end. Three sessions are not in the
-default run: `first_steps` (wheels into a fresh environment, then the quickstart's commands
-in an empty folder: minutes), `lowest` (each distribution at its lowest allowed versions; the default run's
-`lowest_when_changed` queues it for each distribution whose requirements changed since the
-pass recorded in tools/lowest-tested.toml) and `release` (one distribution, named on the
-command line; docs/releasing.md).
+default run: `first_steps` (wheels into a fresh environment, then the quickstart's
+commands in an empty folder: about 8 minutes on a busy 2-core machine), `lowest` (each
+distribution at its lowest allowed versions; the default run's `lowest_when_changed`
+queues it for each distribution whose requirements changed since the pass recorded in
+tools/lowest-tested.toml) and `release` (one distribution, named on the command line;
+docs/releasing.md).
 """
 
 from __future__ import annotations
