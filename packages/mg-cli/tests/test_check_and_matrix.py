@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,13 @@ def test_matrix_json_covers_every_registered_component(capsys: pytest.CaptureFix
 def test_matrix_markdown_is_a_table_with_reasons(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["matrix", "--format", "markdown"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("| task | adapter |") and "✓" in out and "Why a cell says ✗" in out
+    assert out.startswith("| Task | Adapters it takes | ✓ Backbones that fit |")
+    assert "Why a backbone does not fit" in out
+    # Each reason once, the backbones that share it pointing to its number.
+    reasons = [line for line in out.splitlines() if re.match(r"\d+\. ", line)]
+    assert reasons and len(reasons) == len(set(reasons))
+    mlm = next(line for line in out.splitlines() if line.startswith("| MLM |"))
+    assert re.search(r"OneHotDNA \[\d", mlm) and "OneHotProtein" in mlm.split("|")[4]
 
 
 def test_check_names_a_bad_residue_in_the_last_row(

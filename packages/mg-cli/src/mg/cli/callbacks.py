@@ -326,7 +326,8 @@ class FitSummary(Callback):
             for k, v in trainer.callback_metrics.items()
             if k.startswith("val_") and v.numel() == 1
         }
-        lines = [f"Finished {trainer.current_epoch} epochs."]
+        epochs = trainer.current_epoch
+        lines = [f"Finished {epochs} epoch{'' if epochs == 1 else 's'}."]
         if metrics:
             # Significant digits: a loss of 3e-5 must not read as 0.0000.
             shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items()))

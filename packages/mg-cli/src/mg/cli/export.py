@@ -238,7 +238,7 @@ def push_to_hub(folder: Path, repo: str) -> str:
 
 
 def main(args: list[str]) -> int:
-    """Run ``mg export --config ... --ckpt_path best --output DIR [--push-to-hub REPO]``."""
+    """Run ``mg export --config ... --ckpt_path best --output DIR [--push_to_hub REPO]``."""
     parser = argparse.ArgumentParser(
         prog="mg export",
         description="Write a trained task as a self-contained folder: the backbone in Hugging "
@@ -247,7 +247,10 @@ def main(args: list[str]) -> int:
     )
     parser.add_argument("--ckpt_path", default="best", help="best, last or a .ckpt file")
     parser.add_argument("--output", type=Path, required=True, help="the export folder")
-    parser.add_argument("--push-to-hub", dest="repo", help="also upload to this Hub repository")
+    # mg's options are snake_case like Lightning's (--ckpt_path); the kebab spelling still works.
+    parser.add_argument(
+        "--push_to_hub", "--push-to-hub", dest="repo", help="also upload to this Hub repository"
+    )
     options, rest = parser.parse_known_args(args)
     folder = export(rest, options.ckpt_path, options.output)
     print(f"Exported to {folder}")

@@ -134,6 +134,20 @@ class MGCLI(LightningCLI):
             help="Replace an existing predictions file instead of stopping.",
         )
 
+    def before_instantiate_classes(self) -> None:
+        """Stop, in one line, when the config needs an optional package that is missing.
+
+        Runs after parsing and before any class is built, so before any weights load.
+        """
+        from mg.cli.needs import missing
+
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        problems = missing(config.as_dict())
+        if problems:
+            # Exit 1 like any other mistake in the input; 2 stays for parse errors.
+            print(f"mg: error: {'; '.join(problems)}.", file=sys.stderr)
+            sys.exit(1)
+
     def preflight(self, stage: str) -> None:
         """Raise `IncompatibleError` unless task, backbone, adapter and data fit together."""
         self.model.compatibility(self.datamodule, stage).raise_if_incompatible()
@@ -141,14 +155,14 @@ class MGCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         """Build the trainer: mg's checkpoint writer, prediction writers at ``--output``.
 
-        The checkpoint writer is atomic and local, and reads no code. The rich progress
-        bar shows metrics with significant digits: its ``.3f`` shows a loss of 3e-5 as
-        0.000.
+        The checkpoint writer is atomic and local, and reads no code. Lightning's default
+        model summary and progress bar become mg's shorter ones (`mg.cli.console`).
         """
         from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
-        from lightning.pytorch.callbacks import RichProgressBar
 
         from mg.cli.checkpointing import AtomicCheckpointIO
+        from mg.cli.console import tidy_trainer
+        from mg.cli.records import keep_csv_record
         from mg.cli.writer import PredictionWriter
 
         trainer = super().instantiate_trainer(**kwargs)
@@ -160,9 +174,16 @@ class MGCLI(LightningCLI):
         for callback in trainer.callbacks:
             if isinstance(callback, PredictionWriter):
                 callback.redirect(options.get("output"), bool(options.get("overwrite")))
-            if isinstance(callback, RichProgressBar) and callback.theme.metrics_format == ".3f":
-                callback.theme.metrics_format = ".4g"
+        tidy_trainer(trainer)
+        keep_csv_record(trainer)
         return trainer
+
+    def _prepare_subcommand_kwargs(self, subcommand: str) -> dict[str, Any]:
+        """The subcommand's arguments; validate and test print mg's metrics line, not a table."""
+        kwargs = super()._prepare_subcommand_kwargs(subcommand)
+        if "verbose" in kwargs:
+            kwargs["verbose"] = False
+        return kwargs
 
     def _run_subcommand(self, subcommand: str) -> None:
         """Run a subcommand; a checkpoint that does not fit is one error naming the file."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import re
 from collections.abc import Sequence
 
 from mg.core.registry import GROUPS, plugins
@@ -37,8 +38,13 @@ def main(args: list[str]) -> int:
         width = max((len(name) for name in found), default=0)
         for name, plugin in found.items():
             source = f"[{plugin.distribution} {plugin.version}]"
-            print(f"  {name:<{width}}  {plugin.summary() or '-'}  {source}")
+            print(f"  {name:<{width}}  {plain(plugin.summary()) or '-'}  {source}")
     return 0
+
+
+def plain(text: str | None) -> str:
+    """A docstring line as plain text: ``n_classes`` and `SequenceData` lose their quotes."""
+    return re.sub(r"``?([^`]+)``?", r"\1", text or "")
 
 
 def component_help(command: str, args: Sequence[str]) -> str | None:

@@ -11,12 +11,15 @@ import sys
 from collections.abc import Sequence
 
 TRAINING = ("fit", "validate", "test", "predict")
-COMMANDS = (*TRAINING, "cv", "export", "list", "check", "matrix", "report")
+COMMANDS = ("init", *TRAINING, "cv", "export", "list", "check", "matrix", "report")
 
 HELP = """\
 usage: mg <command> [options]
 
 Adapt pretrained DNA, RNA and protein models to your task.
+
+Start here (an empty folder; writes example data and a config, then trains on it):
+  init       mg init && mg fit --config quickstart.yaml
 
 Training (Lightning CLI; `mg <command> --help` lists every option):
   fit        train a task:            mg fit --config my.yaml
@@ -60,6 +63,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, version in mg_versions().items():
             print(f"{name} {version}")
         return 0
+    if command in TRAINING or command in ("check", "cv"):
+        # A missing or malformed config file is reported before Lightning loads (seconds).
+        from mg.cli.config_files import check_config_files
+
+        check_config_files(args[1:])
+    if command == "init":
+        from mg.cli.starter import main as init_main
+
+        return init_main(args[1:])
     if command == "list":
         from mg.cli.listing import main as list_main
 

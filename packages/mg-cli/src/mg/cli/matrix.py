@@ -44,12 +44,8 @@ def render(reports: list[CompatibilityReport], style: str) -> str:
         [task, adapter, *(mark[cells[b].compatible] if b in cells else "" for b in backbones)]
         for (task, adapter), cells in rows.items()
     ]
-    reasons = sorted({reason for r in reports for reason in r.reasons})
     if style == "markdown":
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(row) + " |" for row in body]
-        notes = ["", "Why a cell says ✗:", ""] + [f"- {reason}" for reason in reasons]
-        return "\n".join(lines + (notes if reasons else [])) + "\n"
+        return _markdown(reports)
     widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(len(header))]
     lines = [
         "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True))
@@ -57,6 +53,55 @@ def render(reports: list[CompatibilityReport], style: str) -> str:
     ]
     compatible = sum(r.compatible for r in reports)
     lines.append(f"\n{compatible} of {len(reports)} triples compatible.")
+    return "\n".join(lines) + "\n"
+
+
+def _general(reason: str, task: str, backbone: str) -> str:
+    """A reason without the names of its task and backbone, so that it can be shared."""
+    general = reason.replace(f"; {backbone} has none", "")
+    general = general.replace(backbone, "the backbone")
+    return general.replace(f"{task} needs", "The task needs", 1)
+
+
+def _markdown(reports: list[CompatibilityReport]) -> str:
+    """One row per task (narrow enough for a page), the reasons grouped and numbered.
+
+    A backbone that fits a task with only some of its adapters is listed with how many.
+    Each reason is written once, without the task's and backbone's names, and the ✗ cells
+    point to it by number.
+    """
+    by_task: dict[str, list[CompatibilityReport]] = {}
+    for report in reports:
+        by_task.setdefault(report.task, []).append(report)
+    numbers: dict[str, int] = {}
+    lines = [
+        "| Task | Adapters it takes | ✓ Backbones that fit | ✗ Backbones that do not (why) |",
+        "|---|---|---|---|",
+    ]
+    for task, found in by_task.items():
+        adapters = list(dict.fromkeys(r.adapter for r in found if r.adapter))
+        fits, misses = [], []
+        for backbone in dict.fromkeys(r.backbone for r in found):
+            cells = [r for r in found if r.backbone == backbone]
+            good = sum(r.compatible for r in cells)
+            if good == len(cells):
+                fits.append(backbone)
+            elif good:
+                fits.append(f"{backbone} ({good} of {len(cells)} adapters)")
+            else:
+                why = {
+                    numbers.setdefault(_general(reason, task, backbone), len(numbers) + 1)
+                    for r in cells
+                    for reason in r.reasons
+                }
+                misses.append(f"{backbone} [{', '.join(str(n) for n in sorted(why))}]")
+        lines.append(
+            f"| {task} | {', '.join(adapters) or '— (none)'} | {', '.join(fits) or '—'} | "
+            f"{', '.join(misses) or '—'} |"
+        )
+    if numbers:
+        lines += ["", "Why a backbone does not fit:", ""]
+        lines += [f"{n}. {reason}" for reason, n in numbers.items()]
     return "\n".join(lines) + "\n"
 
 

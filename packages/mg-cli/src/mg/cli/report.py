@@ -24,6 +24,9 @@ from torch import Tensor
 MAX_CONTACT_MAPS = 4
 """Pairwise reports draw this many items' maps (the first ones in test order)."""
 
+LOG_SCALE_SPAN = 30.0
+"""A learning-curve panel whose positive values span this factor or more gets a log axis."""
+
 
 @dataclass
 class Figure:
@@ -81,6 +84,15 @@ def _curve_name(column: str) -> tuple[str, str] | None:
     return None
 
 
+def spans_decades(values: list[float]) -> bool:
+    """Whether a panel needs a log axis: positive values spanning `LOG_SCALE_SPAN` or more.
+
+    A loss falling from 0.7 to 0.01 looks flat after a few epochs on a linear axis.
+    """
+    finite = [v for v in values if math.isfinite(v)]
+    return bool(finite) and min(finite) > 0 and max(finite) >= LOG_SCALE_SPAN * min(finite)
+
+
 def learning_curves(rows: list[dict[str, float]], folder: Path) -> Figure | None:
     """Draw one panel per metric against the optimizer step; None when nothing was logged.
 
@@ -120,6 +132,8 @@ def learning_curves(rows: list[dict[str, float]], folder: Path) -> Figure | None
                 marker=None if every_step else "o",
                 markersize=3,
             )
+        if spans_decades([v for _, values in series[name].values() for v in values]):
+            ax.set_yscale("log")
         ax.set_title(name)
         ax.set_xlabel("optimizer step")
         ax.legend(fontsize=7)
@@ -193,8 +207,21 @@ def classification_figures(
         roc_ax.plot(fpr.numpy(), tpr.numpy(), label=f"{name} (AUC {area:.3f})")
         precision, recall, _ = binary_precision_recall_curve(score, truth)
         average = float(binary_average_precision(score, truth))
-        pr_ax.plot(recall.numpy(), precision.numpy(), label=f"{name} (AP {average:.3f})")
-        pr_ax.axhline(float(truth.float().mean()), color="grey", lw=0.6, ls=":")
+        # Precision is constant between two thresholds: a step, never a straight line.
+        (line,) = pr_ax.plot(
+            recall.numpy(),
+            precision.numpy(),
+            drawstyle="steps-post",
+            label=f"{name} (AP {average:.3f})",
+        )
+        prevalence = float(truth.float().mean())
+        pr_ax.axhline(
+            prevalence,
+            color=line.get_color(),
+            lw=0.8,
+            ls=":",
+            label=f"{name}: guessing ({prevalence:.2f})",
+        )
     roc_ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="chance")
     roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
     pr_ax.set(xlabel="recall", ylabel="precision", title="Precision-recall", ylim=(0, 1.02))
@@ -208,8 +235,9 @@ def classification_figures(
         Figure(
             "roc_pr.png",
             "ROC and precision-recall curves",
-            "One curve per class (one-vs-rest); dotted lines in the PR panel mark each "
-            "class's frequency, the precision of guessing.",
+            "One curve per class (one-vs-rest); in the PR panel, precision steps from one "
+            "threshold to the next, and each class's dotted line marks its frequency, the "
+            "precision of guessing.",
         )
     ]
 
@@ -280,7 +308,8 @@ def regression_figures(
         x, y = truth[:, k].numpy(), predicted[:, k].numpy()
         residual = y - x
         rmse = float((residual**2).mean() ** 0.5)
-        r = float(torch.corrcoef(torch.tensor([x, y]))[0, 1]) if len(x) > 1 else float("nan")
+        pair = torch.stack([truth[:, k], predicted[:, k]]).double()
+        r = float(torch.corrcoef(pair)[0, 1]) if len(x) > 1 else float("nan")
         scatter, spread = axes[k]
         scatter.scatter(x, y, s=10, alpha=0.6)
         low, high = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
@@ -370,9 +399,17 @@ def evaluation_figures(outputs: dict[str, Any], folder: Path) -> list[Figure]:
 
 
 def write_page(
-    run: Path, folder: Path, figures: list[Figure], metrics: dict[str, float], task: str | None
+    run: Path,
+    folder: Path,
+    figures: list[Figure],
+    metrics: dict[str, float],
+    task: str | None,
+    tested: Path | None = None,
 ) -> Path:
-    """Write ``index.html``: the test metrics as a table, then every figure."""
+    """Write ``index.html``: the test metrics as a table, then every figure.
+
+    ``tested`` is the test run whose results the page shows beside the fit's curves.
+    """
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>mg report: {html.escape(run.name)}</title>",
@@ -382,10 +419,12 @@ def write_page(
     ]
     if task:
         parts.append(f"<p>Task: {html.escape(task)}</p>")
+    if tested is not None:
+        parts.append(f"<p>Test results from {html.escape(str(tested))} (mg test).</p>")
     if metrics:
         parts.append("<h2>Test metrics</h2><table><tr><th>metric</th><th>value</th></tr>")
         parts += [
-            f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>"
+            f"<tr><td>{html.escape(k)}</td><td>{v:.4g}</td></tr>"
             for k, v in sorted(metrics.items())
         ]
         parts.append("</table>")
@@ -396,6 +435,43 @@ def write_page(
     page = folder / "index.html"
     page.write_text("\n".join(parts))
     return page
+
+
+def family_test_run(run: Path) -> Path | None:
+    """The newest ``mg test`` run of a fit run's experiment, to show on the fit's page.
+
+    ``mg test`` logs to a run folder of its own; a test run belongs to a fit run when its
+    ``config.yaml`` has the same model and data sections (the rule ``--ckpt_path best``
+    uses) and it holds test outputs.
+
+    Args:
+        run (Path): a run folder; only a fit run (one with ``checkpoints/``) has a family.
+
+    Returns:
+        Path | None: the newest such test run folder, or None.
+    """
+    import yaml
+
+    if not (run / "checkpoints").is_dir() or not (run / "config.yaml").is_file():
+        return None
+    try:
+        written = yaml.safe_load((run / "config.yaml").read_text())
+    except yaml.YAMLError:
+        return None
+    if not isinstance(written, dict):
+        return None
+    sections = {key: written.get(key) for key in ("model", "data")}
+    tests = []
+    for folder in run.parent.iterdir():
+        if folder == run or not folder.is_dir() or not list(folder.glob("test_outputs*.pt")):
+            continue
+        try:
+            other = yaml.safe_load((folder / "config.yaml").read_text())
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(other, dict) and all(other.get(k) == v for k, v in sections.items()):
+            tests.append(folder)
+    return max(tests, key=lambda f: f.stat().st_mtime, default=None)
 
 
 def render(run: Path, output: Path | None = None) -> tuple[Path, list[Figure]]:
@@ -422,6 +498,13 @@ def render(run: Path, output: Path | None = None) -> tuple[Path, list[Figure]]:
     metrics_file = run / "metrics.csv"
     rows = read_metrics(metrics_file) if metrics_file.exists() else []
     outputs = load_test_outputs(run)
+    # One page per family: a fit run's page shows its newest test run's results too.
+    tested = family_test_run(run) if outputs is None else None
+    test_rows = rows
+    if tested is not None:
+        outputs = load_test_outputs(tested)
+        tested_metrics = tested / "metrics.csv"
+        test_rows = read_metrics(tested_metrics) if tested_metrics.exists() else []
     if not rows and outputs is None:
         raise FileNotFoundError(
             f"Nothing to draw in {str(run)!r}: it has neither metrics.csv nor {OUTPUTS_FILE}. "
@@ -436,7 +519,8 @@ def render(run: Path, output: Path | None = None) -> tuple[Path, list[Figure]]:
     if outputs is not None:
         figures += evaluation_figures(outputs, folder)
     task = outputs["task"] if outputs else None
-    return write_page(run, folder, figures, final_test_metrics(rows), task), figures
+    metrics = final_test_metrics(test_rows)
+    return write_page(run, folder, figures, metrics, task, tested), figures
 
 
 def main(args: list[str]) -> int:

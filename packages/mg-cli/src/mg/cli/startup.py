@@ -44,6 +44,9 @@ def quiet_start() -> None:
             for handler in logger.handlers:
                 if not any(isinstance(f, _NoTips) for f in handler.filters):
                     handler.addFilter(_NoTips())
+    from mg.cli.console import quiet_third_party
+
+    quiet_third_party()
 
 
 def usable_cores() -> int:
