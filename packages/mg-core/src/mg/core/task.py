@@ -32,6 +32,7 @@ from mg.core.compat import (
 )
 from mg.core.data import STAGES, DataInterface, LabelKind, Sample
 from mg.core.embedding_cache import EmbeddingCache, backbone_fingerprint
+from mg.core.labels import label_handler
 from mg.core.metric_updates import BufferedUpdates
 from mg.core.optimizers import build_optimizer
 
@@ -59,8 +60,9 @@ class TaskInterface(pl.LightningModule, ABC):
 
     Class attributes:
         adapter_type: the adapter base type this task accepts (None: takes no adapter).
-        label_kind: what one sample's label is; data modules read label columns this way
-            (a subclass whose kind depends on an option sets ``self.label_kind``).
+        label_kind: what one sample's label is; its handler (`mg.core.labels`) parses,
+            checks, stacks and draws labels (a subclass whose kind depends on an option
+            sets ``self.label_kind``).
         uses_lm_head: the backbone must load its masked-LM head.
         needs_capabilities: backbone capabilities the task relies on.
         supported_stages: the Lightning stages the task can run (an embedding task, with
@@ -96,6 +98,9 @@ class TaskInterface(pl.LightningModule, ABC):
     uses_lm_head: ClassVar[bool] = False
     needs_capabilities: ClassVar[frozenset[Capability]] = frozenset()
     supported_stages: ClassVar[frozenset[str]] = frozenset(STAGES)
+    labels_are_targets: ClassVar[bool] = True
+    """The labels are what the task predicts (False: a condition the task is given), so a
+    test run keeps each prediction beside its label for `mg report`."""
     supports_embedding_cache: ClassVar[bool] = False
     """The task gets backbone outputs from `backbone_outputs` alone and feeds it the same
     inputs every epoch (no per-step masking), so a cache of them gives identical results."""
@@ -316,13 +321,32 @@ class TaskInterface(pl.LightningModule, ABC):
             "ids": [s.get("ids") for s in samples],
         }
 
+    @property
+    def label_size(self) -> int | None:
+        """The number of classes, labels or outputs a label holds (None: any, or no labels).
+
+        The label handler of ``label_kind`` checks and stacks labels to this size.
+        """
+        return None
+
     def label_problem(self, label: Any) -> str | None:
         """Say what is wrong with one label for this task (wrong range, NaN, ...), or None.
 
-        Data modules call this for every label before training starts, so a bad row
-        fails at once with its file, row and column rather than mid-epoch.
+        The checks entry point calls this for every label before training starts, so a bad
+        row fails at once with its file, row and column rather than mid-epoch. It asks the
+        handler of ``label_kind`` (`mg.core.labels`); a task adds rules of its own here.
         """
-        return None
+        return label_handler(self.label_kind).check(label, self.label_size)
+
+    def add_labels(self, batch: dict[str, Any], samples: Sequence[Sample]) -> dict[str, Any]:
+        """Stack the samples' labels into ``batch["labels"]`` when they have labels.
+
+        Call it from ``collate`` after tokenizing: the handler of ``label_kind`` stacks
+        them (per-residue and pair labels line up with the batch's tokens).
+        """
+        if samples and "labels" in samples[0]:
+            batch["labels"] = label_handler(self.label_kind).stack(samples, batch, self.label_size)
+        return batch
 
     # ----------------------------------------------------------------- model building
     def configure_model(self) -> None:

@@ -18,6 +18,7 @@ from mg.core import (
     TaskInterface,
 )
 from mg.core.data import DataInterface
+from mg.core.labels import IGNORE_INDEX
 from mg.core.task import Stage
 from mg.tasks.batching import (
     Sample,
@@ -27,7 +28,7 @@ from mg.tasks.batching import (
     unpack,
 )
 from mg.tasks.conditioning import Conditioned, ConditionKind
-from mg.tasks.masking import IGNORE_INDEX, mask_batch_for_mlm
+from mg.tasks.masking import mask_batch_for_mlm
 
 MLMOutput = Literal["tokens", "probabilities"]
 """What `ConditionalMLM` predicts per residue."""

@@ -24,6 +24,7 @@ from mg.core import (
     TaskInterface,
 )
 from mg.core.alphabets import AlphabetCheck
+from mg.core.labels import IGNORE_INDEX
 from mg.core.task import Stage
 from mg.tasks.batching import (
     Sample,
@@ -34,7 +35,7 @@ from mg.tasks.batching import (
     unpack,
 )
 from mg.tasks.conditioning import Conditioned, ConditionKind
-from mg.tasks.masking import IGNORE_INDEX, mask_for_diffusion
+from mg.tasks.masking import mask_for_diffusion
 
 
 class _MaskedDiffusion(TaskInterface):

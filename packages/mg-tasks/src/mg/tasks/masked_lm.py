@@ -10,6 +10,7 @@ from torch.nn import functional as F
 from torchmetrics import MeanMetric, Metric
 
 from mg.core import BackboneCallable, Capability, TaskInterface
+from mg.core.labels import IGNORE_INDEX
 from mg.core.task import Stage
 from mg.tasks.batching import (
     Sample,
@@ -18,7 +19,7 @@ from mg.tasks.batching import (
     residue_mask,
     unpack,
 )
-from mg.tasks.masking import IGNORE_INDEX, mask_batch_for_mlm
+from mg.tasks.masking import mask_batch_for_mlm
 
 InferenceOutput = Literal["probabilities", "logits", "tokens"]
 """What `Inference` predicts per residue token."""

@@ -12,10 +12,8 @@ import torch
 from torch import Tensor
 
 from mg.core.backbone import BackboneInterface
+from mg.core.labels import IGNORE_INDEX
 from mg.tasks.batching import item_generators, residue_mask, uniform_at, uniform_per_item
-
-IGNORE_INDEX = -100
-"""Target value that losses and metrics skip."""
 
 
 def _at_least_one(chosen: Tensor, residues: Tensor, draws: Tensor) -> Tensor:

@@ -14,7 +14,6 @@ forward pass.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal
@@ -27,9 +26,9 @@ from torchmetrics import Metric
 from mg.core import BackboneCallable, Capability, CompatibilityReport, TaskInterface
 from mg.core.data import SPLITS_OF_STAGE, DataInterface
 from mg.core.data import LabelKind as MGLabelKind
+from mg.core.label_values import as_numbers, preview
 from mg.core.task import Stage
-from mg.tasks.batching import Sample, as_numbers, pack_index, residue_mask
-from mg.tasks.data.labels import as_int, preview
+from mg.tasks.batching import Sample, pack_index, residue_mask
 
 VariantLabels = Literal["binary", "continuous"]
 """Labels of a variant test set: 0/1 (1 = damaging, e.g. pathogenic) or a fitness value."""
@@ -201,16 +200,10 @@ class _VariantScorer(TaskInterface):
         )
         return replace(report, reasons=(*report.reasons, reason))
 
-    def label_problem(self, label: Any) -> str | None:
-        """Binary labels are 0 or 1; continuous labels are finite numbers."""
-        if self.labels == "binary":
-            if as_int(label) not in (0, 1):
-                return f"label {preview(label)} is not 0 or 1 (labels='binary')"
-            return None
-        values = as_numbers(label)
-        if values is None or len(values) != 1 or not math.isfinite(values[0]):
-            return f"label {preview(label)} is not one finite number (labels='continuous')"
-        return None
+    @property
+    def label_size(self) -> int:
+        """Binary labels are classes 0 and 1; a continuous label is one number."""
+        return 2 if self.labels == "binary" else 1
 
     def configure_metrics(self, stage: Stage) -> dict[str, Metric]:
         """``auroc`` and ``auprc`` for binary labels, ``spearman`` for continuous ones."""

@@ -4,7 +4,6 @@ from mg.tasks.data.columns import MultiColumnData
 from mg.tasks.data.datamodule import SequenceData
 from mg.tasks.data.dataset import SequenceDataset
 from mg.tasks.data.examples import example_names, example_path, write_examples
-from mg.tasks.data.labels import LABEL_TYPES, LabelType
 from mg.tasks.data.readers import (
     Table,
     iter_file_chunks,
@@ -22,8 +21,6 @@ from mg.tasks.data.samplers import LengthGroupedBatchSampler
 from mg.tasks.data.store import StoredSequenceDataset
 
 __all__ = [
-    "LABEL_TYPES",
-    "LabelType",
     "LengthGroupedBatchSampler",
     "MultiColumnData",
     "SequenceData",

@@ -12,9 +12,9 @@ from typing import Any
 from torch.utils.data import Dataset
 
 from mg.core.data import Sample
+from mg.core.label_values import is_missing
 from mg.tasks.data.datamodule import SequenceData
 from mg.tasks.data.dataset import SequenceDataset
-from mg.tasks.data.labels import is_missing
 
 RESERVED_KEYS = frozenset({"sequences", "ids", "labels"})
 """Sample keys `SequenceData` fills itself; extra columns may not take them."""

@@ -15,16 +15,10 @@ from torch.utils.data import Sampler
 
 from mg.core.alphabets import RESIDUES, AlphabetCheck
 from mg.core.data import SPLITS_OF_STAGE, DataInterface, LabelCheck, LabelKind
+from mg.core.label_values import LabelFormatError, infer_class_names, is_missing, preview
+from mg.core.labels import label_handler
 from mg.tasks.data.dataset import SequenceDataset
 from mg.tasks.data.label_columns import LabelColumns, ParsedLabels, RawLabels
-from mg.tasks.data.labels import (
-    LABEL_TYPES,
-    LabelFormatError,
-    LabelType,
-    infer_class_names,
-    is_missing,
-    preview,
-)
 from mg.tasks.data.plan import SPLIT_HINTS, SPLITS, Split, SplitPlan
 from mg.tasks.data.readers import (
     DEFAULT_CHUNK_ROWS,
@@ -87,9 +81,9 @@ class SequenceData(DataInterface):
             header's first word.
         label_columns (str | list[str] | None): the column(s) that hold labels; None for
             unlabelled data. Several columns give a multilabel or multi-output target.
-        label_type (LabelType | None): None (the default) reads labels as the task says;
-            set it only to use SequenceData without a task, or to state the kind
-            explicitly (a task reading another kind then stops with an error before any
+        label_type (str | None): a `LabelKind` value; None (the default) reads labels as
+            the task says. Set it only to use SequenceData without a task, or to state
+            the kind explicitly (a task reading another kind then stops with an error before any
             weights load). ``class`` an index or a class name; ``multilabel`` 0/1
             per column (or a list in one column); ``regression`` a number per column (or a
             list); ``token`` one class per residue (``"0110"``, ``"0 1 1 0"`` or a JSON
@@ -155,7 +149,7 @@ class SequenceData(DataInterface):
         sequence_column: str = "sequence",
         id_column: str = "id",
         label_columns: str | list[str] | None = None,
-        label_type: LabelType | None = None,
+        label_type: str | None = None,
         class_names: list[str] | None = None,
         label_table: str | None = None,
         header_pattern: str | None = None,
@@ -219,7 +213,7 @@ class SequenceData(DataInterface):
         )
         self._given_class_names = list(class_names) if class_names else None
         self._pattern = compile_header_pattern(header_pattern) if header_pattern else None
-        self._kind: LabelType | None = label_type
+        self._kind: str | None = label_type
         self._labels: LabelColumns | None = None
         self._tables: dict[str, Table] = {}
         self._sets: dict[str, SequenceDataset | StoredSequenceDataset] = {}
@@ -248,9 +242,13 @@ class SequenceData(DataInterface):
                 "SequenceData has no data: give path (a file or folder), train_file / val_file / "
                 "test_file / predict_file, or hf_dataset."
             )
-        if self.label_type is not None and self.label_type not in LABEL_TYPES:
-            raise ValueError(f"label_type must be one of {LABEL_TYPES}, not {self.label_type!r}.")
-        if self.label_type in ("class", "token", "pairs") and len(self.label_columns) > 1:
+        if self.label_type is not None:
+            label_handler(self.label_type)  # a kind it knows, or a ValueError naming them
+        if (
+            self.label_type not in (None, LabelKind.NONE)
+            and label_handler(self.label_type).columns == "one"
+            and len(self.label_columns) > 1
+        ):
             raise ValueError(
                 f"label_type={self.label_type!r} reads one label column, but label_columns is "
                 f"{self.label_columns}; use 'multilabel' or 'regression' for several columns."
@@ -549,7 +547,7 @@ class SequenceData(DataInterface):
             return None
         if self._kind == "class" and not labels.class_names_known:
             self._learn_class_names(None if streamed else raw, list(indices), key)
-        return labels.parse(self._kind, raw, indices, sequences)
+        return labels.parse(label_handler(self._kind), raw, indices, sequences)
 
     def _build_on_disk(self, split: str, key: str) -> StoredSequenceDataset:
         """Stream an input chunk by chunk into a disk store: same checks, same messages."""
@@ -582,7 +580,7 @@ class SequenceData(DataInterface):
                 if parsed is not None:
                     columns_text = parsed.columns_text
                     first = parsed.labels[0] if parsed.labels else None
-                    if isinstance(first, list) and self._kind in ("multilabel", "regression"):
+                    if isinstance(first, list) and label_handler(self._kind).columns == "many":
                         here = f"{parsed.files[0]}, row {parsed.rows[0]}"
                         if width is None:
                             width = (len(first), here)
