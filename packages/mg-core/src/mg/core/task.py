@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.plugins.precision import MixedPrecision
-from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
-from mg.core.alphabets import AlphabetCheck
 from mg.core.backbone import BackboneCallable, BackboneInterface, BackboneOutput, Capability
+from mg.core.checks import backbone_options, check_run, say_what_is_cut
 from mg.core.compat import (
     CompatibilityReport,
     IncompatibleError,
@@ -257,19 +256,16 @@ class TaskInterface(pl.LightningModule, ABC):
         fingerprint = backbone_fingerprint(backbone, precision)
         return EmbeddingCache(Path(root) / fingerprint, rank=self.global_rank)
 
-    def _check_embedding_cache_option(self) -> None:
-        """Refuse ``cache_embeddings`` before any weights load if the backbone will train.
+    def check_options(self) -> None:
+        """Refuse options that cannot work with the configured backbone, before weights load.
 
-        Read from the backbone callable's ``finetune`` option (or its default); a backbone
-        without that option is checked once built (`_open_embedding_cache`).
+        ``cache_embeddings`` needs a backbone that stays frozen: read from the backbone
+        callable's ``finetune`` option (or its default); a backbone without that option is
+        checked once built (`_open_embedding_cache`).
         """
         if not self.cache_embeddings:
             return
-        cls = target_class(self.backbone_fn)
-        options = (_defaults(cls) if cls is not None else {}) | (
-            getattr(self.backbone_fn, "keywords", None) or {}
-        )
-        mode = options.get("finetune")
+        mode = backbone_options(self.backbone_fn).get("finetune")
         if mode is not None and mode != "frozen":
             raise ValueError(
                 f"cache_embeddings needs a frozen backbone, but the backbone's finetune is "
@@ -364,38 +360,7 @@ class TaskInterface(pl.LightningModule, ABC):
             self.adapter = self.adapter_fn(*self.adapter_arguments(self.backbone))
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if isinstance(datamodule, DataInterface):
-            self._say_what_is_cut(datamodule)
-
-    def _say_what_is_cut(self, datamodule: DataInterface) -> None:
-        """Say once, before any step, how many sequences of each split ``max_length`` cuts."""
-        backbone = self.backbone
-        assert backbone is not None
-        limit = backbone.get_max_context()
-        per_residue = Capability.PER_RESIDUE_TOKENS in backbone.capabilities
-        specials = len(backbone.tokenize([backbone.accepted_characters()[:1] or "A"])[0]) - 1
-        notes = []
-        for split, dataset in datamodule.datasets.items():
-            sequences = getattr(dataset, "sequences", None)
-            if not sequences:
-                continue
-            # A token covers at least one residue: only these can reach the limit.
-            long = [s for s in sequences if len(s) + specials > limit]
-            if not per_residue and long:
-                long = [
-                    s
-                    for s, ids in zip(long, backbone.tokenize(long), strict=True)
-                    if len(ids) >= limit
-                ]
-            if long:
-                longest = max(len(s) for s in long)
-                share = f"{len(long)} of {len(sequences)} {split} sequences"
-                notes.append(f"{share} (longest {longest} residues)")
-        if notes:
-            rank_zero_warn(
-                f"max_length={limit} tokens (special tokens included) cuts {'; '.join(notes)}: "
-                "only their first residues are read. To keep them whole raise the backbone's "
-                "max_length (up to what the model was trained on) or split long sequences."
-            )
+            say_what_is_cut(self.backbone, datamodule)
 
     def build_backbone(self, default_config: dict[str, Any] | None = None) -> BackboneInterface:
         """Build the backbone from its callable with this task's reserved arguments."""
@@ -458,59 +423,35 @@ class TaskInterface(pl.LightningModule, ABC):
 
         Args:
             datamodule (DataInterface | None): also check that it provides every column
-                (it is told this task's label kind first).
+                (`mg.core.checks.check_run` tells it this task's label kind first).
             stage (str): the Lightning stage whose columns to check.
         """
-        if datamodule is not None:
-            datamodule.use_label_kind(self.label_kind)
         return check_compatibility(self, self.backbone_fn, self.adapter_fn, datamodule, stage)
 
     def check_data(self, datamodule: DataInterface, stage: str) -> CompatibilityReport:
-        """Check parts, columns and every label of ``stage`` before any weights load.
+        """Check parts, columns, sequences and labels of ``stage`` before any weights load.
 
-        Returns:
-            CompatibilityReport: the (compatible) report.
+        See `mg.core.checks.check_run`, the one entry point; a task adds checks here.
 
         Raises:
             IncompatibleError: the parts or the data's columns do not fit.
-            ValueError: a label is wrong (the message names file, row and value).
+            ValueError: a sequence or a label is wrong (the message names file, row and value).
         """
-        stage = str(getattr(stage, "value", stage))  # Lightning passes its TrainerFn enum
-        report = self.compatibility(datamodule, stage)
-        report.raise_if_incompatible()
-        self._check_embedding_cache_option()
-        alphabet = self.backbone_alphabet()
-        if alphabet is not None:
-            datamodule.check_sequences(stage, alphabet, report.backbone)
-        if "labels" in self.required_data_columns(stage):
-            datamodule.check_labels(stage, self.label_problem)
-        return report
+        return check_run(self, datamodule, stage)
 
-    def backbone_alphabet(self) -> AlphabetCheck | None:
-        """Return the characters the configured backbone accepts, known without building it.
+    def sequence_backbones(self) -> dict[str, BackboneCallable]:
+        """Return each sample key holding sequences, with the backbone callable that reads it."""
+        return {"sequences": self.backbone_fn}
 
-        Read from the options set on the backbone's callable, or their defaults in its
-        signature (``alphabet``, ``unknown``), else from the class (``residues``,
-        ``extra_residues``); None when the backbone reads any character (``unknown="map"``)
-        or learns its alphabet only from a tokenizer it loads.
-        """
-        cls = target_class(self.backbone_fn)
-        if cls is None or not issubclass(cls, BackboneInterface):
-            return None
-        options = _defaults(cls) | (getattr(self.backbone_fn, "keywords", None) or {})
-        if options.get("unknown") == "map":
-            return None
-        if options.get("alphabet"):
-            return AlphabetCheck(options["alphabet"] + cls.extra_residues)
-        declared = cls.declared_alphabet()
-        return AlphabetCheck(declared) if declared else None
+    def extra_characters(self) -> str:
+        """Return characters the data may hold beyond the backbones' alphabets (none)."""
+        return ""
 
     def setup(self, stage: str) -> None:
-        """Check the data (see `check_data`) and hand ``collate`` to the data module."""
+        """Check the data (see `check_data`), which hands ``collate`` to the data module."""
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if isinstance(datamodule, DataInterface):
             self.check_data(datamodule, stage)
-            datamodule.collate_fn = self.collate
 
     def train(self, mode: bool = True) -> TaskInterface:
         """Set training mode; a backbone with no trainable weight stays in eval mode.
@@ -717,12 +658,6 @@ class TaskInterface(pl.LightningModule, ABC):
                 "backbone and adapter options?"
             )
         return result
-
-
-def _defaults(cls: type) -> dict[str, Any]:
-    """Return the keyword defaults of a class's ``__init__`` (what an unset option means)."""
-    parameters = inspect.signature(cls.__init__).parameters.values()
-    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
 
 def batch_size_of(batch: dict[str, Any]) -> int:

@@ -23,7 +23,6 @@ from mg.core import (
     ConditionalGenerationAdapterCallable,
     TaskInterface,
 )
-from mg.core.alphabets import AlphabetCheck
 from mg.core.labels import IGNORE_INDEX
 from mg.core.task import Stage
 from mg.tasks.batching import (
@@ -69,10 +68,9 @@ class _MaskedDiffusion(TaskInterface):
         self.mask_character = mask_character
         self.seed = seed
 
-    def backbone_alphabet(self) -> AlphabetCheck | None:
-        """The backbone's alphabet plus ``mask_character``, which marks positions to fill."""
-        check = super().backbone_alphabet()
-        return None if check is None else AlphabetCheck(check.accepted + self.mask_character)
+    def extra_characters(self) -> str:
+        """``mask_character`` marks positions to fill: the data may hold it."""
+        return self.mask_character
 
     # ----------------------------------------------------------------- subclass hook
     def denoise_logits(self, input_ids: Tensor, batch: dict[str, Any]) -> Tensor:

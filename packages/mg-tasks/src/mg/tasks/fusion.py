@@ -25,7 +25,7 @@ from mg.core import (
     TaskInterface,
     check_compatibility,
 )
-from mg.core.data import DataInterface
+from mg.core.data import DataInterface, stage_name
 from mg.core.labels import label_handler
 from mg.core.task import Stage
 from mg.tasks.batching import Sample
@@ -73,15 +73,13 @@ class _FusionTask(TaskInterface):
             datamodule (DataInterface | None): also check that it provides every column.
             stage (str): the Lightning stage whose columns to check.
         """
-        if datamodule is not None:
-            datamodule.use_label_kind(self.label_kind)
         reports = [
             check_compatibility(self, fn, self.adapter_fn, datamodule, stage)
             for fn in self.backbone_fns.values()
         ]
         reasons = list(dict.fromkeys(r for report in reports for r in report.reasons))
         if datamodule is not None:
-            provided = datamodule.provided_columns(str(getattr(stage, "value", stage)))
+            provided = datamodule.provided_columns(stage_name(stage))
             for key in self.keys:
                 if key not in provided:
                     reasons.append(
@@ -97,6 +95,10 @@ class _FusionTask(TaskInterface):
             adapter=reports[0].adapter,
             reasons=tuple(reasons),
         )
+
+    def sequence_backbones(self) -> dict[str, BackboneCallable]:
+        """Every sequence column, with the backbone that reads it."""
+        return dict(self.backbone_fns)
 
     # ----------------------------------------------------------------- model
     def configure_model(self) -> None:

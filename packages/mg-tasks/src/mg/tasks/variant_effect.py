@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from torchmetrics import Metric
 
 from mg.core import BackboneCallable, Capability, CompatibilityReport, TaskInterface
-from mg.core.data import SPLITS_OF_STAGE, DataInterface
+from mg.core.data import SPLITS_OF_STAGE, DataInterface, stage_name
 from mg.core.data import LabelKind as MGLabelKind
 from mg.core.label_values import as_numbers, preview
 from mg.core.task import Stage
@@ -188,9 +188,9 @@ class _VariantScorer(TaskInterface):
     ) -> CompatibilityReport:
         """Check the parts, and that the data gives each variant as mutations or a sequence."""
         report = super().compatibility(datamodule, stage)
-        if datamodule is None or str(getattr(stage, "value", stage)) not in self.supported_stages:
+        if datamodule is None or stage_name(stage) not in self.supported_stages:
             return report
-        provided = datamodule.provided_columns(str(getattr(stage, "value", stage)))
+        provided = datamodule.provided_columns(stage_name(stage))
         if provided & {"mutations", "alternatives"}:
             return report
         reason = (
@@ -221,7 +221,7 @@ class _VariantScorer(TaskInterface):
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if not isinstance(datamodule, DataInterface):
             return
-        for split in SPLITS_OF_STAGE.get(str(getattr(stage, "value", stage)), ()):
+        for split in SPLITS_OF_STAGE.get(stage_name(stage), ()):
             dataset = datamodule.datasets.get(split)
             if dataset is None:
                 continue

@@ -7,6 +7,7 @@ task says. What is left here is options, ids and sequences, and the Lightning ho
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -14,7 +15,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch.utils.data import Sampler
 
 from mg.core.alphabets import RESIDUES, AlphabetCheck
-from mg.core.data import SPLITS_OF_STAGE, DataInterface, LabelCheck, LabelKind
+from mg.core.data import SPLITS_OF_STAGE, DataInterface, LabelCheck, LabelKind, stage_name
 from mg.core.label_values import LabelFormatError, infer_class_names, is_missing, preview
 from mg.core.labels import label_handler
 from mg.tasks.data.dataset import SequenceDataset
@@ -662,13 +663,10 @@ class SequenceData(DataInterface):
     def setup(self, stage: str | None = None) -> None:
         """Read, split and check the data of ``stage`` (once).
 
-        When labels must be read but their kind is not known yet, reading waits for the
-        task to say it (`use_label_kind`).
+        When labels must be read but their kind is not known yet, reading waits until the
+        checks entry point (`mg.core.checks.check_run`) says the task's kind
+        (`use_label_kind`): Lightning sets the data up before the task.
         """
-        # Lightning sets the data up before the task: ask the trainer's task for its kind.
-        task = getattr(self.trainer, "lightning_module", None) if self.trainer else None
-        if isinstance(getattr(task, "label_kind", None), str):
-            self.use_label_kind(task.label_kind)  # type: ignore[union-attr]
         if self.label_columns and self._kind is None:
             self._pending_stage = stage
             return
@@ -692,18 +690,20 @@ class SequenceData(DataInterface):
             columns.add("labels")
         return columns
 
-    def check_sequences(self, stage: str, alphabet: AlphabetCheck, reader: str) -> None:
-        """Check every sequence of the stage's splits against a backbone's alphabet, at once.
+    def check_sequences(
+        self, stage: str, alphabet: AlphabetCheck, reader: str, column: str = "sequences"
+    ) -> None:
+        """Check every sequence of a column of the stage's splits against an alphabet, at once.
 
         A split kept on disk is checked in chunks, so memory stays flat.
 
         Raises:
-            ValueError: naming the file, row, id, character and 1-based position of the
-                first character the backbone cannot read, and the fix.
+            ValueError: naming the file, row, id, column, character and 1-based position of
+                the first character the backbone cannot read, and the fix.
         """
         for split in self.stage_splits(stage):
             data = self.dataset(split)  # type: ignore[arg-type]
-            found = _first_invalid(data, alphabet)
+            found = _first_invalid(self._sequence_blocks(data, column), alphabet)
             if found is None:
                 continue
             index, position, char, sequence = found
@@ -718,12 +718,25 @@ class SequenceData(DataInterface):
                 if fits
                 else ""
             )
+            where = "" if column == "sequences" else f", column {self._file_column(column)!r}"
             raise ValueError(
-                f"{data.origin(index)}, id {data.ids[index]!r}: the sequence holds {char!r} at "
-                f"position {position + 1}, which is not in the {reader} alphabet "
+                f"{data.origin(index)}{where}, id {data.ids[index]!r}: the sequence holds "
+                f"{char!r} at position {position + 1}, which is not in the {reader} alphabet "
                 f"{alphabet.accepted!r}. Fix the row, or set unknown: map on the backbone to "
                 f"read such characters as its unknown token.{hint}"
             )
+
+    def _sequence_blocks(self, data: Any, column: str) -> Iterable[tuple[int, list[str]]]:
+        """Yield ``(first index, sequences)`` blocks of a split's sequence column."""
+        if column != "sequences":
+            raise ValueError(f"SequenceData has no sequence column {column!r}.")
+        if isinstance(data, StoredSequenceDataset):
+            return data.sequences.chunks()
+        return [(0, data.sequences)]
+
+    def _file_column(self, column: str) -> str:
+        """The file column a sample key comes from."""
+        return self.sequence_column if column == "sequences" else column
 
     def check_labels(self, stage: str, problem: LabelCheck) -> None:
         """Run a task's label check on every label of the stage's splits.
@@ -812,7 +825,7 @@ class SequenceData(DataInterface):
     def _train_position(self) -> dict[str, int] | None:
         """The epoch and batch a fit resumed from this moment would continue at."""
         trainer = getattr(self, "trainer", None)
-        if trainer is None or str(getattr(trainer.state.fn, "value", "")) != "fit":
+        if trainer is None or stage_name(trainer.state.fn) != "fit":
             return None
         done = int(trainer.fit_loop.epoch_loop.batch_progress.current.completed)
         epoch = int(trainer.current_epoch)
@@ -859,14 +872,9 @@ class SequenceData(DataInterface):
 
 
 def _first_invalid(
-    data: SequenceDataset | StoredSequenceDataset, alphabet: AlphabetCheck
+    blocks: Iterable[tuple[int, list[str]]], alphabet: AlphabetCheck
 ) -> tuple[int, int, str, str] | None:
-    """(index, position, character, sequence) of a split's first character off the alphabet."""
-    blocks = (
-        data.sequences.chunks()
-        if isinstance(data, StoredSequenceDataset)
-        else [(0, data.sequences)]
-    )
+    """(index, position, character, sequence) of the first character off the alphabet."""
     for start, sequences in blocks:
         found = alphabet.find_invalid(sequences)
         if found is not None:
