@@ -63,6 +63,11 @@ class _FusionTask(TaskInterface):
         """How many numbers the adapter gives per item."""
         raise NotImplementedError
 
+    @property
+    def label_size(self) -> int:
+        """A label holds as many classes or numbers as the adapter gives (`out_features`)."""
+        return self.out_features
+
     # ----------------------------------------------------------------- checks
     def compatibility(
         self, datamodule: DataInterface | None = None, stage: str = "fit"
@@ -226,11 +231,6 @@ class FusionClassification(_FusionTask):
         """One logit per class."""
         return self.n_classes
 
-    @property
-    def label_size(self) -> int:
-        """The number of classes a label indexes."""
-        return self.n_classes
-
     def evaluate(self, preds: Tensor, batch: dict[str, Any], stage: Stage) -> dict[str, Tensor]:
         """Cross-entropy; update the accuracy."""
         labels = batch["labels"].to(preds.device)
@@ -296,11 +296,6 @@ class FusionRegression(_FusionTask):
     @property
     def out_features(self) -> int:
         """``num_outputs``."""
-        return self.num_outputs
-
-    @property
-    def label_size(self) -> int:
-        """The numbers a label holds."""
         return self.num_outputs
 
     def _squeeze(self, values: Tensor) -> Tensor:
