@@ -219,6 +219,7 @@ class SequenceData(DataInterface):
         self._tables: dict[str, Table] = {}
         self._sets: dict[str, SequenceDataset | StoredSequenceDataset] = {}
         self._pending_stage: str | None = None
+        self._told = False  # whether the checks entry point said the task's label kind
         self._hf_loaded: Any = None
 
     # ----------------------------------------------------------------- options
@@ -292,15 +293,15 @@ class SequenceData(DataInterface):
                 f"class_names applies to class labels, but the task reads {kind!r} labels: "
                 "remove class_names."
             )
-        if kind == self._kind:
-            return
-        self._kind = kind  # type: ignore[assignment]
-        self._labels = None
-        self._sets.clear()
+        self._told = True
+        if kind != self._kind:
+            self._kind = kind  # type: ignore[assignment]
+            self._labels = None
+            self._sets.clear()
+            for split in list(self.datasets):
+                self.datasets[split] = self.dataset(split)  # type: ignore[arg-type]
         stages = [self._pending_stage] if self._pending_stage else []
         self._pending_stage = None
-        for split in list(self.datasets):
-            self.datasets[split] = self.dataset(split)  # type: ignore[arg-type]
         for stage in stages:
             self.setup(stage)
 
@@ -667,7 +668,10 @@ class SequenceData(DataInterface):
         checks entry point (`mg.core.checks.check_run`) says the task's kind
         (`use_label_kind`): Lightning sets the data up before the task.
         """
-        if self.label_columns and self._kind is None:
+        # Under a trainer, labels wait for the task's kind even when label_type is set, so
+        # that a label_type contradicting the task is said as such.
+        waiting = self._kind is None or (self.trainer is not None and not self._told)
+        if self.label_columns and waiting:
             self._pending_stage = stage
             return
         for split in self.stage_splits(stage):
