@@ -54,6 +54,26 @@ KINDS = {
         {**_split_files("hairpins", "jsonl"), "label_columns": "pairs", "label_type": "pairs"},
         ["contact_maps.png"],
     ),
+    # A class task of another family gets the figures of its label kind too.
+    "fusion": (
+        {
+            "class_path": "FusionClassification",
+            "init_args": {
+                "backbones": {
+                    "sequences": {"class_path": "BertDNATiny"},
+                    "protein": {"class_path": "ESM2Tiny"},
+                },
+            },
+        },
+        {
+            **_split_files("dna_protein", "csv"),
+            "sequence_column": "dna",
+            "columns": {"protein": "protein"},
+            "sequence_keys": ["protein"],
+            "label_columns": "match",
+        },
+        ["roc_pr.png", "confusion_matrix.png"],
+    ),
 }
 
 
@@ -61,10 +81,12 @@ def _config(folder: Path, kind: str) -> Path:
     model, data, _ = KINDS[kind]
     backbone = "BertRNATiny" if kind == "pairwise" else "BertDNATiny"
     model = {"class_path": model["class_path"], "init_args": dict(model["init_args"])}
-    model["init_args"]["backbone"] = {"class_path": backbone}
+    if "backbones" not in model["init_args"]:
+        model["init_args"]["backbone"] = {"class_path": backbone}
+    data_class = "MultiColumnData" if "columns" in data else "SequenceData"
     config = {
         "model": model,
-        "data": {"class_path": "SequenceData", "init_args": {**data, "batch_size": 16}},
+        "data": {"class_path": data_class, "init_args": {**data, "batch_size": 16}},
         "trainer": {
             "max_epochs": 1,
             "limit_train_batches": 3,

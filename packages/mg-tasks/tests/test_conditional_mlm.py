@@ -89,8 +89,12 @@ def test_takes_the_adapters_of_conditional_diffusion() -> None:
 @pytest.mark.parametrize(
     ("options", "label", "message"),
     [
-        ({}, "2", r"row 3, column 'label' = '2': label 2 is not a class index in \[0, 2\)"),
-        ({"condition": "continuous", "condition_size": 2}, "0.5", "is not 2 number"),
+        ({}, "2", r"row 3, column 'label' = '2': label 2 is outside \[0, 2\)"),
+        (
+            {"condition": "continuous", "condition_size": 2},
+            "0.5",
+            r"has 1 value\(s\), but the task reads 2",
+        ),
         ({"condition": "continuous"}, "nan", "NaN"),
     ],
 )

@@ -84,7 +84,7 @@ def test_gzipped_fasta(tmp_path):
     path = tmp_path / "s.fa.gz"
     with gzip.open(path, "wt") as handle:
         handle.write(FASTA)
-    assert detect_format(path) == "fasta"
+    assert detect_format(path) == "fa"  # the registered suffix that reads it
     assert read_file(path).columns["sequence"][1] == "TTTTGGGG"
 
 

@@ -167,8 +167,8 @@ def test_conditional_diffusion_needs_labels_in_every_stage() -> None:
 @pytest.mark.parametrize(
     ("label", "options", "message"),
     [
-        (2, {}, "not a class index in [0, 2)"),
-        ([0.1, 0.2], {"condition": "continuous"}, "is not 1 number(s)"),
+        (2, {}, "label 2 is outside [0, 2)"),
+        ([0.1, 0.2], {"condition": "continuous"}, "has 2 value(s), but the task reads 1"),
         (float("nan"), {"condition": "continuous"}, "NaN or infinite"),
     ],
 )
@@ -185,6 +185,6 @@ def test_a_bad_condition_stops_prediction_before_the_model_is_built() -> None:
                     raise ValueError(found)
 
     task = ConditionalDiffusion(tiny_backbone)
-    with pytest.raises(ValueError, match="label 7 is not a class index"):
+    with pytest.raises(ValueError, match="label 7 is outside"):
         fast_trainer().predict(task, datamodule=Checked(predict=templates(2, 5, labels=[7])))
     assert task.backbone is None

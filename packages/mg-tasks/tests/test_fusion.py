@@ -129,6 +129,22 @@ def test_missing_column_fails_before_any_backbone_is_built(tmp_path: Path) -> No
     assert task.backbone is None and task.other_backbones is None
 
 
+def test_a_bad_residue_in_the_second_column_fails_before_weights_load(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.csv"
+    path.write_text("id,sequence,partner,label\na,ACGT,MKV,0.5\nb,ACGA,MKZQ,0.1\n")
+    data = MultiColumnData(
+        train_file=str(path),
+        label_columns="label",
+        columns={"protein": "partner"},
+        sequence_keys=["protein"],
+    )
+    task = FusionRegression({"sequences": dna_backbone, "protein": protein_backbone})
+    message = rf"{path}, row 2, column 'partner', id 'b': the sequence holds 'Z' at position 3"
+    with pytest.raises(ValueError, match=message):
+        fast_trainer(max_steps=1).fit(task, datamodule=data)
+    assert task.backbone is None and task.other_backbones is None
+
+
 def test_the_report_names_every_backbone() -> None:
     task = FusionRegression({"sequences": dna_backbone, "protein": protein_backbone})
     report = task.compatibility()

@@ -80,7 +80,7 @@ def test_conditions_are_checked_for_prediction_too(tmp_path: Path) -> None:
     )
     task = ConditionalDiffusion(tiny_backbone, n_classes=3)
     with pytest.raises(
-        ValueError, match=r"wanted.csv, row 4, column 'label' = '3': label 3 is not"
+        ValueError, match=r"wanted.csv, row 4, column 'label' = '3': label 3 is outside"
     ):
         fast_trainer().predict(task, datamodule=data)
     assert task.backbone is None

@@ -20,6 +20,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from mg.cli.runinfo import run_versions
+from mg.core.data import stage_name
 
 
 def run_folder(trainer: pl.Trainer) -> Path:
@@ -282,7 +283,7 @@ class RunRecord(Callback):
         folder.mkdir(parents=True, exist_ok=True)
         record = {
             "command": " ".join(["mg", *sys.argv[1:]]),
-            "stage": str(getattr(stage, "value", stage)),
+            "stage": stage_name(stage),
             "versions": run_versions(),
         }
         (folder / "versions.yaml").write_text(yaml.safe_dump(record, sort_keys=False))

@@ -163,7 +163,7 @@ def write_out_of_fold(root: Path, n_folds: int) -> list[Path]:
     merged: dict[str, Any] = {k: first[k] for k in ("kind", "task", "class_names")}
     merged["ids"] = [i for _, r in records for i in r["ids"]]
     merged["folds"] = [fold for fold, r in records for _ in r["ids"]]
-    if first["kind"] == "pairwise":
+    if first["kind"] == "pairs":
         merged["labels"] = [m for _, r in records for m in r["labels"]]
         merged["scores"] = [m for _, r in records for m in r["scores"]]
     else:
@@ -171,7 +171,7 @@ def write_out_of_fold(root: Path, n_folds: int) -> list[Path]:
         merged["scores"] = torch.cat([r["scores"] for _, r in records])
     written = [root / "oof_outputs.pt"]
     torch.save(merged, written[0])
-    if first["kind"] in ("classification", "multilabel", "regression"):
+    if first["kind"] in ("class", "multilabel", "regression"):
         written.append(_write_oof_table(root / "oof_predictions.tsv", merged))
     return written
 

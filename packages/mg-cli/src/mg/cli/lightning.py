@@ -149,8 +149,13 @@ class MGCLI(LightningCLI):
             sys.exit(1)
 
     def preflight(self, stage: str) -> None:
-        """Raise `IncompatibleError` unless task, backbone, adapter and data fit together."""
-        self.model.compatibility(self.datamodule, stage).raise_if_incompatible()
+        """Check parts, columns, sequences and labels (`mg.core.checks`) before any run folder.
+
+        Raises:
+            IncompatibleError: task, backbone, adapter and data do not fit together.
+            ValueError: a sequence or a label is wrong.
+        """
+        self.model.check_data(self.datamodule, stage)
 
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         """Build the trainer: mg's checkpoint writer, prediction writers at ``--output``.

@@ -16,38 +16,22 @@ from lightning.pytorch.callbacks import Callback
 from torch import Tensor
 
 from mg.cli.callbacks import run_folder
+from mg.core.data import LabelKind
+from mg.core.labels import LabelHandler, label_handler
 
 OUTPUTS_FILE = "test_outputs.pt"
-IGNORE_INDEX = -100
-"""Token labels with this value are not scored (the same convention as the token tasks)."""
 
 
-def output_kind(task: pl.LightningModule) -> str | None:
-    """Name the kind of outputs a task gives, or None when `mg report` has no plots for it.
+def test_label_handler(task: pl.LightningModule) -> LabelHandler | None:
+    """Return the label handler whose figures fit a task's test outputs, or None.
 
-    Args:
-        task (pl.LightningModule): the task under test.
-
-    Returns:
-        str | None: ``"classification"``, ``"multilabel"``, ``"token_classification"``,
-        ``"regression"`` or ``"pairwise"``.
+    Every task of a label kind gets that kind's figures; a task whose labels are a
+    condition it is given (not a target it predicts) or that reads no labels gets none.
     """
-    from mg.tasks import (
-        PairwiseTokenClassification,
-        SequenceClassification,
-        SequenceRegression,
-        TokenClassification,
-    )
-
-    if isinstance(task, SequenceClassification):
-        return "multilabel" if task.multilabel else "classification"
-    if isinstance(task, TokenClassification):
-        return "token_classification"
-    if isinstance(task, SequenceRegression):
-        return "regression"
-    if isinstance(task, PairwiseTokenClassification):
-        return "pairwise"
-    return None
+    if not getattr(task, "labels_are_targets", False):
+        return None
+    handler = label_handler(getattr(task, "label_kind", LabelKind.NONE))
+    return handler if handler.figures is not None else None
 
 
 class SaveTestOutputs(Callback):
@@ -64,12 +48,12 @@ class SaveTestOutputs(Callback):
 
     def __init__(self) -> None:
         super().__init__()
-        self._kind: str | None = None
+        self._handler: LabelHandler | None = None
         self._parts: dict[str, list[Any]] = {}
 
     def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Start collecting, if the task's outputs can be drawn."""
-        self._kind = output_kind(pl_module)
+        """Start collecting, if the task's label kind has figures."""
+        self._handler = test_label_handler(pl_module)
         self._parts = {"ids": [], "labels": [], "scores": []}
 
     def on_test_batch_end(
@@ -82,59 +66,35 @@ class SaveTestOutputs(Callback):
         dataloader_idx: int = 0,
     ) -> None:
         """Predict the batch again with ``predict_step`` and keep it beside its labels."""
-        if self._kind is None or "labels" not in batch:
+        if self._handler is None or "labels" not in batch:
             return
         with torch.no_grad():
             predicted = pl_module.predict_step(batch, batch_idx)
-        labels = batch["labels"].detach().cpu()
-        ids = list(predicted.get("ids") or [None] * labels.shape[0])
+        if self._handler.score_key not in predicted:
+            # e.g. a zero-shot score rather than class probabilities: nothing to draw.
+            self._handler = None
+            return
+        items = self._handler.test_items(predicted, batch)
+        ids = list(predicted.get("ids") or [None] * len(items))
         self._parts["ids"].extend(ids)
-        if self._kind in ("classification", "multilabel"):
-            self._parts["scores"].append(predicted["probabilities"].float().cpu())
-            self._parts["labels"].append(labels)
-        elif self._kind == "regression":
-            values = predicted["predictions"].float().cpu()
-            self._parts["scores"].append(values.reshape(labels.shape))
-            self._parts["labels"].append(labels)
-        elif self._kind == "token_classification":
-            from mg.tasks.batching import residue_mask
-
-            residues = residue_mask(batch).cpu()
-            for row, probabilities in enumerate(predicted["probabilities"]):
-                item_labels = labels[row][residues[row]][: probabilities.shape[0]]
-                scored = item_labels != IGNORE_INDEX
-                self._parts["scores"].append(probabilities.float()[scored])
-                self._parts["labels"].append(item_labels[scored])
-        elif self._kind == "pairwise":
-            for row, contacts in enumerate(predicted["predictions"]):
-                length = contacts.shape[0]
-                self._parts["scores"].append(contacts.float().cpu())
-                self._parts["labels"].append(labels[row, :length, :length])
+        self._parts["labels"].extend(label for label, _ in items)
+        self._parts["scores"].extend(score for _, score in items)
 
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Write the collected outputs; each process writes its own file under DDP."""
-        if self._kind is None or not self._parts["labels"]:
+        handler = self._handler
+        if handler is None or not self._parts["labels"]:
             return
         parts = self._parts
         order = _file_order(trainer, parts["ids"])
         record: dict[str, Any] = {
-            "kind": self._kind,
+            "kind": handler.kind.value,
             "task": type(pl_module).__name__,
             "class_names": list(getattr(pl_module, "class_names", None) or []),
             "ids": [str(parts["ids"][k]) for k in order],
+            "labels": handler.join([parts["labels"][k] for k in order]),
+            "scores": handler.join([parts["scores"][k] for k in order]),
         }
-        if self._kind in ("pairwise", "token_classification"):
-            # One entry per item: reorder the items, then join residues (token) or not (pairs).
-            labels = [parts["labels"][k] for k in order]
-            scores = [parts["scores"][k] for k in order]
-            if self._kind == "pairwise":
-                record["labels"], record["scores"] = labels, scores
-            else:
-                record["labels"], record["scores"] = torch.cat(labels), torch.cat(scores)
-        else:
-            positions = torch.tensor(order, dtype=torch.long)
-            record["labels"] = torch.cat(parts["labels"])[positions]
-            record["scores"] = torch.cat(parts["scores"])[positions]
         name = OUTPUTS_FILE
         if trainer.world_size > 1:
             name = f"test_outputs.rank{trainer.global_rank}.pt"

@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from mg.core.labels import label_handler
+
 MAX_CONTACT_MAPS = 4
 """Pairwise reports draw this many items' maps (the first ones in test order)."""
 
@@ -379,22 +381,22 @@ def contact_map_figures(
 
 
 # --------------------------------------------------------------------------- the page
+_EARLIER_KINDS = {"classification": "class", "token_classification": "token", "pairwise": "pairs"}
+"""Kinds that runs written before the label handlers recorded, by the label kind they mean."""
+
+
 def evaluation_figures(outputs: dict[str, Any], folder: Path) -> list[Figure]:
-    """Draw the figures that fit the kind of task that wrote ``outputs``."""
-    kind = outputs["kind"]
+    """Draw the figures of the label kind whose test outputs ``outputs`` holds."""
+    handler = label_handler(_EARLIER_KINDS.get(outputs["kind"], outputs["kind"]))
     names = list(outputs.get("class_names") or [])
-    if kind in ("classification", "token_classification"):
-        return classification_figures(
-            outputs["labels"], outputs["scores"], names, folder, multilabel=False
-        )
-    if kind == "multilabel":
-        return classification_figures(
-            outputs["labels"], outputs["scores"], names, folder, multilabel=True
-        )
-    if kind == "regression":
-        return regression_figures(outputs["labels"], outputs["scores"], names, folder)
-    if kind == "pairwise":
-        return contact_map_figures(outputs["labels"], outputs["scores"], outputs["ids"], folder)
+    labels, scores = outputs["labels"], outputs["scores"]
+    if handler.figures in ("classification", "multilabel"):
+        multilabel = handler.figures == "multilabel"
+        return classification_figures(labels, scores, names, folder, multilabel=multilabel)
+    if handler.figures == "regression":
+        return regression_figures(labels, scores, names, folder)
+    if handler.figures == "pairwise":
+        return contact_map_figures(labels, scores, outputs["ids"], folder)
     return []
 
 

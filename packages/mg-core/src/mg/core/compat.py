@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mg.core.backbone import BackboneInterface, Capability
-from mg.core.data import STAGES
+from mg.core.data import STAGES, stage_name
 
 if TYPE_CHECKING:
     from mg.core.data import DataInterface
@@ -128,7 +128,7 @@ def check_compatibility(
         CompatibilityReport: compatible, or the reasons it is not.
     """
     task_cls = task if isinstance(task, type) else type(task)
-    stage = str(getattr(stage, "value", stage))  # Lightning passes its TrainerFn enum
+    stage = stage_name(stage)
     backbone_cls = target_class(backbone)
     adapter_cls = target_class(adapter) if adapter is not None else task_cls.default_adapter_class()
     reasons: list[str] = []
@@ -214,7 +214,7 @@ def missing_column_reasons(
     Returns:
         list[str]: one reason per missing column; empty when nothing is missing.
     """
-    stage = str(getattr(stage, "value", stage))
+    stage = stage_name(stage)
     provided = data.provided_columns(stage)
     needs = {c: task_cls.__name__ for c in task_cls.required_data_columns(stage)}
     for column in backbone_cls.required_data_columns():

@@ -32,6 +32,11 @@ SPLITS_OF_STAGE: dict[str, tuple[str, ...]] = {
 """The data splits each Lightning stage reads (validation during fit is optional)."""
 
 
+def stage_name(stage: Any) -> str:
+    """Return a stage's name: ``"fit"`` for ``"fit"`` and for Lightning's ``TrainerFn.FITTING``."""
+    return str(getattr(stage, "value", stage))
+
+
 class LabelKind(StrEnum):
     """What one sample's label is; every task declares the kind it reads.
 
@@ -101,18 +106,33 @@ class DataInterface(pl.LightningDataModule):
             kind (LabelKind): the label kind of the task this data feeds.
         """
 
-    def check_sequences(self, stage: str, alphabet: AlphabetCheck, reader: str) -> None:
-        """Check every sequence of ``stage``'s splits against a backbone's alphabet.
+    def check_sequences(
+        self, stage: str, alphabet: AlphabetCheck, reader: str, column: str = "sequences"
+    ) -> None:
+        """Check every sequence of a column of ``stage``'s splits against a backbone's alphabet.
 
         The default does nothing; data modules that read files override it and raise a
-        ``ValueError`` naming the file, row, id, character and position of the first
-        offender, before any weights load.
+        ``ValueError`` naming the file, row, id, column, character and position of the
+        first offender, before any weights load.
 
         Args:
             stage (str): the Lightning stage about to run.
             alphabet (AlphabetCheck): the characters the backbone accepts.
             reader (str): the backbone's name, for messages.
+            column (str): the sample key whose sequences the backbone reads.
         """
+
+    def split_sequences(self) -> dict[str, Any]:
+        """Return each set-up split's sequences (a list, or a store read in chunks).
+
+        The checks entry point counts what ``max_length`` cuts from these.
+        """
+        found = {}
+        for split, dataset in self.datasets.items():
+            sequences = getattr(dataset, "sequences", None)
+            if sequences is not None and len(sequences):
+                found[split] = sequences
+        return found
 
     def check_labels(self, stage: str, problem: LabelCheck) -> None:
         """Check every label of ``stage``'s splits before any weights load.

@@ -24,6 +24,7 @@ GROUPS: dict[str, str] = {
     "adapters": "mg.adapters",
     "tasks": "mg.tasks",
     "data": "mg.data",
+    "formats": "mg.formats",
 }
 """Plugin kind → entry-point group."""
 
@@ -37,7 +38,7 @@ class Plugin:
     """One registered component.
 
     Attributes:
-        kind (str): ``"backbones"``, ``"adapters"``, ``"tasks"`` or ``"data"``.
+        kind (str): ``"backbones"``, ``"adapters"``, ``"tasks"``, ``"data"`` or ``"formats"``.
         name (str): the short name users type, e.g. ``"LinearCLSAdapter"``.
         target (str): ``"module:attribute"``.
         distribution (str): the distribution that registered it, e.g. ``"mg-adapters"``.

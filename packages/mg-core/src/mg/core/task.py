@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.plugins.precision import MixedPrecision
-from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
-from mg.core.alphabets import AlphabetCheck
 from mg.core.backbone import BackboneCallable, BackboneInterface, BackboneOutput, Capability
+from mg.core.checks import backbone_options, check_run, say_what_is_cut
 from mg.core.compat import (
     CompatibilityReport,
     IncompatibleError,
@@ -32,6 +31,8 @@ from mg.core.compat import (
 )
 from mg.core.data import STAGES, DataInterface, LabelKind, Sample
 from mg.core.embedding_cache import EmbeddingCache, backbone_fingerprint
+from mg.core.epoch_sums import EpochSums, Stage
+from mg.core.labels import label_handler
 from mg.core.metric_updates import BufferedUpdates
 from mg.core.optimizers import build_optimizer
 
@@ -45,22 +46,21 @@ if TYPE_CHECKING:
     # torchmetrics imports transformers whenever it is installed; mg.core must not.
     from torchmetrics import Metric, MetricCollection
 
-Stage = Literal["train", "val", "test", "predict"]
 
-
-class TaskInterface(pl.LightningModule, ABC):
+class TaskInterface(EpochSums, pl.LightningModule, ABC):
     """Base class of every task.
 
     A task is its objective: subclasses declare what they need at class level, so
     compatibility is known before anything is built, and implement `collate` and
     `evaluate` (plus `adapter_arguments` when they take an adapter). The base builds the
-    backbone and the adapter, runs the steps, logs, builds optimizers and keeps
-    checkpoints slim.
+    backbone and the adapter, builds optimizers and keeps checkpoints slim; the steps and
+    their epoch sums are `EpochSums`'s, the data checks `mg.core.checks`'s.
 
     Class attributes:
         adapter_type: the adapter base type this task accepts (None: takes no adapter).
-        label_kind: what one sample's label is; data modules read label columns this way
-            (a subclass whose kind depends on an option sets ``self.label_kind``).
+        label_kind: what one sample's label is; its handler (`mg.core.labels`) parses,
+            checks, stacks and draws labels (a subclass whose kind depends on an option
+            sets ``self.label_kind``).
         uses_lm_head: the backbone must load its masked-LM head.
         needs_capabilities: backbone capabilities the task relies on.
         supported_stages: the Lightning stages the task can run (an embedding task, with
@@ -96,6 +96,9 @@ class TaskInterface(pl.LightningModule, ABC):
     uses_lm_head: ClassVar[bool] = False
     needs_capabilities: ClassVar[frozenset[Capability]] = frozenset()
     supported_stages: ClassVar[frozenset[str]] = frozenset(STAGES)
+    labels_are_targets: ClassVar[bool] = True
+    """The labels are what the task predicts (False: a condition the task is given), so a
+    test run keeps each prediction beside its label for `mg report`."""
     supports_embedding_cache: ClassVar[bool] = False
     """The task gets backbone outputs from `backbone_outputs` alone and feeds it the same
     inputs every epoch (no per-step masking), so a cache of them gives identical results."""
@@ -252,19 +255,16 @@ class TaskInterface(pl.LightningModule, ABC):
         fingerprint = backbone_fingerprint(backbone, precision)
         return EmbeddingCache(Path(root) / fingerprint, rank=self.global_rank)
 
-    def _check_embedding_cache_option(self) -> None:
-        """Refuse ``cache_embeddings`` before any weights load if the backbone will train.
+    def check_options(self) -> None:
+        """Refuse options that cannot work with the configured backbone, before weights load.
 
-        Read from the backbone callable's ``finetune`` option (or its default); a backbone
-        without that option is checked once built (`_open_embedding_cache`).
+        ``cache_embeddings`` needs a backbone that stays frozen: read from the backbone
+        callable's ``finetune`` option (or its default); a backbone without that option is
+        checked once built (`_open_embedding_cache`).
         """
         if not self.cache_embeddings:
             return
-        cls = target_class(self.backbone_fn)
-        options = (_defaults(cls) if cls is not None else {}) | (
-            getattr(self.backbone_fn, "keywords", None) or {}
-        )
-        mode = options.get("finetune")
+        mode = backbone_options(self.backbone_fn).get("finetune")
         if mode is not None and mode != "frozen":
             raise ValueError(
                 f"cache_embeddings needs a frozen backbone, but the backbone's finetune is "
@@ -316,13 +316,32 @@ class TaskInterface(pl.LightningModule, ABC):
             "ids": [s.get("ids") for s in samples],
         }
 
+    @property
+    def label_size(self) -> int | None:
+        """The number of classes, labels or outputs a label holds (None: any, or no labels).
+
+        The label handler of ``label_kind`` checks and stacks labels to this size.
+        """
+        return None
+
     def label_problem(self, label: Any) -> str | None:
         """Say what is wrong with one label for this task (wrong range, NaN, ...), or None.
 
-        Data modules call this for every label before training starts, so a bad row
-        fails at once with its file, row and column rather than mid-epoch.
+        The checks entry point calls this for every label before training starts, so a bad
+        row fails at once with its file, row and column rather than mid-epoch. It asks the
+        handler of ``label_kind`` (`mg.core.labels`); a task adds rules of its own here.
         """
-        return None
+        return label_handler(self.label_kind).check(label, self.label_size)
+
+    def add_labels(self, batch: dict[str, Any], samples: Sequence[Sample]) -> dict[str, Any]:
+        """Stack the samples' labels into ``batch["labels"]`` when they have labels.
+
+        Call it from ``collate`` after tokenizing: the handler of ``label_kind`` stacks
+        them (per-residue and pair labels line up with the batch's tokens).
+        """
+        if samples and "labels" in samples[0]:
+            batch["labels"] = label_handler(self.label_kind).stack(samples, batch, self.label_size)
+        return batch
 
     # ----------------------------------------------------------------- model building
     def configure_model(self) -> None:
@@ -340,38 +359,7 @@ class TaskInterface(pl.LightningModule, ABC):
             self.adapter = self.adapter_fn(*self.adapter_arguments(self.backbone))
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if isinstance(datamodule, DataInterface):
-            self._say_what_is_cut(datamodule)
-
-    def _say_what_is_cut(self, datamodule: DataInterface) -> None:
-        """Say once, before any step, how many sequences of each split ``max_length`` cuts."""
-        backbone = self.backbone
-        assert backbone is not None
-        limit = backbone.get_max_context()
-        per_residue = Capability.PER_RESIDUE_TOKENS in backbone.capabilities
-        specials = len(backbone.tokenize([backbone.accepted_characters()[:1] or "A"])[0]) - 1
-        notes = []
-        for split, dataset in datamodule.datasets.items():
-            sequences = getattr(dataset, "sequences", None)
-            if not sequences:
-                continue
-            # A token covers at least one residue: only these can reach the limit.
-            long = [s for s in sequences if len(s) + specials > limit]
-            if not per_residue and long:
-                long = [
-                    s
-                    for s, ids in zip(long, backbone.tokenize(long), strict=True)
-                    if len(ids) >= limit
-                ]
-            if long:
-                longest = max(len(s) for s in long)
-                share = f"{len(long)} of {len(sequences)} {split} sequences"
-                notes.append(f"{share} (longest {longest} residues)")
-        if notes:
-            rank_zero_warn(
-                f"max_length={limit} tokens (special tokens included) cuts {'; '.join(notes)}: "
-                "only their first residues are read. To keep them whole raise the backbone's "
-                "max_length (up to what the model was trained on) or split long sequences."
-            )
+            say_what_is_cut(self.backbone, datamodule)
 
     def build_backbone(self, default_config: dict[str, Any] | None = None) -> BackboneInterface:
         """Build the backbone from its callable with this task's reserved arguments."""
@@ -434,59 +422,35 @@ class TaskInterface(pl.LightningModule, ABC):
 
         Args:
             datamodule (DataInterface | None): also check that it provides every column
-                (it is told this task's label kind first).
+                (`mg.core.checks.check_run` tells it this task's label kind first).
             stage (str): the Lightning stage whose columns to check.
         """
-        if datamodule is not None:
-            datamodule.use_label_kind(self.label_kind)
         return check_compatibility(self, self.backbone_fn, self.adapter_fn, datamodule, stage)
 
     def check_data(self, datamodule: DataInterface, stage: str) -> CompatibilityReport:
-        """Check parts, columns and every label of ``stage`` before any weights load.
+        """Check parts, columns, sequences and labels of ``stage`` before any weights load.
 
-        Returns:
-            CompatibilityReport: the (compatible) report.
+        See `mg.core.checks.check_run`, the one entry point; a task adds checks here.
 
         Raises:
             IncompatibleError: the parts or the data's columns do not fit.
-            ValueError: a label is wrong (the message names file, row and value).
+            ValueError: a sequence or a label is wrong (the message names file, row and value).
         """
-        stage = str(getattr(stage, "value", stage))  # Lightning passes its TrainerFn enum
-        report = self.compatibility(datamodule, stage)
-        report.raise_if_incompatible()
-        self._check_embedding_cache_option()
-        alphabet = self.backbone_alphabet()
-        if alphabet is not None:
-            datamodule.check_sequences(stage, alphabet, report.backbone)
-        if "labels" in self.required_data_columns(stage):
-            datamodule.check_labels(stage, self.label_problem)
-        return report
+        return check_run(self, datamodule, stage)
 
-    def backbone_alphabet(self) -> AlphabetCheck | None:
-        """Return the characters the configured backbone accepts, known without building it.
+    def sequence_backbones(self) -> dict[str, BackboneCallable]:
+        """Return each sample key holding sequences, with the backbone callable that reads it."""
+        return {"sequences": self.backbone_fn}
 
-        Read from the options set on the backbone's callable, or their defaults in its
-        signature (``alphabet``, ``unknown``), else from the class (``residues``,
-        ``extra_residues``); None when the backbone reads any character (``unknown="map"``)
-        or learns its alphabet only from a tokenizer it loads.
-        """
-        cls = target_class(self.backbone_fn)
-        if cls is None or not issubclass(cls, BackboneInterface):
-            return None
-        options = _defaults(cls) | (getattr(self.backbone_fn, "keywords", None) or {})
-        if options.get("unknown") == "map":
-            return None
-        if options.get("alphabet"):
-            return AlphabetCheck(options["alphabet"] + cls.extra_residues)
-        declared = cls.declared_alphabet()
-        return AlphabetCheck(declared) if declared else None
+    def extra_characters(self) -> str:
+        """Return characters the data may hold beyond the backbones' alphabets (none)."""
+        return ""
 
     def setup(self, stage: str) -> None:
-        """Check the data (see `check_data`) and hand ``collate`` to the data module."""
+        """Check the data (see `check_data`), which hands ``collate`` to the data module."""
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if isinstance(datamodule, DataInterface):
             self.check_data(datamodule, stage)
-            datamodule.collate_fn = self.collate
 
     def train(self, mode: bool = True) -> TaskInterface:
         """Set training mode; a backbone with no trainable weight stays in eval mode.
@@ -504,126 +468,6 @@ class TaskInterface(pl.LightningModule, ABC):
         ):
             backbone.eval()
         return self
-
-    def _step(self, batch: dict[str, Any], stage: Stage) -> Tensor:
-        preds = self(batch)
-        outputs = self.evaluate(preds, batch, stage)
-        size = batch_size_of(batch)
-        if stage == "train" and self.log_train_steps:
-            for name, value in outputs.items():
-                self.log(
-                    f"train_{name}",
-                    value.detach(),
-                    on_step=True,
-                    on_epoch=True,
-                    prog_bar=name == "loss",
-                    batch_size=size,
-                )
-            return outputs["loss"]
-        self._add_to_sums(stage, outputs, size)
-        if stage == "train":
-            self._show_running_loss()
-        return outputs["loss"]
-
-    def _add_to_sums(self, stage: Stage, outputs: dict[str, Tensor], size: int) -> None:
-        """Add a step's outputs, weighted by its items, to the epoch's sums.
-
-        Two small tensor operations and no host sync: a ``self.log`` or a metric update per
-        step costs Lightning's or torchmetrics' bookkeeping (about 1 ms on a CPU), which
-        outweighs a small model's step.
-        """
-        for name, value in outputs.items():
-            key = f"{stage}_{name}"
-            weighted = value.detach().float() * size
-            total, count = self._sums.get(key, (None, 0))
-            self._sums[key] = (weighted if total is None else total + weighted, count + size)
-
-    def _show_running_loss(self) -> None:
-        """Show the epoch's running training loss every ``log_every_n_steps`` steps."""
-        self._train_batches += 1
-        every = self.trainer.log_every_n_steps if self._trainer is not None else 0
-        if every and self._train_batches % every == 0 and "train_loss" in self._sums:
-            total, count = self._sums["train_loss"]
-            # The progress bar only: the logger gets the epoch mean as train_loss.
-            self.log("loss", total / count, prog_bar=True, logger=False, on_step=True)
-
-    def _clear_sums(self, stage: Stage) -> None:
-        """Forget the stage's sums (a new epoch, or one an interruption left behind)."""
-        for key in [k for k in self._sums if k.startswith(f"{stage}_")]:
-            del self._sums[key]
-        if stage == "train":
-            self._train_batches = 0
-        if stage in self._metric_updates:
-            self._metric_updates[stage].clear()
-
-    def _epoch_means(self, stage: Stage) -> dict[str, Tensor]:
-        """Return the stage's item-weighted epoch means over all processes, and forget the sums.
-
-        Sums and item counts are added across processes before dividing, in one reduce.
-        (Lightning's ``sync_dist`` mean divides the item count, an integer, by the number
-        of processes and truncates it, so uneven shares would give a wrong mean.)
-        """
-        keys = [k for k in self._sums if k.startswith(f"{stage}_")]
-        if not keys:
-            return {}
-        sums = [self._sums.pop(k) for k in keys]
-        totals = torch.stack([total for total, _ in sums])
-        counts = totals.new_tensor([float(count) for _, count in sums])
-        if self._trainer is not None and self.trainer.world_size > 1:
-            both = self.trainer.strategy.reduce(torch.stack([totals, counts]), reduce_op="sum")
-            totals, counts = both[0], both[1]
-        return dict(zip(keys, totals / counts, strict=True))
-
-    def _log_epoch_metrics(self, stage: Stage) -> None:
-        """Log the stage's epoch means and compute its metrics (they sync), then reset."""
-        for key, mean in self._epoch_means(stage).items():
-            self.log(key, mean, prog_bar=key == f"{stage}_loss")
-        key = f"{stage}_metrics"
-        if key not in self.metrics:
-            return
-        collection = self.stage_metrics(stage)
-        # Within a compute group only the first member is updated: ask whether any was.
-        if any(m.update_count for m in collection.values(copy_state=False)):  # type: ignore[operator]
-            for name, value in collection.compute().items():  # type: ignore[operator]
-                if isinstance(value, Tensor) and value.numel() == 1:
-                    self.log(f"{stage}_{name}", value.float(), on_epoch=True)
-        collection.reset()  # type: ignore[operator]
-
-    def on_train_epoch_start(self) -> None:
-        """Start the epoch's sums afresh."""
-        self._clear_sums("train")
-
-    def on_validation_epoch_start(self) -> None:
-        """Start the validation sums afresh."""
-        self._clear_sums("val")
-
-    def on_test_epoch_start(self) -> None:
-        """Start the test sums afresh."""
-        self._clear_sums("test")
-
-    def on_train_epoch_end(self) -> None:
-        """Log the training loss and metrics of the epoch."""
-        self._log_epoch_metrics("train")
-
-    def on_validation_epoch_end(self) -> None:
-        """Log the validation metrics of the epoch."""
-        self._log_epoch_metrics("val")
-
-    def on_test_epoch_end(self) -> None:
-        """Log the test metrics."""
-        self._log_epoch_metrics("test")
-
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        """Run one training step."""
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        """Run one validation step."""
-        return self._step(batch, "val")
-
-    def test_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        """Run one test step."""
-        return self._step(batch, "test")
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
         """Return ``{"ids": [...], "predictions": tensor}`` for the prediction writer."""
@@ -693,14 +537,3 @@ class TaskInterface(pl.LightningModule, ABC):
                 "backbone and adapter options?"
             )
         return result
-
-
-def _defaults(cls: type) -> dict[str, Any]:
-    """Return the keyword defaults of a class's ``__init__`` (what an unset option means)."""
-    parameters = inspect.signature(cls.__init__).parameters.values()
-    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
-
-
-def batch_size_of(batch: dict[str, Any]) -> int:
-    """Return the number of items in a collated batch."""
-    return int(batch["input_ids"].shape[0])

@@ -144,21 +144,3 @@ def uniform_per_item(
     if generators is None:
         return torch.rand(size, device=device)
     return torch.cat([torch.rand(1, generator=g) for g in generators]).to(device)
-
-
-def as_numbers(label: Any) -> list[float] | None:
-    """Read a label as a flat list of floats; None when it is not numeric.
-
-    Accepts a number, a sequence of numbers, a numpy array or a tensor.
-    """
-    if isinstance(label, str | bytes):
-        return None
-    if isinstance(label, Tensor):
-        label = label.tolist()
-    elif hasattr(label, "tolist"):
-        label = label.tolist()
-    values = label if isinstance(label, list | tuple) else [label]
-    try:
-        return [float(v) for v in values]
-    except (TypeError, ValueError):
-        return None

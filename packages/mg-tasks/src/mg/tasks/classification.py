@@ -38,6 +38,7 @@ from mg.core import (
 )
 from mg.core.compat import CompatibilityReport
 from mg.core.data import DataInterface
+from mg.core.labels import IGNORE_INDEX
 from mg.core.task import Stage
 from mg.tasks.batching import (
     Sample,
@@ -46,8 +47,6 @@ from mg.tasks.batching import (
     residue_mask,
     unpack,
 )
-from mg.tasks.data.labels import as_int, preview
-from mg.tasks.masking import IGNORE_INDEX
 from mg.tasks.metrics import SelectOutput
 
 
@@ -154,6 +153,11 @@ class SequenceClassification(TaskInterface):
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         self.register_buffer("class_weights", weights, persistent=False)
 
+    @property
+    def label_size(self) -> int:
+        """The number of classes (of labels, with ``multilabel``) a label holds."""
+        return self.n_classes
+
     def adapter_arguments(self, backbone: BackboneInterface) -> tuple[int, int]:
         """The head maps the embedding size to ``n_classes`` logits."""
         return backbone.get_embedding_size(), self.n_classes
@@ -178,14 +182,7 @@ class SequenceClassification(TaskInterface):
             dict[str, Any]: the tokenized batch, plus ``"labels"``: long ``(batch,)``, or
             float ``(batch, n_classes)`` with ``multilabel``.
         """
-        batch = self.tokenize_samples(samples)
-        if samples and "labels" in samples[0]:
-            if self.multilabel:
-                rows = [[float(v) for v in s["labels"]] for s in samples]
-                batch["labels"] = torch.tensor(rows, dtype=torch.float32)
-            else:
-                batch["labels"] = torch.tensor([as_int(s["labels"]) for s in samples])
-        return batch
+        return self.add_labels(self.tokenize_samples(samples), samples)
 
     def evaluate(self, preds: Tensor, batch: dict[str, Any], stage: Stage) -> dict[str, Tensor]:
         """Cross-entropy (binary cross-entropy for multilabel), then update the metrics."""
@@ -239,33 +236,6 @@ class SequenceClassification(TaskInterface):
                 metrics[f"mcc_{name}"] = SelectOutput(BinaryMatthewsCorrCoef(), i)
                 metrics[f"auroc_{name}"] = SelectOutput(BinaryAUROC(), i)
         return metrics
-
-    def label_problem(self, label: Any) -> str | None:
-        """Say what is wrong with a label: a class outside ``[0, n_classes)``, a bad 0/1 list."""
-        if self.multilabel:
-            if isinstance(label, str | bytes) or not hasattr(label, "__len__"):
-                return (
-                    f"label {preview(label)} is not a list of {self.n_classes} 0/1 values "
-                    "(multilabel)"
-                )
-            values = [as_int(v) for v in label]
-            if len(values) != self.n_classes:
-                return (
-                    f"label {preview(label)} has {len(values)} values, but n_classes is "
-                    f"{self.n_classes} (multilabel: one 0/1 value per label)"
-                )
-            if any(v not in (0, 1) for v in values):
-                return f"label {preview(label)} holds values other than 0 and 1 (multilabel)"
-            return None
-        index = as_int(label)
-        if index is None:
-            return f"label {preview(label)} is not a class index (a whole number)"
-        if not 0 <= index < self.n_classes:
-            return (
-                f"label {index} is outside [0, {self.n_classes}): classes are numbered "
-                f"0 to {self.n_classes - 1}; raise n_classes or fix the label"
-            )
-        return None
 
 
 class TokenClassification(TaskInterface):
@@ -330,29 +300,7 @@ class TokenClassification(TaskInterface):
         Raises:
             ValueError: an item's labels do not have one value per residue.
         """
-        batch = self.tokenize_samples(samples)
-        if samples and "labels" in samples[0]:
-            residues = residue_mask(batch)
-            labels = torch.full_like(batch["input_ids"], IGNORE_INDEX)
-            for row, (sample, keep) in enumerate(zip(samples, residues, strict=True)):
-                values = list(sample["labels"])
-                if len(values) != len(sample["sequences"]):
-                    raise ValueError(
-                        f"Sample {sample.get('ids', row)!r} has {len(values)} labels for a "
-                        f"sequence of {len(sample['sequences'])} residues: give one label per "
-                        "residue."
-                    )
-                count = int(keep.sum())
-                if count > len(values):
-                    raise ValueError(
-                        f"Sample {sample.get('ids', row)!r}: the backbone made {count} residue "
-                        f"tokens from {len(values)} residues; TokenClassification needs one "
-                        "token per residue."
-                    )
-                # Truncation keeps the first residues, so their labels are the first ones.
-                labels[row, keep] = torch.tensor([as_int(v) for v in values[:count]])
-            batch["labels"] = labels
-        return batch
+        return self.add_labels(self.tokenize_samples(samples), samples)
 
     def evaluate(self, preds: Tensor, batch: dict[str, Any], stage: Stage) -> dict[str, Tensor]:
         """Cross-entropy over labelled residues; metrics over the same residues."""
@@ -381,15 +329,7 @@ class TokenClassification(TaskInterface):
         """Accuracy, F1 and MCC over labelled residues."""
         return _single_label_metrics(self.n_classes, with_auroc=False)
 
-    def label_problem(self, label: Any) -> str | None:
-        """Say what is wrong with a label list: not a list, or a class outside the range."""
-        if isinstance(label, str | bytes) or not hasattr(label, "__iter__"):
-            return f"label {preview(label)} is not a list of class indices, one per residue"
-        for position, value in enumerate(label):
-            index = as_int(value)
-            if index is None or not (0 <= index < self.n_classes or index == IGNORE_INDEX):
-                return (
-                    f"label {preview(value)} at residue {position} is not a class index in "
-                    f"[0, {self.n_classes}) (or {IGNORE_INDEX} for no label)"
-                )
-        return None
+    @property
+    def label_size(self) -> int:
+        """The number of classes a label indexes."""
+        return self.n_classes

@@ -18,6 +18,7 @@ from mg.core import (
     TaskInterface,
 )
 from mg.core.data import DataInterface
+from mg.core.labels import IGNORE_INDEX
 from mg.core.task import Stage
 from mg.tasks.batching import (
     Sample,
@@ -27,7 +28,7 @@ from mg.tasks.batching import (
     unpack,
 )
 from mg.tasks.conditioning import Conditioned, ConditionKind
-from mg.tasks.masking import IGNORE_INDEX, mask_batch_for_mlm
+from mg.tasks.masking import mask_task_batch
 
 MLMOutput = Literal["tokens", "probabilities"]
 """What `ConditionalMLM` predicts per residue."""
@@ -116,20 +117,13 @@ class ConditionalMLM(Conditioned, TaskInterface):
         return self.adapter(out.last_hidden_state, out.attention_mask, condition)
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Tensor]:
-        """Mask the batch (randomly in training, seeded per item otherwise) and predict.
+        """Mask the batch as MLM does, then predict under each item's condition.
 
         Returns:
             dict[str, Tensor]: ``"logits"`` ``(batch, length, vocab_size)`` and
             ``"targets"`` ``(batch, length)`` (original ids where chosen, -100 elsewhere).
         """
-        corrupted, targets = mask_batch_for_mlm(
-            batch,
-            self.backbone,
-            mask_rate=self.mask_rate,
-            seed=self.seed,
-            training=self.training,
-            task_name="ConditionalMLM",
-        )
+        corrupted, targets = mask_task_batch(self, batch)
         logits = self.conditional_logits(corrupted, batch["attention_mask"], batch["condition"])
         return {"logits": logits, "targets": targets}
 

@@ -7,17 +7,14 @@ shared part once.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
-import torch
 from torch import Tensor
 from torch.nn import functional as F
 
 from mg.core import BackboneInterface, LabelKind
 from mg.core.data import Sample
-from mg.tasks.batching import as_numbers
-from mg.tasks.data.labels import as_int, preview
+from mg.core.labels import label_handler
 
 ConditionKind = Literal["class", "continuous"]
 """How a conditional task reads its labels: a class index or continuous values."""
@@ -34,6 +31,7 @@ class Conditioned:
     n_classes: int
     condition_size: int
     label_kind: LabelKind
+    labels_are_targets = False  # the label is the condition the task is given
 
     def set_condition(self, condition: ConditionKind, n_classes: int, condition_size: int) -> None:
         """Check and keep the condition options.
@@ -68,34 +66,17 @@ class Conditioned:
 
     def condition_batch(self, samples: list[Sample]) -> tuple[Tensor, Tensor]:
         """Return the labels as a tensor and their ``(batch, width)`` float condition vectors."""
+        labels = label_handler(self.label_kind).stack(samples, {}, self.label_size)
         if self.condition == "class":
-            indices = torch.tensor([as_int(s["labels"]) for s in samples])
-            return indices, F.one_hot(indices, self.n_classes).float()
-        rows = [as_numbers(s["labels"]) for s in samples]
-        values = torch.tensor(rows, dtype=torch.float32).view(-1, self.condition_size)
-        return values, values
+            return labels, F.one_hot(labels, self.n_classes).float()
+        return labels, labels
 
     @classmethod
     def required_data_columns(cls, stage: str) -> set[str]:
         """Sequences and labels (the condition), in every stage."""
         return {"sequences", "labels"}
 
-    def label_problem(self, label: Any) -> str | None:
-        """Say what is wrong with a condition: a class out of range, a bad value list."""
-        if self.condition == "class":
-            index = as_int(label)
-            if index is None or not 0 <= index < self.n_classes:
-                return (
-                    f"label {preview(label)} is not a class index in [0, {self.n_classes}) "
-                    "(condition='class')"
-                )
-            return None
-        values = as_numbers(label)
-        if values is None or len(values) != self.condition_size:
-            return (
-                f"label {preview(label)} is not {self.condition_size} number(s) "
-                f"(condition='continuous', condition_size={self.condition_size})"
-            )
-        if not all(math.isfinite(v) for v in values):
-            return f"label {preview(label)} is NaN or infinite"
-        return None
+    @property
+    def label_size(self) -> int:
+        """The number of classes, or of condition values, a label holds."""
+        return self.condition_width

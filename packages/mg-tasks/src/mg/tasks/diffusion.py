@@ -23,7 +23,7 @@ from mg.core import (
     ConditionalGenerationAdapterCallable,
     TaskInterface,
 )
-from mg.core.alphabets import AlphabetCheck
+from mg.core.labels import IGNORE_INDEX
 from mg.core.task import Stage
 from mg.tasks.batching import (
     Sample,
@@ -34,7 +34,7 @@ from mg.tasks.batching import (
     unpack,
 )
 from mg.tasks.conditioning import Conditioned, ConditionKind
-from mg.tasks.masking import IGNORE_INDEX, mask_for_diffusion
+from mg.tasks.masking import mask_for_diffusion
 
 
 class _MaskedDiffusion(TaskInterface):
@@ -68,10 +68,9 @@ class _MaskedDiffusion(TaskInterface):
         self.mask_character = mask_character
         self.seed = seed
 
-    def backbone_alphabet(self) -> AlphabetCheck | None:
-        """The backbone's alphabet plus ``mask_character``, which marks positions to fill."""
-        check = super().backbone_alphabet()
-        return None if check is None else AlphabetCheck(check.accepted + self.mask_character)
+    def extra_characters(self) -> str:
+        """``mask_character`` marks positions to fill: the data may hold it."""
+        return self.mask_character
 
     # ----------------------------------------------------------------- subclass hook
     def denoise_logits(self, input_ids: Tensor, batch: dict[str, Any]) -> Tensor:

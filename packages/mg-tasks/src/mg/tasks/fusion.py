@@ -7,10 +7,8 @@ pooled embeddings, or cross-attention between token states) turns them into one 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torchmetrics import MeanSquaredError, Metric, PearsonCorrCoef, SpearmanCorrCoef
@@ -27,10 +25,10 @@ from mg.core import (
     TaskInterface,
     check_compatibility,
 )
-from mg.core.data import DataInterface
+from mg.core.data import DataInterface, stage_name
+from mg.core.labels import label_handler
 from mg.core.task import Stage
-from mg.tasks.batching import Sample, as_numbers
-from mg.tasks.data.labels import as_int, preview
+from mg.tasks.batching import Sample
 from mg.tasks.metrics import MeanOverOutputs
 
 
@@ -65,6 +63,11 @@ class _FusionTask(TaskInterface):
         """How many numbers the adapter gives per item."""
         raise NotImplementedError
 
+    @property
+    def label_size(self) -> int:
+        """A label holds as many classes or numbers as the adapter gives (`out_features`)."""
+        return self.out_features
+
     # ----------------------------------------------------------------- checks
     def compatibility(
         self, datamodule: DataInterface | None = None, stage: str = "fit"
@@ -75,15 +78,13 @@ class _FusionTask(TaskInterface):
             datamodule (DataInterface | None): also check that it provides every column.
             stage (str): the Lightning stage whose columns to check.
         """
-        if datamodule is not None:
-            datamodule.use_label_kind(self.label_kind)
         reports = [
             check_compatibility(self, fn, self.adapter_fn, datamodule, stage)
             for fn in self.backbone_fns.values()
         ]
         reasons = list(dict.fromkeys(r for report in reports for r in report.reasons))
         if datamodule is not None:
-            provided = datamodule.provided_columns(str(getattr(stage, "value", stage)))
+            provided = datamodule.provided_columns(stage_name(stage))
             for key in self.keys:
                 if key not in provided:
                     reasons.append(
@@ -99,6 +100,10 @@ class _FusionTask(TaskInterface):
             adapter=reports[0].adapter,
             reasons=tuple(reasons),
         )
+
+    def sequence_backbones(self) -> dict[str, BackboneCallable]:
+        """Every sequence column, with the backbone that reads it."""
+        return dict(self.backbone_fns)
 
     # ----------------------------------------------------------------- model
     def configure_model(self) -> None:
@@ -155,12 +160,8 @@ class _FusionTask(TaskInterface):
             "ids": [s.get("ids") for s in samples],
         }
         if samples and "labels" in samples[0]:
-            batch["labels"] = self.stack_labels([s["labels"] for s in samples])
+            batch["labels"] = label_handler(self.label_kind).stack(samples, batch, self.label_size)
         return batch
-
-    def stack_labels(self, labels: list[Any]) -> Tensor:
-        """Turn one batch's labels into a tensor."""
-        raise NotImplementedError
 
     def forward(self, batch: dict[str, Any]) -> Tensor:
         """Encode every column with its backbone and fuse: ``(batch, out_features)``."""
@@ -192,7 +193,8 @@ class FusionClassification(_FusionTask):
     Data: samples with ``"sequences"``, one column per other backbone key, and (except
     for predict) ``"labels"``: a class index.
 
-    Predictions: ``{"ids": [...], "predictions": (batch, n_classes) probabilities}``.
+    Predictions: ``{"ids": [...], "predictions": (batch,) class, "probabilities": (batch,
+    n_classes)}``.
 
     Metrics: ``accuracy``.
 
@@ -229,10 +231,6 @@ class FusionClassification(_FusionTask):
         """One logit per class."""
         return self.n_classes
 
-    def stack_labels(self, labels: list[Any]) -> Tensor:
-        """Class indices as a long tensor."""
-        return torch.tensor([as_int(label) for label in labels], dtype=torch.long)
-
     def evaluate(self, preds: Tensor, batch: dict[str, Any], stage: Stage) -> dict[str, Tensor]:
         """Cross-entropy; update the accuracy."""
         labels = batch["labels"].to(preds.device)
@@ -241,19 +239,17 @@ class FusionClassification(_FusionTask):
         return {"loss": loss}
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
-        """Return class probabilities."""
-        return {"ids": batch["ids"], "predictions": self(batch).float().softmax(-1).cpu()}
+        """Return the predicted class and the class probabilities (as SequenceClassification)."""
+        probabilities = self(batch).float().softmax(-1).cpu()
+        return {
+            "ids": batch["ids"],
+            "predictions": probabilities.argmax(-1),
+            "probabilities": probabilities,
+        }
 
     def configure_metrics(self, stage: Stage) -> dict[str, Metric]:
         """``accuracy``."""
         return {"accuracy": MulticlassAccuracy(self.n_classes, average="micro")}
-
-    def label_problem(self, label: Any) -> str | None:
-        """Say what is wrong with a class label."""
-        index = as_int(label)
-        if index is None or not 0 <= index < self.n_classes:
-            return f"label {preview(label)} is not a class index in [0, {self.n_classes})"
-        return None
 
 
 class FusionRegression(_FusionTask):
@@ -302,11 +298,6 @@ class FusionRegression(_FusionTask):
         """``num_outputs``."""
         return self.num_outputs
 
-    def stack_labels(self, labels: list[Any]) -> Tensor:
-        """Labels as a ``(batch, num_outputs)`` float tensor."""
-        rows = [as_numbers(label) for label in labels]
-        return torch.tensor(rows, dtype=torch.float32).view(-1, self.num_outputs)
-
     def _squeeze(self, values: Tensor) -> Tensor:
         return values.squeeze(-1) if self.num_outputs == 1 else values
 
@@ -331,12 +322,3 @@ class FusionRegression(_FusionTask):
         if stage != "train":
             metrics["spearman"] = MeanOverOutputs(SpearmanCorrCoef(num_outputs=n))
         return metrics
-
-    def label_problem(self, label: Any) -> str | None:
-        """Say what is wrong with a label: not numeric, wrong count, NaN."""
-        values = as_numbers(label)
-        if values is None or len(values) != self.num_outputs:
-            return f"label {preview(label)} is not {self.num_outputs} number(s)"
-        if not all(math.isfinite(v) for v in values):
-            return f"label {preview(label)} is NaN or infinite"
-        return None

@@ -10,6 +10,7 @@ from torch.nn import functional as F
 from torchmetrics import MeanMetric, Metric
 
 from mg.core import BackboneCallable, Capability, TaskInterface
+from mg.core.labels import IGNORE_INDEX
 from mg.core.task import Stage
 from mg.tasks.batching import (
     Sample,
@@ -18,7 +19,7 @@ from mg.tasks.batching import (
     residue_mask,
     unpack,
 )
-from mg.tasks.masking import IGNORE_INDEX, mask_batch_for_mlm
+from mg.tasks.masking import mask_task_batch
 
 InferenceOutput = Literal["probabilities", "logits", "tokens"]
 """What `Inference` predicts per residue token."""
@@ -183,14 +184,7 @@ class MLM(_LMHeadTask):
             dict[str, Tensor]: ``"logits"`` ``(batch, length, vocab_size)`` and
             ``"targets"`` ``(batch, length)`` (original ids where chosen, -100 elsewhere).
         """
-        corrupted, targets = mask_batch_for_mlm(
-            batch,
-            self.backbone,
-            mask_rate=self.mask_rate,
-            seed=self.seed,
-            training=self.training,
-            task_name="MLM",
-        )
+        corrupted, targets = mask_task_batch(self, batch)
         logits = self.lm_logits(corrupted, batch["attention_mask"])
         return {"logits": logits, "targets": targets}
 

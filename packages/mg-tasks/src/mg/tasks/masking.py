@@ -12,10 +12,8 @@ import torch
 from torch import Tensor
 
 from mg.core.backbone import BackboneInterface
+from mg.core.labels import IGNORE_INDEX
 from mg.tasks.batching import item_generators, residue_mask, uniform_at, uniform_per_item
-
-IGNORE_INDEX = -100
-"""Target value that losses and metrics skip."""
 
 
 def _at_least_one(chosen: Tensor, residues: Tensor, draws: Tensor) -> Tensor:
@@ -135,3 +133,22 @@ def mask_for_diffusion(
     masked = torch.where(chosen, torch.full_like(input_ids, mask_id), input_ids)
     targets = torch.where(chosen, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
     return masked, targets, rate
+
+
+def mask_task_batch(task: Any, batch: dict[str, Any]) -> tuple[Tensor, Tensor]:
+    """Mask a batch as a masked-LM task does, with its ``mask_rate`` and ``seed`` options.
+
+    Randomly in training, seeded per item otherwise (see `mask_batch_for_mlm`).
+
+    Returns:
+        tuple[Tensor, Tensor]: the corrupted ids and the targets (original ids where
+        chosen, ``IGNORE_INDEX`` elsewhere).
+    """
+    return mask_batch_for_mlm(
+        batch,
+        task.backbone,
+        mask_rate=task.mask_rate,
+        seed=task.seed,
+        training=task.training,
+        task_name=type(task).__name__,
+    )

@@ -19,7 +19,6 @@ from mg.core import (
     PairwiseAdapterCallable,
     TaskInterface,
 )
-from mg.core.padding import pad_labels
 from mg.core.task import Stage
 from mg.tasks.batching import (
     Sample,
@@ -28,7 +27,6 @@ from mg.tasks.batching import (
     residue_mask,
     unpack,
 )
-from mg.tasks.data.labels import as_int, preview
 from mg.tasks.metrics import TopLPrecision
 
 
@@ -101,25 +99,7 @@ class PairwiseTokenClassification(TaskInterface):
         Raises:
             ValueError: a pair points past the end of its sequence.
         """
-        batch = self.tokenize_samples(samples)
-        if samples and "labels" in samples[0]:
-            counts = residue_mask(batch).sum(1).tolist()
-            maps = []
-            for row, (sample, count) in enumerate(zip(samples, counts, strict=True)):
-                contacts = torch.zeros(count, count)
-                maps.append(contacts)
-                length = len(sample["sequences"])
-                for pair in sample["labels"]:
-                    i, j = (as_int(v) for v in pair)
-                    if i >= length or j >= length:
-                        raise ValueError(
-                            f"Sample {sample.get('ids', row)!r}: pair {list(pair)} points past "
-                            f"the end of its {length}-residue sequence (indices are 0-based)."
-                        )
-                    if i < count and j < count:  # pairs in a truncated tail are dropped
-                        contacts[i, j] = contacts[j, i] = 1.0
-            batch["labels"] = pad_labels(maps, fill=0.0, length_dims=2)
-        return batch
+        return self.add_labels(self.tokenize_samples(samples), samples)
 
     def forward(self, batch: dict[str, Any]) -> Tensor:
         """Return residue-pair logits ``(batch, R, R)``, residues packed to the top-left."""
@@ -171,17 +151,3 @@ class PairwiseTokenClassification(TaskInterface):
             "top_l2_precision": TopLPrecision(2, self.min_separation),
             "top_l5_precision": TopLPrecision(5, self.min_separation),
         }
-
-    def label_problem(self, label: Any) -> str | None:
-        """Say what is wrong with a pair list: not pairs, negative or repeated indices."""
-        if isinstance(label, str | bytes) or not hasattr(label, "__iter__"):
-            return f"label {preview(label)} is not a list of [i, j] residue pairs"
-        for pair in label:
-            if isinstance(pair, str | bytes) or not hasattr(pair, "__len__") or len(pair) != 2:
-                return f"pair {preview(pair)} is not an [i, j] pair of residue indices"
-            i, j = (as_int(v) for v in pair)
-            if i is None or j is None or i < 0 or j < 0:
-                return f"pair {preview(pair)} does not hold two 0-based residue indices"
-            if i == j:
-                return f"pair {preview(pair)} pairs a residue with itself"
-        return None

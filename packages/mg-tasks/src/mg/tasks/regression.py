@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from itertools import islice
 from typing import Any, Literal
@@ -28,9 +27,9 @@ from mg.core import (
     TaskInterface,
 )
 from mg.core.data import DataInterface
+from mg.core.label_values import as_numbers
 from mg.core.task import Stage
-from mg.tasks.batching import Sample, as_numbers
-from mg.tasks.data.labels import preview
+from mg.tasks.batching import Sample
 from mg.tasks.metrics import MeanOverOutputs, SelectOutput
 
 RegressionLoss = Literal["mse", "huber", "l1"]
@@ -134,11 +133,7 @@ class SequenceRegression(TaskInterface):
             dict[str, Any]: the tokenized batch, plus ``"labels"`` as a float tensor of
             shape ``(batch, num_outputs)`` when the samples are labelled.
         """
-        batch = self.tokenize_samples(samples)
-        if samples and "labels" in samples[0]:
-            rows = [as_numbers(s["labels"]) for s in samples]
-            batch["labels"] = torch.tensor(rows, dtype=torch.float32).view(-1, self.num_outputs)
-        return batch
+        return self.add_labels(self.tokenize_samples(samples), samples)
 
     def evaluate(self, preds: Tensor, batch: dict[str, Any], stage: Stage) -> dict[str, Tensor]:
         """Compute the loss on standardized labels and the metrics in label units.
@@ -259,23 +254,7 @@ class SequenceRegression(TaskInterface):
                 metrics[f"r2_output{i}"] = SelectOutput(R2Score(), i)
         return metrics
 
-    def label_problem(self, label: Any) -> str | None:
-        """Say what is wrong with a label: not numeric, NaN or infinite, wrong count.
-
-        Args:
-            label (Any): one sample's ``"labels"`` value.
-
-        Returns:
-            str | None: the problem, or None when the label is fine.
-        """
-        values = as_numbers(label)
-        if values is None:
-            return f"label {preview(label)} is not a number or a list of numbers"
-        if len(values) != self.num_outputs:
-            return (
-                f"label {preview(label)} has {len(values)} value(s), but num_outputs is "
-                f"{self.num_outputs}"
-            )
-        if not all(math.isfinite(v) for v in values):
-            return f"label {preview(label)} is NaN or infinite; drop the row or fill it in"
-        return None
+    @property
+    def label_size(self) -> int:
+        """The numbers a label holds."""
+        return self.num_outputs

@@ -14,7 +14,6 @@ forward pass.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal
@@ -25,11 +24,11 @@ from torch.nn import functional as F
 from torchmetrics import Metric
 
 from mg.core import BackboneCallable, Capability, CompatibilityReport, TaskInterface
-from mg.core.data import SPLITS_OF_STAGE, DataInterface
+from mg.core.data import SPLITS_OF_STAGE, DataInterface, stage_name
 from mg.core.data import LabelKind as MGLabelKind
+from mg.core.label_values import as_numbers, preview
 from mg.core.task import Stage
-from mg.tasks.batching import Sample, as_numbers, pack_index, residue_mask
-from mg.tasks.data.labels import as_int, preview
+from mg.tasks.batching import Sample, pack_index, residue_mask
 
 VariantLabels = Literal["binary", "continuous"]
 """Labels of a variant test set: 0/1 (1 = damaging, e.g. pathogenic) or a fitness value."""
@@ -189,9 +188,9 @@ class _VariantScorer(TaskInterface):
     ) -> CompatibilityReport:
         """Check the parts, and that the data gives each variant as mutations or a sequence."""
         report = super().compatibility(datamodule, stage)
-        if datamodule is None or str(getattr(stage, "value", stage)) not in self.supported_stages:
+        if datamodule is None or stage_name(stage) not in self.supported_stages:
             return report
-        provided = datamodule.provided_columns(str(getattr(stage, "value", stage)))
+        provided = datamodule.provided_columns(stage_name(stage))
         if provided & {"mutations", "alternatives"}:
             return report
         reason = (
@@ -201,16 +200,10 @@ class _VariantScorer(TaskInterface):
         )
         return replace(report, reasons=(*report.reasons, reason))
 
-    def label_problem(self, label: Any) -> str | None:
-        """Binary labels are 0 or 1; continuous labels are finite numbers."""
-        if self.labels == "binary":
-            if as_int(label) not in (0, 1):
-                return f"label {preview(label)} is not 0 or 1 (labels='binary')"
-            return None
-        values = as_numbers(label)
-        if values is None or len(values) != 1 or not math.isfinite(values[0]):
-            return f"label {preview(label)} is not one finite number (labels='continuous')"
-        return None
+    @property
+    def label_size(self) -> int:
+        """Binary labels are classes 0 and 1; a continuous label is one number."""
+        return 2 if self.labels == "binary" else 1
 
     def configure_metrics(self, stage: Stage) -> dict[str, Metric]:
         """``auroc`` and ``auprc`` for binary labels, ``spearman`` for continuous ones."""
@@ -228,7 +221,7 @@ class _VariantScorer(TaskInterface):
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if not isinstance(datamodule, DataInterface):
             return
-        for split in SPLITS_OF_STAGE.get(str(getattr(stage, "value", stage)), ()):
+        for split in SPLITS_OF_STAGE.get(stage_name(stage), ()):
             dataset = datamodule.datasets.get(split)
             if dataset is None:
                 continue

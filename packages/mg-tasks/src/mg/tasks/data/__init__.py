@@ -4,28 +4,25 @@ from mg.tasks.data.columns import MultiColumnData
 from mg.tasks.data.datamodule import SequenceData
 from mg.tasks.data.dataset import SequenceDataset
 from mg.tasks.data.examples import example_names, example_path, write_examples
-from mg.tasks.data.labels import LABEL_TYPES, LabelType
 from mg.tasks.data.readers import (
+    FormatReader,
+    ReadOptions,
     Table,
     iter_file_chunks,
     iter_path_chunks,
-    read_csv,
     read_fasta,
     read_file,
     read_hf_dataset,
-    read_jsonl,
-    read_parquet,
     read_path,
-    read_tsv,
 )
 from mg.tasks.data.samplers import LengthGroupedBatchSampler
 from mg.tasks.data.store import StoredSequenceDataset
 
 __all__ = [
-    "LABEL_TYPES",
-    "LabelType",
+    "FormatReader",
     "LengthGroupedBatchSampler",
     "MultiColumnData",
+    "ReadOptions",
     "SequenceData",
     "SequenceDataset",
     "StoredSequenceDataset",
@@ -34,13 +31,9 @@ __all__ = [
     "example_path",
     "iter_file_chunks",
     "iter_path_chunks",
-    "read_csv",
     "read_fasta",
     "read_file",
     "read_hf_dataset",
-    "read_jsonl",
-    "read_parquet",
     "read_path",
-    "read_tsv",
     "write_examples",
 ]

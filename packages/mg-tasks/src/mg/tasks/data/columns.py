@@ -7,14 +7,15 @@ fusion reads one sequence column per backbone.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from torch.utils.data import Dataset
 
 from mg.core.data import Sample
+from mg.core.label_values import is_missing
 from mg.tasks.data.datamodule import SequenceData
 from mg.tasks.data.dataset import SequenceDataset
-from mg.tasks.data.labels import is_missing
 
 RESERVED_KEYS = frozenset({"sequences", "ids", "labels"})
 """Sample keys `SequenceData` fills itself; extra columns may not take them."""
@@ -121,6 +122,15 @@ class MultiColumnData(SequenceData):
                 values.append(value)
             extra[name] = values
         return ColumnsDataset(base, extra)
+
+    def _sequence_blocks(self, data: Any, column: str) -> Iterable[tuple[int, list[str]]]:
+        """A sequence key's values, read with the split; ``sequences`` as `SequenceData`."""
+        if column in self.columns:
+            return [(0, [str(value) for value in data.extra[column]])]
+        return super()._sequence_blocks(data, column)
+
+    def _file_column(self, column: str) -> str:
+        return self.columns.get(column, super()._file_column(column))
 
     def provided_columns(self, stage: str) -> set[str]:
         """Return `SequenceData`'s columns plus every key of ``columns``."""

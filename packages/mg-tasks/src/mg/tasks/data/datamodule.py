@@ -7,6 +7,7 @@ task says. What is left here is options, ids and sequences, and the Lightning ho
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -14,17 +15,11 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch.utils.data import Sampler
 
 from mg.core.alphabets import RESIDUES, AlphabetCheck
-from mg.core.data import SPLITS_OF_STAGE, DataInterface, LabelCheck, LabelKind
+from mg.core.data import SPLITS_OF_STAGE, DataInterface, LabelCheck, LabelKind, stage_name
+from mg.core.label_values import LabelFormatError, infer_class_names, is_missing, preview
+from mg.core.labels import label_handler
 from mg.tasks.data.dataset import SequenceDataset
 from mg.tasks.data.label_columns import LabelColumns, ParsedLabels, RawLabels
-from mg.tasks.data.labels import (
-    LABEL_TYPES,
-    LabelFormatError,
-    LabelType,
-    infer_class_names,
-    is_missing,
-    preview,
-)
 from mg.tasks.data.plan import SPLIT_HINTS, SPLITS, Split, SplitPlan
 from mg.tasks.data.readers import (
     DEFAULT_CHUNK_ROWS,
@@ -87,9 +82,9 @@ class SequenceData(DataInterface):
             header's first word.
         label_columns (str | list[str] | None): the column(s) that hold labels; None for
             unlabelled data. Several columns give a multilabel or multi-output target.
-        label_type (LabelType | None): None (the default) reads labels as the task says;
-            set it only to use SequenceData without a task, or to state the kind
-            explicitly (a task reading another kind then stops with an error before any
+        label_type (str | None): a `LabelKind` value; None (the default) reads labels as
+            the task says. Set it only to use SequenceData without a task, or to state
+            the kind explicitly (a task reading another kind then stops with an error before any
             weights load). ``class`` an index or a class name; ``multilabel`` 0/1
             per column (or a list in one column); ``regression`` a number per column (or a
             list); ``token`` one class per residue (``"0110"``, ``"0 1 1 0"`` or a JSON
@@ -155,7 +150,7 @@ class SequenceData(DataInterface):
         sequence_column: str = "sequence",
         id_column: str = "id",
         label_columns: str | list[str] | None = None,
-        label_type: LabelType | None = None,
+        label_type: str | None = None,
         class_names: list[str] | None = None,
         label_table: str | None = None,
         header_pattern: str | None = None,
@@ -219,11 +214,12 @@ class SequenceData(DataInterface):
         )
         self._given_class_names = list(class_names) if class_names else None
         self._pattern = compile_header_pattern(header_pattern) if header_pattern else None
-        self._kind: LabelType | None = label_type
+        self._kind: str | None = label_type
         self._labels: LabelColumns | None = None
         self._tables: dict[str, Table] = {}
         self._sets: dict[str, SequenceDataset | StoredSequenceDataset] = {}
         self._pending_stage: str | None = None
+        self._told = False  # whether the checks entry point said the task's label kind
         self._hf_loaded: Any = None
 
     # ----------------------------------------------------------------- options
@@ -248,9 +244,13 @@ class SequenceData(DataInterface):
                 "SequenceData has no data: give path (a file or folder), train_file / val_file / "
                 "test_file / predict_file, or hf_dataset."
             )
-        if self.label_type is not None and self.label_type not in LABEL_TYPES:
-            raise ValueError(f"label_type must be one of {LABEL_TYPES}, not {self.label_type!r}.")
-        if self.label_type in ("class", "token", "pairs") and len(self.label_columns) > 1:
+        if self.label_type is not None:
+            label_handler(self.label_type)  # a kind it knows, or a ValueError naming them
+        if (
+            self.label_type not in (None, LabelKind.NONE)
+            and label_handler(self.label_type).columns == "one"
+            and len(self.label_columns) > 1
+        ):
             raise ValueError(
                 f"label_type={self.label_type!r} reads one label column, but label_columns is "
                 f"{self.label_columns}; use 'multilabel' or 'regression' for several columns."
@@ -293,15 +293,15 @@ class SequenceData(DataInterface):
                 f"class_names applies to class labels, but the task reads {kind!r} labels: "
                 "remove class_names."
             )
-        if kind == self._kind:
-            return
-        self._kind = kind  # type: ignore[assignment]
-        self._labels = None
-        self._sets.clear()
+        self._told = True
+        if kind != self._kind:
+            self._kind = kind  # type: ignore[assignment]
+            self._labels = None
+            self._sets.clear()
+            for split in list(self.datasets):
+                self.datasets[split] = self.dataset(split)  # type: ignore[arg-type]
         stages = [self._pending_stage] if self._pending_stage else []
         self._pending_stage = None
-        for split in list(self.datasets):
-            self.datasets[split] = self.dataset(split)  # type: ignore[arg-type]
         for stage in stages:
             self.setup(stage)
 
@@ -549,7 +549,7 @@ class SequenceData(DataInterface):
             return None
         if self._kind == "class" and not labels.class_names_known:
             self._learn_class_names(None if streamed else raw, list(indices), key)
-        return labels.parse(self._kind, raw, indices, sequences)
+        return labels.parse(label_handler(self._kind), raw, indices, sequences)
 
     def _build_on_disk(self, split: str, key: str) -> StoredSequenceDataset:
         """Stream an input chunk by chunk into a disk store: same checks, same messages."""
@@ -582,7 +582,7 @@ class SequenceData(DataInterface):
                 if parsed is not None:
                     columns_text = parsed.columns_text
                     first = parsed.labels[0] if parsed.labels else None
-                    if isinstance(first, list) and self._kind in ("multilabel", "regression"):
+                    if isinstance(first, list) and label_handler(self._kind).columns == "many":
                         here = f"{parsed.files[0]}, row {parsed.rows[0]}"
                         if width is None:
                             width = (len(first), here)
@@ -664,14 +664,14 @@ class SequenceData(DataInterface):
     def setup(self, stage: str | None = None) -> None:
         """Read, split and check the data of ``stage`` (once).
 
-        When labels must be read but their kind is not known yet, reading waits for the
-        task to say it (`use_label_kind`).
+        When labels must be read but their kind is not known yet, reading waits until the
+        checks entry point (`mg.core.checks.check_run`) says the task's kind
+        (`use_label_kind`): Lightning sets the data up before the task.
         """
-        # Lightning sets the data up before the task: ask the trainer's task for its kind.
-        task = getattr(self.trainer, "lightning_module", None) if self.trainer else None
-        if isinstance(getattr(task, "label_kind", None), str):
-            self.use_label_kind(task.label_kind)  # type: ignore[union-attr]
-        if self.label_columns and self._kind is None:
+        # Under a trainer, labels wait for the task's kind even when label_type is set, so
+        # that a label_type contradicting the task is said as such.
+        waiting = self._kind is None or (self.trainer is not None and not self._told)
+        if self.label_columns and waiting:
             self._pending_stage = stage
             return
         for split in self.stage_splits(stage):
@@ -694,18 +694,20 @@ class SequenceData(DataInterface):
             columns.add("labels")
         return columns
 
-    def check_sequences(self, stage: str, alphabet: AlphabetCheck, reader: str) -> None:
-        """Check every sequence of the stage's splits against a backbone's alphabet, at once.
+    def check_sequences(
+        self, stage: str, alphabet: AlphabetCheck, reader: str, column: str = "sequences"
+    ) -> None:
+        """Check every sequence of a column of the stage's splits against an alphabet, at once.
 
         A split kept on disk is checked in chunks, so memory stays flat.
 
         Raises:
-            ValueError: naming the file, row, id, character and 1-based position of the
-                first character the backbone cannot read, and the fix.
+            ValueError: naming the file, row, id, column, character and 1-based position of
+                the first character the backbone cannot read, and the fix.
         """
         for split in self.stage_splits(stage):
             data = self.dataset(split)  # type: ignore[arg-type]
-            found = _first_invalid(data, alphabet)
+            found = _first_invalid(self._sequence_blocks(data, column), alphabet)
             if found is None:
                 continue
             index, position, char, sequence = found
@@ -720,12 +722,25 @@ class SequenceData(DataInterface):
                 if fits
                 else ""
             )
+            where = "" if column == "sequences" else f", column {self._file_column(column)!r}"
             raise ValueError(
-                f"{data.origin(index)}, id {data.ids[index]!r}: the sequence holds {char!r} at "
-                f"position {position + 1}, which is not in the {reader} alphabet "
+                f"{data.origin(index)}{where}, id {data.ids[index]!r}: the sequence holds "
+                f"{char!r} at position {position + 1}, which is not in the {reader} alphabet "
                 f"{alphabet.accepted!r}. Fix the row, or set unknown: map on the backbone to "
                 f"read such characters as its unknown token.{hint}"
             )
+
+    def _sequence_blocks(self, data: Any, column: str) -> Iterable[tuple[int, list[str]]]:
+        """Yield ``(first index, sequences)`` blocks of a split's sequence column."""
+        if column != "sequences":
+            raise ValueError(f"SequenceData has no sequence column {column!r}.")
+        if isinstance(data, StoredSequenceDataset):
+            return data.sequences.chunks()
+        return [(0, data.sequences)]
+
+    def _file_column(self, column: str) -> str:
+        """The file column a sample key comes from."""
+        return self.sequence_column if column == "sequences" else column
 
     def check_labels(self, stage: str, problem: LabelCheck) -> None:
         """Run a task's label check on every label of the stage's splits.
@@ -814,7 +829,7 @@ class SequenceData(DataInterface):
     def _train_position(self) -> dict[str, int] | None:
         """The epoch and batch a fit resumed from this moment would continue at."""
         trainer = getattr(self, "trainer", None)
-        if trainer is None or str(getattr(trainer.state.fn, "value", "")) != "fit":
+        if trainer is None or stage_name(trainer.state.fn) != "fit":
             return None
         done = int(trainer.fit_loop.epoch_loop.batch_progress.current.completed)
         epoch = int(trainer.current_epoch)
@@ -861,14 +876,9 @@ class SequenceData(DataInterface):
 
 
 def _first_invalid(
-    data: SequenceDataset | StoredSequenceDataset, alphabet: AlphabetCheck
+    blocks: Iterable[tuple[int, list[str]]], alphabet: AlphabetCheck
 ) -> tuple[int, int, str, str] | None:
-    """(index, position, character, sequence) of a split's first character off the alphabet."""
-    blocks = (
-        data.sequences.chunks()
-        if isinstance(data, StoredSequenceDataset)
-        else [(0, data.sequences)]
-    )
+    """(index, position, character, sequence) of the first character off the alphabet."""
     for start, sequences in blocks:
         found = alphabet.find_invalid(sequences)
         if found is not None:

@@ -2,7 +2,8 @@
 
 Labels sit in the data's own columns or in a separate label table joined on id.
 `LabelColumns` finds each row's raw values (with the file and row they came from), reads
-class names from the training data, and parses every row with `mg.tasks.data.labels`.
+class names from the training data, and parses every row with the label handler
+of the task's kind (`mg.core.labels`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mg.tasks.data.labels import (
-    LabelParser,
-    LabelType,
-    infer_class_names,
-    is_missing,
-)
+from mg.core.label_values import infer_class_names, is_missing
+from mg.core.labels import LabelHandler, columns_text, parse_row
 from mg.tasks.data.readers import Table
 
 
@@ -169,12 +166,16 @@ class LabelColumns:
         self.class_names_known = True
 
     def parse(
-        self, kind: LabelType, raw: RawLabels, indices: Sequence[int], sequences: Sequence[str]
+        self,
+        handler: LabelHandler,
+        raw: RawLabels,
+        indices: Sequence[int],
+        sequences: Sequence[str],
     ) -> ParsedLabels:
-        """Parse the labels of ``indices`` as ``kind``.
+        """Parse the labels of ``indices`` with the task's label handler.
 
         Args:
-            kind (LabelType): how the task reads labels.
+            handler (LabelHandler): the handler of the task's label kind.
             raw (RawLabels): the raw labels of the table.
             indices (Sequence[int]): the table rows of the split, in order.
             sequences (Sequence[str]): the sequence of each of those rows.
@@ -183,24 +184,24 @@ class LabelColumns:
             ValueError: naming the file, row, column and value of the first bad label, or
                 a row whose number of labels differs from the others.
         """
-        parser = LabelParser(kind, self.columns, self.class_names)
+        named = columns_text(self.columns)
         labels, raws, files, rows = [], [], [], []
         width: tuple[int, str] | None = None  # labels per row, and the row that set it
         for i, sequence in zip(indices, sequences, strict=True):
             values = [raw.values[c][i] for c in self.columns]
-            label, problem = parser.parse(values, sequence)
+            label, problem = parse_row(handler, values, sequence, self.columns, self.class_names)
             if problem is not None:
                 raise ValueError(f"{raw.origin(i)}, {problem}")
-            if kind in ("multilabel", "regression") and isinstance(label, list):
+            if handler.columns == "many" and isinstance(label, list):
                 if width is None:
                     width = (len(label), raw.origin(i))
                 elif len(label) != width[0]:
                     raise ValueError(
-                        f"{raw.origin(i)}, {parser.columns_text()}: {len(label)} labels, but "
+                        f"{raw.origin(i)}, {named}: {len(label)} labels, but "
                         f"{width[1]} has {width[0]}; every row needs the same number."
                     )
             labels.append(label)
             raws.append(values[0] if len(values) == 1 else values)
             files.append(raw.files[i])
             rows.append(raw.rows[i])
-        return ParsedLabels(labels, raws, files, rows, parser.columns_text())
+        return ParsedLabels(labels, raws, files, rows, named)

@@ -5,9 +5,13 @@ it came from and its 1-based data row (the header line is not counted; in FASTA 
 row is the record number, in JSON Lines files the line number). Error messages everywhere
 in `mg.tasks.data` name that file and row.
 
-Supported inputs: CSV, TSV, Parquet (needs ``pyarrow``: ``pip install 'mg-tasks[parquet]'``),
-JSON Lines and FASTA files, optionally gzip-compressed (``.csv.gz``...), a folder of such
-files, and Hugging Face datasets (needs the ``datasets`` package).
+Supported inputs: every format registered in the ``mg.formats`` entry-point group (`mg list
+formats`): mg-tasks registers CSV, TSV, Parquet (needs ``pyarrow``: ``pip install
+'mg-tasks[parquet]'``), JSON Lines and FASTA, optionally gzip-compressed (``.csv.gz``...);
+a folder of such files; and Hugging Face datasets (needs the ``datasets`` package).
+
+A format is one reader function, ``reader(path, options) -> Iterator[Table]``, registered
+by file suffix (see `FormatReader` and docs/adding-data-formats.md).
 """
 
 from __future__ import annotations
@@ -15,28 +19,34 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-FileFormat = Literal["auto", "csv", "tsv", "parquet", "jsonl", "fasta"]
+from mg.core.registry import Plugin, plugins
 
-SUFFIXES: dict[str, str] = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".tab": "tsv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".fasta": "fasta",
-    ".fa": "fasta",
-    ".fna": "fasta",
-    ".faa": "fasta",
-    ".fas": "fasta",
-}
-"""File name suffix → format; a trailing ``.gz`` is allowed for every format but Parquet."""
+FileFormat = str
+"""A registered format's name (the suffix it is registered by, e.g. ``"csv"``), or ``"auto"``."""
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """What a format reader is asked for; a reader uses the options that apply to it.
+
+    Attributes:
+        id_column (str): the name to give an id read from the file's records (FASTA).
+        sequence_column (str): the name to give a sequence read from records (FASTA).
+        header_pattern (re.Pattern[str] | None): FASTA: named groups read from headers.
+        max_rows (int | None): read at most this many data rows.
+        chunk_rows (int | None): rows per yielded table; None yields the file as one table.
+    """
+
+    id_column: str = "id"
+    sequence_column: str = "sequence"
+    header_pattern: re.Pattern[str] | None = None
+    max_rows: int | None = None
+    chunk_rows: int | None = None
 
 
 @dataclass
@@ -83,23 +93,39 @@ class Table:
                 )
 
 
+FormatReader = Callable[[Path, ReadOptions], Iterator[Table]]
+"""A format: reads one file into tables of at most ``options.chunk_rows`` rows, numbering
+rows 1-based as in the whole file, and raises a ValueError naming the file and row of
+anything it cannot read."""
+
+
+def format_readers() -> dict[str, Plugin]:
+    """Return the registered formats, by the suffix (without its dot) they read."""
+    return plugins("formats")
+
+
 def detect_format(path: str | Path) -> str:
-    """Return a file's format from its name (``csv``, ``tsv``, ``parquet``, ``jsonl``, ``fasta``).
+    """Return the registered format that reads a file, told from its name.
+
+    The longest registered suffix wins (a plugin for ``a3m.gz`` before ``a3m``); a trailing
+    ``.gz`` is otherwise read through by the format of the suffix before it.
 
     Raises:
-        ValueError: the suffix is not one mg reads.
+        ValueError: no registered format reads the suffix.
     """
-    suffixes = [s.lower() for s in Path(path).suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes = suffixes[:-1]
-    suffix = suffixes[-1] if suffixes else ""
-    if suffix not in SUFFIXES:
-        raise ValueError(
-            f"Cannot tell the format of {path} from its name: mg reads "
-            f"{', '.join(sorted(SUFFIXES))} files (optionally .gz). Rename the file or set "
-            "file_format."
-        )
-    return SUFFIXES[suffix]
+    suffixes = [s.lower().lstrip(".") for s in Path(path).suffixes]
+    registered = format_readers()
+    for start in range(len(suffixes)):
+        name = ".".join(suffixes[start:])
+        if name in registered:
+            return name
+        if suffixes[-1] == "gz" and ".".join(suffixes[start:-1]) in registered:
+            return ".".join(suffixes[start:-1])
+    raise ValueError(
+        f"Cannot tell the format of {path} from its name: mg reads "
+        f"{', '.join('.' + n for n in registered)} files (optionally .gz). Rename the file, set "
+        "file_format, or install a package that registers the format (`mg list formats`)."
+    )
 
 
 def _open_text(path: Path) -> Any:
@@ -167,29 +193,36 @@ def _delimited_chunks(
         raise ValueError(f"{path} has a header ({header}) but no data rows. Remove it or fill it.")
 
 
-def read_delimited(path: str | Path, *, sep: str = ",", max_rows: int | None = None) -> Table:
-    """Read a CSV or TSV file with a header line; every value is read as text.
-
-    Labels and numbers are parsed later, so that a bad value is reported with its row
-    rather than silently read as NaN.
-
-    Args:
-        path (str | Path): the file.
-        sep (str): the field delimiter.
-        max_rows (int | None): read at most this many data rows.
-    """
-    path = Path(path)
-    return _one_table(path, _delimited_chunks(path, sep, max_rows, None))
+def read_csv_chunks(path: Path, options: ReadOptions) -> Iterator[Table]:
+    """CSV with a header line; every value is read as text (parsed later, with its row)."""
+    return _delimited_chunks(path, ",", options.max_rows, options.chunk_rows)
 
 
-def read_csv(path: str | Path, *, max_rows: int | None = None) -> Table:
-    """Read a comma-separated file (see `read_delimited`)."""
-    return read_delimited(path, sep=",", max_rows=max_rows)
+def read_tsv_chunks(path: Path, options: ReadOptions) -> Iterator[Table]:
+    """TSV with a header line; every value is read as text (parsed later, with its row)."""
+    return _delimited_chunks(path, "\t", options.max_rows, options.chunk_rows)
 
 
-def read_tsv(path: str | Path, *, max_rows: int | None = None) -> Table:
-    """Read a tab-separated file (see `read_delimited`)."""
-    return read_delimited(path, sep="\t", max_rows=max_rows)
+def read_parquet_chunks(path: Path, options: ReadOptions) -> Iterator[Table]:
+    """Parquet; list columns come back as Python lists (needs ``pyarrow``)."""
+    return _parquet_chunks(path, options.max_rows, options.chunk_rows)
+
+
+def read_jsonl_chunks(path: Path, options: ReadOptions) -> Iterator[Table]:
+    """JSON Lines: one JSON object per line (blank lines skipped); a row is its line number."""
+    return _jsonl_chunks(path, options.max_rows, options.chunk_rows)
+
+
+def read_fasta_chunks(path: Path, options: ReadOptions) -> Iterator[Table]:
+    """FASTA: the id is the header's first word, ``description`` the whole header."""
+    return _fasta_chunks(
+        path,
+        options.id_column,
+        options.sequence_column,
+        options.header_pattern,
+        options.max_rows,
+        options.chunk_rows,
+    )
 
 
 def _parquet_chunks(path: Path, max_rows: int | None, chunk_rows: int | None) -> Iterator[Table]:
@@ -213,16 +246,6 @@ def _parquet_chunks(path: Path, max_rows: int | None, chunk_rows: int | None) ->
         batch = batch.slice(0, total - first_row + 1)
         yield _from_records(path, {str(k): v for k, v in batch.to_pydict().items()}, first_row)
         first_row += batch.num_rows
-
-
-def read_parquet(path: str | Path, *, max_rows: int | None = None) -> Table:
-    """Read a Parquet file; list columns come back as Python lists.
-
-    Raises:
-        ImportError: ``pyarrow`` is not installed (``pip install 'mg-tasks[parquet]'``).
-    """
-    path = Path(path)
-    return _one_table(path, _parquet_chunks(path, max_rows, None))
 
 
 def _jsonl_chunks(path: Path, max_rows: int | None, chunk_rows: int | None) -> Iterator[Table]:
@@ -262,15 +285,6 @@ def _jsonl_chunks(path: Path, max_rows: int | None, chunk_rows: int | None) -> I
         yield table()
     if count == 0:
         raise _empty_file_error(path)
-
-
-def read_jsonl(path: str | Path, *, max_rows: int | None = None) -> Table:
-    """Read a JSON Lines file: one JSON object per line; blank lines are skipped.
-
-    The row of each record is its line number.
-    """
-    path = Path(path)
-    return _one_table(path, _jsonl_chunks(path, max_rows, None))
 
 
 def _fasta_records(path: Path) -> Iterator[tuple[str, str, int]]:
@@ -459,23 +473,21 @@ def iter_file_chunks(
     if not path.is_file():
         raise FileNotFoundError(f"No such file: {path}")
     fmt = detect_format(path) if file_format == "auto" else file_format
+    registered = format_readers()
+    if fmt not in registered:
+        raise ValueError(
+            f"Unknown file_format {fmt!r}; the registered formats are {sorted(registered)} "
+            "(`mg list formats`)."
+        )
     if chunk_rows is not None and chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}.")
+    pattern = header_pattern
+    if isinstance(pattern, str):
+        pattern = compile_header_pattern(pattern)
+    options = ReadOptions(id_column, sequence_column, pattern, max_rows, chunk_rows)
+    reader: FormatReader = registered[fmt].load()  # type: ignore[assignment]
     try:
-        if fmt in ("csv", "tsv"):
-            yield from _delimited_chunks(path, "," if fmt == "csv" else "\t", max_rows, chunk_rows)
-        elif fmt == "parquet":
-            yield from _parquet_chunks(path, max_rows, chunk_rows)
-        elif fmt == "jsonl":
-            yield from _jsonl_chunks(path, max_rows, chunk_rows)
-        elif fmt == "fasta":
-            yield from _fasta_chunks(
-                path, id_column, sequence_column, header_pattern, max_rows, chunk_rows
-            )
-        else:
-            raise ValueError(
-                f"Unknown file_format {fmt!r}; choose one of {sorted(set(SUFFIXES.values()))}."
-            )
+        yield from reader(path, options)
     except UnicodeDecodeError:
         raise _not_utf8_error(path) from None
 
@@ -539,9 +551,11 @@ def data_files(folder: str | Path, exclude: tuple[str | Path, ...] = ()) -> list
             continue
         found.append(child)
     if not found:
+        looked_for = ", ".join("." + name for name in format_readers())
+        held = sorted(p.name for p in folder.iterdir())
         raise ValueError(
-            f"The folder {folder} holds no file mg reads (looked for "
-            f"{', '.join(sorted(SUFFIXES))}); it holds {sorted(p.name for p in folder.iterdir())}."
+            f"The folder {folder} holds no file mg reads (looked for {looked_for}); it holds "
+            f"{held}."
         )
     return found
 

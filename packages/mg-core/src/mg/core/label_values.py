@@ -1,6 +1,6 @@
-"""Parse raw label values from files into the sample schema.
+"""Read raw label values, as written in files, into the sample schema.
 
-The schema (see the project's conventions) by label type:
+The label handlers (`mg.core.labels`) parse with these readers. The schema by label kind:
 
 - ``class``: an int class index (from an index, or a class name looked up in ``class_names``);
 - ``multilabel``: a list of 0/1 ints, one per label;
@@ -19,10 +19,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from typing import Any, Literal
-
-LabelType = Literal["class", "multilabel", "regression", "token", "pairs", "none"]
-LABEL_TYPES: tuple[str, ...] = ("class", "multilabel", "regression", "token", "pairs", "none")
+from typing import Any
 
 OPENING = {"(": ")", "[": "]", "{": "}", "<": ">"}
 CLOSING = {close: open_ for open_, close in OPENING.items()}
@@ -33,7 +30,7 @@ _INT = re.compile(r"[+-]?\d+")
 
 
 class LabelFormatError(ValueError):
-    """A raw label cannot be read as the configured label type."""
+    """A raw label cannot be read as the task's label kind."""
 
 
 def is_missing(value: Any) -> bool:
@@ -237,14 +234,19 @@ def parse_multilabel(values: Sequence[Any]) -> list[int]:
     Raises:
         LabelFormatError: a value is not 0 or 1.
     """
-    flags = int_list(values[0]) if len(values) == 1 else [_flag(value) for value in values]
+    flags = int_list(values[0]) if len(values) == 1 else [as_flag(value) for value in values]
     bad = [f for f in flags if f not in (0, 1)]
     if bad:
         raise LabelFormatError(f"multilabel targets must be 0 or 1, found {bad[0]}.")
     return flags
 
 
-def _flag(value: Any) -> int:
+def as_flag(value: Any) -> int:
+    """Read one multilabel flag (0 or 1).
+
+    Raises:
+        LabelFormatError: the value is not 0 or 1.
+    """
     flag = None if is_missing(value) else as_int(value)
     if flag not in (0, 1):
         raise LabelFormatError(f"the multilabel target {value!r} is not 0 or 1.")
@@ -356,63 +358,17 @@ def parse_pairs(value: Any, length: int) -> list[list[int]]:
     return [list(pair) for pair in sorted(pairs)]
 
 
-class LabelParser:
-    """Turns one row's raw label values into a schema label.
+def as_numbers(label: Any) -> list[float] | None:
+    """Read a parsed label as a flat list of floats; None when it is not numeric.
 
-    Args:
-        label_type (LabelType): how to read labels.
-        label_columns (Sequence[str]): the columns the raw values come from.
-        class_names (Sequence[str] | None): class names (``class`` labels only).
+    Accepts a number, a sequence of numbers, a numpy array or a tensor.
     """
-
-    def __init__(
-        self,
-        label_type: LabelType,
-        label_columns: Sequence[str],
-        class_names: Sequence[str] | None = None,
-    ) -> None:
-        self.label_type = label_type
-        self.label_columns = list(label_columns)
-        self.class_names = list(class_names) if class_names is not None else None
-
-    def parse(self, values: Sequence[Any], sequence: str) -> tuple[Any, str | None]:
-        """Parse one row.
-
-        Args:
-            values (Sequence[Any]): one raw value per label column.
-            sequence (str): the row's sequence (token and pair labels are checked against it).
-
-        Returns:
-            tuple[Any, str | None]: the label, and None; or None and ``"column: message"``.
-        """
-        kind = self.label_type
-        if kind in ("multilabel", "regression") and len(values) > 1:
-            # One value per column: name the column at fault.
-            parse_one = _flag if kind == "multilabel" else as_float
-            parsed = []
-            for column, value in zip(self.label_columns, values, strict=True):
-                try:
-                    parsed.append(parse_one(value))
-                except LabelFormatError as error:
-                    return None, f"column {column!r}: {error}"
-            return parsed, None
-        try:
-            if kind == "class":
-                return parse_class(values[0], self.class_names), None
-            if kind == "multilabel":
-                return parse_multilabel(values), None
-            if kind == "regression":
-                return parse_regression(values), None
-            if kind == "token":
-                return parse_tokens(values[0], len(sequence)), None
-            if kind == "pairs":
-                return parse_pairs(values[0], len(sequence)), None
-        except LabelFormatError as error:
-            return None, f"{self.columns_text()}: {error}"
-        raise ValueError(f"label_type {kind!r} has no labels to parse.")
-
-    def columns_text(self) -> str:
-        """Name the label column(s) for messages: ``column 'label'`` or ``columns 'a', 'b'``."""
-        if len(self.label_columns) == 1:
-            return f"column {self.label_columns[0]!r}"
-        return "columns " + ", ".join(repr(c) for c in self.label_columns)
+    if isinstance(label, str | bytes):
+        return None
+    if hasattr(label, "tolist"):
+        label = label.tolist()
+    values = label if isinstance(label, list | tuple) else [label]
+    try:
+        return [float(v) for v in values]
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,129 @@
+"""The checks entry point: everything checkable about a run, before any weights load.
+
+`check_run` is the one place where a task, its backbones and a data module meet before a
+stage runs. It flows one way, from here into the data module and the backbones' classes:
+
+1. tell the data module the task's label kind (`DataInterface.use_label_kind`);
+2. check that task, backbones, adapter and the data's columns fit (`check_compatibility`,
+   through the task's ``compatibility``) and the task's own options;
+3. check every sequence column against the alphabet of the backbone that reads it
+   (`DataInterface.check_sequences`), a fusion task's second and third columns too;
+4. check every label with the handler of the task's label kind (`task.label_problem`);
+5. hand the task's ``collate`` to the data module.
+
+What ``max_length`` cuts is said once the backbone is built, by `say_what_is_cut`, since
+only the built tokenizer knows how many tokens a sequence takes.
+The task never reads the data module's datasets, and the data module never reads the task.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING, Any
+
+from lightning.pytorch.utilities import rank_zero_warn
+
+from mg.core.alphabets import AlphabetCheck
+from mg.core.backbone import BackboneInterface, Capability
+from mg.core.compat import CompatibilityReport, target_class
+from mg.core.data import DataInterface, stage_name
+
+if TYPE_CHECKING:
+    from mg.core.task import TaskInterface
+
+
+def check_run(task: TaskInterface, datamodule: DataInterface, stage: Any) -> CompatibilityReport:
+    """Check parts, columns, every sequence and every label of ``stage``; hand over ``collate``.
+
+    Args:
+        task (TaskInterface): the task about to run.
+        datamodule (DataInterface): its data.
+        stage (Any): the Lightning stage (a name or Lightning's ``TrainerFn``).
+
+    Returns:
+        CompatibilityReport: the (compatible) report.
+
+    Raises:
+        IncompatibleError: the parts or the data's columns do not fit.
+        ValueError: an option, a sequence or a label is wrong (the message names the file,
+            row, id, column and value as written).
+    """
+    stage = stage_name(stage)
+    datamodule.use_label_kind(task.label_kind)
+    report = task.compatibility(datamodule, stage)
+    report.raise_if_incompatible()
+    task.check_options()
+    for column, backbone in task.sequence_backbones().items():
+        alphabet = backbone_alphabet(backbone)
+        if alphabet is not None and task.extra_characters():
+            alphabet = AlphabetCheck(alphabet.accepted + task.extra_characters())
+        if alphabet is not None:
+            name = getattr(target_class(backbone), "__name__", str(backbone))
+            datamodule.check_sequences(stage, alphabet, name, column)
+    if "labels" in task.required_data_columns(stage):
+        datamodule.check_labels(stage, task.label_problem)
+    datamodule.collate_fn = task.collate
+    return report
+
+
+def backbone_options(backbone: Any) -> dict[str, Any]:
+    """Return the options a backbone callable builds with.
+
+    Its class's defaults, overridden by the options bound on the callable (as jsonargparse
+    binds them).
+    """
+    cls = target_class(backbone)
+    defaults: dict[str, Any] = {}
+    if cls is not None:
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        defaults = {p.name: p.default for p in parameters if p.default is not p.empty}
+    return defaults | (getattr(backbone, "keywords", None) or {})
+
+
+def backbone_alphabet(backbone: Any) -> AlphabetCheck | None:
+    """Return the characters a backbone callable accepts, known without building it.
+
+    Read from its ``alphabet`` and ``unknown`` options (set or default), else from the
+    class (``residues``, ``extra_residues``); None when the backbone reads any character
+    (``unknown="map"``) or learns its alphabet only from a tokenizer it loads.
+    """
+    cls = target_class(backbone)
+    if cls is None or not issubclass(cls, BackboneInterface):
+        return None
+    options = backbone_options(backbone)
+    if options.get("unknown") == "map":
+        return None
+    if options.get("alphabet"):
+        return AlphabetCheck(options["alphabet"] + cls.extra_residues)
+    declared = cls.declared_alphabet()
+    return AlphabetCheck(declared) if declared else None
+
+
+def say_what_is_cut(backbone: BackboneInterface, datamodule: DataInterface) -> None:
+    """Say once, before any step, how many sequences of each split ``max_length`` cuts.
+
+    Args:
+        backbone (BackboneInterface): the built backbone (its tokenizer counts tokens).
+        datamodule (DataInterface): the data whose set-up splits to measure.
+    """
+    limit = backbone.get_max_context()
+    per_residue = Capability.PER_RESIDUE_TOKENS in backbone.capabilities
+    specials = len(backbone.tokenize([backbone.accepted_characters()[:1] or "A"])[0]) - 1
+    notes = []
+    for split, sequences in datamodule.split_sequences().items():
+        # A token covers at least one residue: only these can reach the limit.
+        long = [s for s in sequences if len(s) + specials > limit]
+        if not per_residue and long:
+            long = [
+                s for s, ids in zip(long, backbone.tokenize(long), strict=True) if len(ids) >= limit
+            ]
+        if long:
+            longest = max(len(s) for s in long)
+            share = f"{len(long)} of {len(sequences)} {split} sequences"
+            notes.append(f"{share} (longest {longest} residues)")
+    if notes:
+        rank_zero_warn(
+            f"max_length={limit} tokens (special tokens included) cuts {'; '.join(notes)}: "
+            "only their first residues are read. To keep them whole raise the backbone's "
+            "max_length (up to what the model was trained on) or split long sequences."
+        )
