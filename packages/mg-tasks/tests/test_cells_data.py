@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from cell_helpers import GENES, MARKERS, ensembl_id, marker_cells, write_h5ad, write_soma
 from scipy import sparse
 from torch.utils.data import DataLoader
 
@@ -23,6 +22,14 @@ from mg.tasks.data.cells import (
     group_split,
     open_cells,
     stratified_split,
+)
+from mg.tasks.data.cells.synthetic import (
+    GENES,
+    MARKERS,
+    ensembl_id,
+    marker_cells,
+    write_h5ad,
+    write_soma,
 )
 
 

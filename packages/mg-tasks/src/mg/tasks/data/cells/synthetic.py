@@ -1,4 +1,9 @@
-"""A generated single-cell data set whose cell type depends on a few marker genes."""
+"""A generated single-cell data set whose cell type depends on a few marker genes.
+
+For tests, tutorials and benchmarks: raw counts (Poisson noise), three cell types each
+marked by two genes, donors and ages in obs, symbols in the var index and made-up
+Ensembl ids (with version suffixes) in ``var["gene_ids"]``. Needs the cells extra.
+"""
 
 from __future__ import annotations
 
