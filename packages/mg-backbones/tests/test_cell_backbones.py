@@ -8,9 +8,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mg.backbones.cells.aido_cell import AIDOCell, AIDOCellTiny, prepare_counts
+from mg.backbones.cells.aido_cell import AIDOCell, AIDOCell3M, AIDOCellTiny, prepare_counts
 from mg.backbones.cells.baseline import ExpressionBaseline
-from mg.backbones.cells.common import gene_vocabulary
 from mg.backbones.loading import BackboneLoadError
 from mg.core import InputKind
 
@@ -69,10 +68,14 @@ def test_a_genes_output_depends_on_other_genes_but_not_on_batch_mates(
     torch.testing.assert_close(alone.last_hidden_state[0], before[1], atol=1e-6, rtol=0)
 
 
-def test_published_gene_list_ships_with_the_package() -> None:
-    vocabulary = gene_vocabulary(None, None, default="aido_cell_genes.txt", who="AIDOCell")
+def test_genes_are_known_from_options_before_any_weights_load() -> None:
+    vocabulary = AIDOCell3M.declared_gene_vocabulary({})  # no download: the shipped list
     assert len(vocabulary) == 19264
     assert vocabulary.genes[:2] == ("A1BG", "A1CF") and vocabulary.genes[-1] == "ZZZ3"
+    tiny = AIDOCellTiny.declared_gene_vocabulary({"genes": GENES})
+    assert tiny is not None and tiny.genes == tuple(GENES)
+    assert AIDOCellTiny.declared_gene_vocabulary({}) is None  # the task will supply them
+    assert ExpressionBaseline.declared_gene_vocabulary({}) is None
 
 
 def test_checkpoint_with_other_weights_is_refused(tmp_path: Path) -> None:

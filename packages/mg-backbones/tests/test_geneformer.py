@@ -84,6 +84,8 @@ def test_geneformer_loads_a_saved_folder_with_pickled_dictionaries(tmp_path: Pat
     tiny = GeneformerTiny(genes=GENES, medians=list(MEDIANS.values()), finetune="frozen")
     tiny.model.save_pretrained(tmp_path)
     write_geneformer_pickles(tmp_path)
+    declared = Geneformer.declared_gene_vocabulary({"model_path": str(tmp_path)})
+    assert declared is not None and declared.genes == tuple(GENES)  # read before the model
     loaded = Geneformer(model_path=str(tmp_path), finetune="lora").eval()
     assert loaded.gene_vocabulary().genes == tuple(GENES)
     trainable = [n for n, p in loaded.named_parameters() if p.requires_grad]

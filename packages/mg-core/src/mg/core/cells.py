@@ -12,11 +12,11 @@ backbone's `CellBackboneInterface.batch_cells` turns a stack of them into model 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from torch import Tensor
 
@@ -137,6 +137,22 @@ class CellBackboneInterface(BackboneInterface):
     @abstractmethod
     def gene_vocabulary(self) -> GeneVocabulary:
         """Return the genes the model reads, in order (the data is aligned to them)."""
+
+    @classmethod
+    def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:
+        """Return the genes the backbone will read, from its options, before any weights load.
+
+        The data checks and the gene alignment run on it before the model is built. The
+        default says it cannot be known before building (None); backbones whose genes come
+        from an option or a shipped list override it.
+
+        Args:
+            options (Mapping[str, Any]): the backbone's keyword options as configured.
+
+        Returns:
+            GeneVocabulary | None: the genes, or None when only the built backbone knows them.
+        """
+        return None
 
     @abstractmethod
     def batch_cells(self, expression: Tensor) -> TokenizedBatch:

@@ -20,7 +20,7 @@ comparisons (see tools/make_aido_cell_fixtures.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Literal
 
@@ -367,6 +367,13 @@ class AIDOCell(CellBackboneInterface):
         """Return the genes the model reads, in order."""
         return self.vocabulary
 
+    @classmethod
+    def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:
+        """Return the ``genes`` option's vocabulary, else the published 19,264 genes."""
+        return gene_vocabulary(
+            options.get("genes"), None, default="aido_cell_genes.txt", who=cls.__name__
+        )
+
     def batch_cells(self, expression: Tensor) -> TokenizedBatch:
         """Prepare raw counts (`prepare_counts`); every position is real."""
         values = prepare_counts(expression)
@@ -490,3 +497,9 @@ class AIDOCellTiny(AIDOCell):
             torch.manual_seed(seed)
             model = AIDOCellModel(config)
         self._attach(model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
+
+    @classmethod
+    def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:
+        """Return the ``genes`` option's vocabulary; None when the task supplies the genes."""
+        genes = options.get("genes")
+        return None if genes is None else gene_vocabulary(genes, None, who=cls.__name__)

@@ -8,7 +8,7 @@ state per cell goes to the usual sequence adapters.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -77,6 +77,12 @@ class ExpressionBaseline(CellBackboneInterface):
     def gene_vocabulary(self) -> GeneVocabulary:
         """Return the genes read, in order."""
         return self.vocabulary
+
+    @classmethod
+    def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:
+        """Return the ``genes`` option's vocabulary; None when the task supplies the genes."""
+        genes = options.get("genes")
+        return None if genes is None else gene_vocabulary(genes, None, who=cls.__name__)
 
     def batch_cells(self, expression: Tensor) -> TokenizedBatch:
         """Normalise and log1p the cells; one position per cell."""

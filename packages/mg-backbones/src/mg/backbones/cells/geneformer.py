@@ -13,7 +13,7 @@ The dictionaries (gene → token id, gene → median) are read as data
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -207,6 +207,24 @@ class Geneformer(CellBackboneInterface):
         """Return the genes with both a token and a median (Ensembl ids)."""
         return self.cell_tokenizer.vocabulary
 
+    @classmethod
+    def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:
+        """Read the genes from the dictionaries (options, or a local model folder's files).
+
+        Returns None for a Hub id without dictionary options: only the download knows.
+        """
+        files = {name: options.get(name) for name in ("token_dictionary", "gene_median_dictionary")}
+        path = options.get("model_path") or cls.default_model_path
+        folder = Path(path).expanduser() if path else None
+        if folder is not None and folder.is_dir():
+            files = {name: given or _in_folder(folder, name) for name, given in files.items()}
+        if not all(files.values()):
+            return None
+        tokenizer = RankValueTokenizer.from_files(
+            files["token_dictionary"], files["gene_median_dictionary"], max_length=2
+        )
+        return tokenizer.vocabulary
+
     def batch_cells(self, expression: Tensor) -> TokenizedBatch:
         """Rank each cell's genes into tokens and pad the batch."""
         return self.cell_tokenizer.batch(expression)
@@ -322,3 +340,9 @@ class GeneformerTiny(Geneformer):
         self._attach(
             tokenizer, model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules
         )
+
+    @classmethod
+    def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:
+        """Return the ``genes`` option's vocabulary; None when the task supplies the genes."""
+        genes = options.get("genes")
+        return None if genes is None else GeneVocabulary.from_names(list(genes))
