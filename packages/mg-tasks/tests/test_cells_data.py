@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -239,3 +240,29 @@ def test_dataset_batches_are_one_read_with_labels_and_survive_pickling(
         expected = dense(adata)[row, [GENES.index(g) for g in MARKERS["B cell"]]]
         np.testing.assert_array_equal(sample["expression"], expected)
         assert sample["labels"] == [adata.obs["cell_type"].iloc[row], adata.obs["age"].iloc[row]]
+
+
+def test_h5ad_obs_filter_selects_the_same_cells_as_soma(adata: Any, files: Any) -> None:
+    text = "cell_type in ['B cell', 'monocyte'] and not donor == 'donor3' and age >= 30"
+    from_file = H5adSource(files[0], obs_filter=text)
+    from_soma = SomaSource(files[1], obs_filter=text)
+    assert from_file.ids == from_soma.ids and 0 < len(from_file) < len(adata)
+    rows = np.arange(len(from_file))
+    np.testing.assert_array_equal(
+        from_file.read_rows(rows).toarray(), from_soma.read_rows(rows).toarray()
+    )
+    np.testing.assert_array_equal(from_file.read_rows(rows).toarray(), dense(adata[from_file.ids]))
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("tissue == 'blood'", "names 'tissue', which is not an obs column"),
+        ("__import__('os').system('x') == 0", "is not an obs column name"),
+        ("cell_type = 'B'", "cannot be read"),
+    ],
+)
+def test_h5ad_obs_filter_is_parsed_never_run(files: Any, text: str, why: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(why)) as error:
+        H5adSource(files[0], obs_filter=text)
+    assert "cells.h5ad" in str(error.value) and "\n" not in str(error.value)

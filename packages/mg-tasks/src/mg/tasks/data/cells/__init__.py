@@ -3,7 +3,8 @@
 The parts, each usable alone:
 
 - `open_cells` / `H5adSource` / `SomaSource`: cells with ids, obs, var and rows read on
-  demand (needs the ``cells`` extra: ``pip install 'mg-tasks[cells]'``);
+  demand, an obs value filter written the same for both (needs the ``cells`` extra:
+  ``pip install 'mg-tasks[cells]'``);
 - `GeneAlignment`: the data's genes matched to a backbone's `GeneVocabulary`;
 - `check_expression`, `check_label_columns`: one-line errors before any weights load;
 - `group_split`, `stratified_split`: seeded splits independent of storage order;

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from mg.tasks.data.cells.obs_filter import filter_rows
 from mg.tasks.data.cells.source import EXTRA_HINT, CellSource
 
 
@@ -31,9 +32,13 @@ class H5adSource(CellSource):
     Args:
         path (str | Path): the file.
         layer (str | None): the layer holding the expression to read; None reads ``X``.
+        obs_filter (str | None): keep only the cells that pass this filter, written as
+            for SOMA (``"tissue == 'blood' and donor in ['d1', 'd2']"``).
     """
 
-    def __init__(self, path: str | Path, layer: str | None = None) -> None:
+    def __init__(
+        self, path: str | Path, layer: str | None = None, obs_filter: str | None = None
+    ) -> None:
         super().__init__()
         self.path = Path(path)
         self.where = str(path)
@@ -47,6 +52,11 @@ class H5adSource(CellSource):
             self._obs = _indexed_as_text(io.read_elem(file["obs"]))
             self._var = _indexed_as_text(io.read_elem(file["var"]))
             self._check_matrix(file)
+        # Positions in the file of the cells kept; obs holds those cells alone.
+        self._file_rows = np.arange(len(self._obs))
+        if obs_filter is not None:
+            self._file_rows = filter_rows(self._obs, obs_filter, self.where)
+            self._obs = self._obs.iloc[self._file_rows]
         self._file: Any = None
         self._matrix: Any = None
 
@@ -111,7 +121,7 @@ class H5adSource(CellSource):
         return ("_file", "_matrix")
 
     def _read(self, rows: np.ndarray) -> sparse.csr_matrix:
-        block = self._matrix[rows]
+        block = self._matrix[self._file_rows[rows]]
         return block.tocsr() if sparse.issparse(block) else sparse.csr_matrix(block)
 
 
