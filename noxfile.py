@@ -58,7 +58,7 @@ from workspace import (  # noqa: E402
 TEST_EXTRAS = {
     "mg-core": ["testing"],
     "mg-backbones": ["peft"],
-    "mg-tasks": ["parquet"],
+    "mg-tasks": ["parquet", "cells"],
     "mg-cli": ["parquet", "report"],
 }
 
@@ -365,7 +365,7 @@ def matrix_gpu(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def integration(session: nox.Session) -> None:
     """The mg command end to end (including a 2-process DDP fit on CPU) and cross-package tests."""
-    _sync(session, "--all-packages", "--group", "dev")
+    _sync(session, "--all-packages", "--group", "dev", "--extra", "cells")
     _pytest(session, "tests", "--ignore=tests/matrix", "--ignore=tests/docs")
 
 

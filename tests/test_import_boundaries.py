@@ -17,7 +17,16 @@ PACKAGES = Path(__file__).parents[1] / "packages"
 ALLOWED = {
     "mg-core": {"torch", "lightning", "torchmetrics", "pytest"},
     "mg-adapters": {"torch", "mg.core"},
-    "mg-backbones": {"torch", "mg.core", "transformers", "tokenizers", "peft", "huggingface_hub"},
+    "mg-backbones": {
+        "torch",
+        "mg.core",
+        "transformers",
+        "tokenizers",
+        "peft",
+        "huggingface_hub",
+        "numpy",
+        "safetensors",
+    },
     "mg-tasks": {
         "torch",
         "lightning",
@@ -28,6 +37,11 @@ ALLOWED = {
         "numpy",
         "pyarrow",
         "datasets",
+        # The cells extra: .h5ad files and TileDB-SOMA experiments.
+        "scipy",
+        "anndata",
+        "h5py",
+        "tiledbsoma",
     },
 }
 

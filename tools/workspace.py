@@ -44,6 +44,7 @@ MAJOR_CAPS = {
 SHIPPED_DATA = {
     "mg-cli": ["mg/cli/configs/defaults.yaml", "mg/cli/configs/predict.yaml"],
     "mg-tasks": ["mg/tasks/examples/promoters_train.csv"],
+    "mg-backbones": ["mg/backbones/cells/data/aido_cell_genes.txt"],
 }
 
 

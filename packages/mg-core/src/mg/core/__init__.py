@@ -31,8 +31,10 @@ if TYPE_CHECKING:
         Capability,
         Modality,
     )
+    from mg.core.cells import CellBackboneInterface, GeneIdKind, GeneVocabulary
     from mg.core.compat import CompatibilityReport, IncompatibleError, check_compatibility
     from mg.core.data import DataInterface, LabelKind
+    from mg.core.inputs import InputKind
     from mg.core.padding import TokenizedBatch, pad_labels, pad_tokens
     from mg.core.task import LRSchedulerCallable, OptimizerCallable, TaskInterface
 
@@ -56,8 +58,10 @@ _EXPORTS = {
         "Capability",
         "Modality",
     ],
+    "mg.core.cells": ["CellBackboneInterface", "GeneIdKind", "GeneVocabulary"],
     "mg.core.compat": ["CompatibilityReport", "IncompatibleError", "check_compatibility"],
     "mg.core.data": ["DataInterface", "LabelKind"],
+    "mg.core.inputs": ["InputKind"],
     "mg.core.padding": ["TokenizedBatch", "pad_labels", "pad_tokens"],
     "mg.core.task": ["LRSchedulerCallable", "OptimizerCallable", "TaskInterface"],
 }
@@ -67,13 +71,17 @@ __all__ = [
     "BackboneInterface",
     "BackboneOutput",
     "Capability",
+    "CellBackboneInterface",
     "CompatibilityReport",
     "ConditionalGenerationAdapter",
     "ConditionalGenerationAdapterCallable",
     "DataInterface",
     "FusionAdapter",
     "FusionAdapterCallable",
+    "GeneIdKind",
+    "GeneVocabulary",
     "IncompatibleError",
+    "InputKind",
     "LRSchedulerCallable",
     "LabelKind",
     "Modality",

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from mg.core.alphabets import AlphabetCheck, Invalid
+from mg.core.inputs import InputKind
 from mg.core.padding import RaggedIds, TokenizedBatch, pad_ragged
 
 ROLES = ("pad", "mask", "cls", "eos", "unk")
@@ -93,6 +94,8 @@ class BackboneInterface(nn.Module, ABC):
             example ``{"num_labels": 3}``); values the user sets win over these.
 
     Class attributes:
+        input_kind: what a sample is for this backbone: a sequence, or a cell's expression
+            over genes (`mg.core.cells.CellBackboneInterface`).
         modality: the sequences this backbone reads.
         capabilities: what it can do, checked by `mg.core.compat` before anything loads.
         residues: the alphabet; generation samples from tokens made of these alone. None
@@ -102,6 +105,7 @@ class BackboneInterface(nn.Module, ABC):
             token, for the default lookups.
     """
 
+    input_kind: ClassVar[InputKind] = InputKind.SEQUENCE
     modality: ClassVar[Modality] = Modality.OTHER
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     residues: ClassVar[str | None] = None

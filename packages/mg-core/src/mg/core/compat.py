@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from mg.core.backbone import BackboneInterface, Capability
 from mg.core.data import STAGES, stage_name
+from mg.core.inputs import INPUT_NOUNS, InputKind
 
 if TYPE_CHECKING:
     from mg.core.data import DataInterface
@@ -140,6 +141,7 @@ def check_compatibility(
     else:
         needs = task_cls.required_capabilities()
         reasons += _capability_reasons(task_cls.__name__, needs, backbone_cls)
+        reasons += input_kind_reasons(task_cls, backbone_cls, data)
     reasons += adapter_reasons(task_cls, adapter_cls)
     if adapter_cls is not None and is_backbone:
         needs = frozenset(getattr(adapter_cls, "required_capabilities", frozenset()))
@@ -167,6 +169,47 @@ def _capability_reasons(
         what, fix = CAPABILITY_NEEDS[capability]
         reasons.append(
             f"{who} needs a backbone with {what}; {backbone_cls.__name__} has none: {fix}."
+        )
+    return reasons
+
+
+def task_input_kinds(task_cls: type) -> frozenset[InputKind]:
+    """Return the input kinds a task reads: its ``input_kinds``, else sequences alone."""
+    return frozenset(getattr(task_cls, "input_kinds", (InputKind.SEQUENCE,)))
+
+
+def data_input_kind(data: Any) -> InputKind:
+    """Return the input kind a data module yields: its ``input_kind``, else sequences."""
+    return InputKind(getattr(data, "input_kind", InputKind.SEQUENCE))
+
+
+def input_kind_reasons(
+    task_cls: type, backbone_cls: type[BackboneInterface], data: Any = None
+) -> list[str]:
+    """List why a backbone's input kind does not fit the task or the data (empty when it does).
+
+    Args:
+        task_cls (type): the task class (``input_kinds``, default sequences alone).
+        backbone_cls (type[BackboneInterface]): the backbone class (``input_kind``).
+        data (Any): the data module, or None (``input_kind``, default sequences).
+
+    Returns:
+        list[str]: at most one reason for the task and one for the data.
+    """
+    kind = InputKind(backbone_cls.input_kind)
+    reasons = []
+    kinds = task_input_kinds(task_cls)
+    if kind not in kinds:
+        reads = " or ".join(INPUT_NOUNS[k] for k in sorted(kinds))
+        reasons.append(
+            f"{task_cls.__name__} reads {reads}, but {backbone_cls.__name__} reads "
+            f"{INPUT_NOUNS[kind]}: choose a backbone for {reads} (`mg list backbones`)."
+        )
+    if data is not None and (given := data_input_kind(data)) is not kind:
+        reasons.append(
+            f"{backbone_cls.__name__} reads {INPUT_NOUNS[kind]}, but {type(data).__name__} "
+            f"yields {INPUT_NOUNS[given]}: give it a data module that yields {INPUT_NOUNS[kind]}, "
+            f"or a backbone that reads {INPUT_NOUNS[given]}."
         )
     return reasons
 

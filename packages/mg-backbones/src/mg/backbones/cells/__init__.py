@@ -1,0 +1,1 @@
+"""Cell backbones: a baseline projection, AIDO.Cell and Geneformer."""
