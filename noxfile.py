@@ -56,7 +56,7 @@ from workspace import (  # noqa: E402
 TEST_EXTRAS = {
     "mg-core": ["testing"],
     "mg-backbones": ["peft"],
-    "mg-tasks": ["parquet"],
+    "mg-tasks": ["parquet", "genome"],
     "mg-cli": ["parquet", "report"],
 }
 
