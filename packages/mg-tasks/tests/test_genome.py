@@ -107,7 +107,7 @@ def test_other_chromosome_spelling_is_mapped_and_said_once(
     with caplog.at_level(logging.INFO):
         variants = read_variants(vcf, Reference(fasta))
     assert [v.ref_chrom for v in variants] == ["chr1", "chr1", "chr2"]
-    assert [v.key for v in variants][0].startswith("1:10:")  # outputs keep the VCF's names
+    assert variants[0].key.startswith("1:10:")  # outputs keep the VCF's names
     said = [r.getMessage() for r in caplog.records if "mapped" in r.getMessage()]
     assert len(said) == 1 and "'1'" in said[0] and "'chr1'" in said[0], said
 
@@ -182,7 +182,13 @@ def test_variant_samples_hold_window_mutation_and_labels(
     records = [
         ("chr1", 60, chrom[59], ("A" if chrom[59] != "A" else "C",), {"CLNSIG": "Pathogenic"}),
         insertion,
-        ("chr2", 2, genome["chr2"][1], ("A" if genome["chr2"][1] != "A" else "C",), {"CLNSIG": "Benign"}),
+        (
+            "chr2",
+            2,
+            genome["chr2"][1],
+            ("A" if genome["chr2"][1] != "A" else "C",),
+            {"CLNSIG": "Benign"},
+        ),
     ]
     vcf = write_vcf(tmp_path / "clin.vcf.gz", LENGTHS, records, info={"CLNSIG": ("1", "String")})
     with caplog.at_level(logging.INFO):
@@ -245,7 +251,13 @@ def test_bed_intervals_and_their_errors(tmp_path: Path, fasta: Path) -> None:
     reference = Reference(fasta)
     bed = write_bed(tmp_path / "r.bed", [("chr1", 10, 30, "a", 0, "-"), ("2", 0, 5)])
     first, second = read_bed(bed, reference)
-    assert (first.start, first.end, first.name, first.strand, first.center) == (10, 30, "a", "-", 19)
+    assert (first.start, first.end, first.name, first.strand, first.center) == (
+        10,
+        30,
+        "a",
+        "-",
+        19,
+    )
     assert second.ref_chrom == "chr2" and second.name == "2:0-5" and second.line == 3
     for row, expected in [
         (("chr1", 30, 10), "start 30 and end 10"),
