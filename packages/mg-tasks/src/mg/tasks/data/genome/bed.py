@@ -34,8 +34,11 @@ class Interval:
 
     @property
     def center(self) -> int:
-        """The 0-based middle position (left of the middle for even lengths)."""
-        return (self.start + self.end - 1) // 2
+        """The 0-based middle position (right of the middle for even lengths).
+
+        A window of the interval's own length centred here covers the interval exactly.
+        """
+        return (self.start + self.end) // 2
 
 
 def read_bed(path: str | Path, reference: Reference) -> list[Interval]:
