@@ -28,6 +28,10 @@ ALLOWED = {
         "numpy",
         "pyarrow",
         "datasets",
+        # The genome extra (reference FASTA, VCF, bigWig), imported where it is used.
+        "pyfaidx",
+        "pysam",
+        "pyBigWig",
     },
 }
 
