@@ -256,7 +256,7 @@ def test_bed_intervals_and_their_errors(tmp_path: Path, fasta: Path) -> None:
         30,
         "a",
         "-",
-        19,
+        20,
     )
     assert second.ref_chrom == "chr2" and second.name == "2:0-5" and second.line == 3
     for row, expected in [
