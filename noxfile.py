@@ -58,7 +58,7 @@ from workspace import (  # noqa: E402
 TEST_EXTRAS = {
     "mg-core": ["testing"],
     "mg-backbones": ["peft"],
-    "mg-tasks": ["parquet", "cells"],
+    "mg-tasks": ["parquet", "cells", "genome"],
     "mg-cli": ["parquet", "report"],
 }
 

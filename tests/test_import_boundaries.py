@@ -42,6 +42,10 @@ ALLOWED = {
         "anndata",
         "h5py",
         "tiledbsoma",
+        # The genome extra (reference FASTA, VCF, bigWig), imported where it is used.
+        "pyfaidx",
+        "pysam",
+        "pyBigWig",
     },
 }
 

@@ -166,6 +166,9 @@ class _VariantScorer(TaskInterface):
     needs_capabilities = frozenset({Capability.PER_RESIDUE_TOKENS})
     score_rises_with_damage: ClassVar[bool] = False
     """True when a higher score means a more damaging variant."""
+    scores_indels: ClassVar[bool] = False
+    """True when samples flagged ``"indel"`` (an insertion or deletion given as the
+    variant's own window, as genome-coordinate data writes them) are scored correctly."""
 
     def __init__(
         self, backbone: BackboneCallable, *, labels: VariantLabels = "binary", **kwargs: Any
@@ -228,10 +231,20 @@ class _VariantScorer(TaskInterface):
             origin = getattr(dataset, "origin", None)
             for index in range(len(dataset)):  # type: ignore[arg-type]
                 sample = dataset[index]
-                problem = variant_problem(sample)
+                problem = self.sample_problem(sample)
                 if problem is not None:
                     where = origin(index) if callable(origin) else f"item {index}"
                     raise ValueError(f"{where} (id {sample.get('ids')!r}): {problem}")
+
+    def sample_problem(self, sample: Sample) -> str | None:
+        """Say what is wrong with a sample's variant for this scorer, or None."""
+        if sample.get("indel") and not self.scores_indels:
+            return (
+                f"{sample.get('variant', 'the variant')} is an insertion or deletion, and "
+                f"{type(self).__name__} scores substitutions only: score it with "
+                "VariantEmbeddingDistance, or leave it out of the data"
+            )
+        return variant_problem(sample)
 
     # ----------------------------------------------------------------- model
     def configure_model(self) -> None:
@@ -263,7 +276,7 @@ class _VariantScorer(TaskInterface):
         kept = packed.sum(1)
         sites: list[tuple[int, int, int, int]] = []
         for variant, sample in enumerate(samples):
-            problem = variant_problem(sample)
+            problem = self.sample_problem(sample)
             if problem is not None:
                 raise ValueError(f"id {sample.get('ids')!r}: {problem}")
             row = row_of[sample["sequences"]]
@@ -433,6 +446,7 @@ class VariantEmbeddingDistance(_VariantScorer):
     """
 
     score_rises_with_damage = True
+    scores_indels = True  # the variant's window is encoded whole, whatever its alignment
 
     def __init__(
         self,
