@@ -57,7 +57,7 @@ TEST_EXTRAS = {
     "mg-core": ["testing"],
     "mg-backbones": ["peft"],
     "mg-tasks": ["parquet"],
-    "mg-cli": ["parquet", "report"],
+    "mg-cli": ["parquet", "report", "sweep"],
 }
 
 
