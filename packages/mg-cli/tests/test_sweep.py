@@ -145,7 +145,7 @@ def test_a_bad_space_is_one_line_before_any_trial(
     tmp_path: Path, parameters: dict, named: str
 ) -> None:
     config, path = _setup(tmp_path, {"parameters": parameters})
-    status, out, err = _sweep("--config", str(config), "--space", str(path), "--trials", "2")
+    status, _, err = _sweep("--config", str(config), "--space", str(path), "--trials", "2")
     assert status != 0
     assert named in err
     assert str(path) in err

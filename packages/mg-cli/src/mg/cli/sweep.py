@@ -110,8 +110,8 @@ def _component(module: Any, spec: dict[str, Any] | None, kind: str, space: Space
     cls = getattr(module, spec["name"], None)
     if not isinstance(cls, type):
         raise ValueError(
-            f"{space.source}: {kind}: {spec['name']!r} is not an optuna.{module.__name__.split('.')[-1]} "
-            "class (e.g. MedianPruner, TPESampler)."
+            f"{space.source}: {kind}: {spec['name']!r} is not a class of {module.__name__} "
+            "(e.g. MedianPruner, TPESampler)."
         )
     try:
         return cls(**options)
@@ -228,7 +228,8 @@ def write_results(optuna: Any, study: Any, folder: Path, space: Space, root_name
             loaded.pop("ckpt_path", None)
             header = (
                 f"# The best trial ({best.number}, {space.metric}={best.value:.6g}) of the "
-                f"sweep in {folder}.\n# Train it again with: mg fit --config {folder / 'best.yaml'}\n"
+                f"sweep in {folder}.\n"
+                f"# Train it again with: mg fit --config {folder / 'best.yaml'}\n"
             )
             (folder / "best.yaml").write_text(header + yaml.safe_dump(loaded, sort_keys=False))
     return table
@@ -275,7 +276,9 @@ def main(args: list[str]) -> int:
         "default: SQLite in the sweep folder",
     )
     parser.add_argument(
-        "--study", default=DEFAULT_STUDY, help=f"the study name and folder (default {DEFAULT_STUDY})"
+        "--study",
+        default=DEFAULT_STUDY,
+        help=f"the study name and folder (default {DEFAULT_STUDY})",
     )
     options, rest = parser.parse_known_args(args)
     if options.trials < 1:

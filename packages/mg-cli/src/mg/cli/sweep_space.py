@@ -113,9 +113,7 @@ def _parameter(source: Path, path: Any, spec: Any) -> Parameter:
     if not isinstance(path, str) or not path or path.startswith("-") or " " in path:
         raise _fail(source, where, "write each option as on the command line, without dashes.")
     if not isinstance(spec, dict):
-        raise _fail(
-            source, where, "give {low: ..., high: ...} for a number or {choices: [...]}."
-        )
+        raise _fail(source, where, "give {low: ..., high: ...} for a number or {choices: [...]}.")
     if "choices" in spec:
         unknown = sorted(set(spec) - set(CHOICE_KEYS))
         if unknown:
