@@ -33,7 +33,7 @@ def _imbalanced_csv(path: Path, n: int, positives: int, seed: int) -> Path:
 
 def _minority_recall(folder: Path, capfd: pytest.CaptureFixture[str], **options: object) -> float:
     folder.mkdir()
-    train = _imbalanced_csv(folder / "train.csv", 200, 16, 0)
+    train = _imbalanced_csv(folder / "imbalanced_train.csv", 200, 16, 0)
     held_out = _imbalanced_csv(folder / "held_out.csv", 40, 20, 1)
     config = write_config(
         folder,
