@@ -56,8 +56,10 @@ def _minority_recall(folder: Path, capfd: pytest.CaptureFixture[str], **options:
     ]
     outputs = load_test_outputs(tested)
     assert outputs is not None
+    scores = outputs["scores"]
+    p_minority = scores[:, 1] if scores.dim() == 2 else scores
     positive = outputs["labels"] == 1
-    return float((outputs["scores"][positive] > 0.5).float().mean())
+    return float((p_minority[positive] > 0.5).float().mean())
 
 
 def test_balanced_class_weights_are_said_once_and_raise_minority_recall(
