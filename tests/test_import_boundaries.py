@@ -17,7 +17,15 @@ PACKAGES = Path(__file__).parents[1] / "packages"
 ALLOWED = {
     "mg-core": {"torch", "lightning", "torchmetrics", "pytest"},
     "mg-adapters": {"torch", "mg.core"},
-    "mg-backbones": {"torch", "mg.core", "transformers", "tokenizers", "peft", "huggingface_hub"},
+    "mg-backbones": {
+        "torch",
+        "mg.core",
+        "transformers",
+        "tokenizers",
+        "peft",
+        "huggingface_hub",
+        "safetensors",
+    },
     "mg-tasks": {
         "torch",
         "lightning",
