@@ -197,3 +197,37 @@ def test_two_processes_sharing_one_storage_run_disjoint_trials(tmp_path: Path) -
         assert lr == pytest.approx(trial.params[LR])
     runs = sorted(p.name for p in (tmp_path / "runs" / "test" / "sweep").glob("trial_*"))
     assert runs == [f"trial_{n:04d}" for n in range(len(trials))]
+
+
+def test_an_interrupted_sweep_reruns_the_cut_trial_from_its_last_checkpoint(
+    tmp_path: Path,
+) -> None:
+    stop = {
+        "class_path": "cli_helpers.StopAt",
+        "init_args": {"epoch": 1, "batch": 2, "signal_name": "SIGTERM"},
+    }
+    keep = {
+        "class_path": "mg.cli.callbacks.BestAndLastCheckpoint",
+        "init_args": {"monitor": "val_loss", "mode": "min"},
+    }
+    config, path = _setup(tmp_path, **{"trainer.max_epochs": 2, "trainer.callbacks": [keep, stop]})
+    args = ["--config", str(config), "--space", str(path), "--trials", "1"]
+    process = _mg_sweep(tmp_path, *args)
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 130, err
+    assert "run the same command again to go on" in err
+
+    calm = write_config(tmp_path, **{"trainer.max_epochs": 2, "trainer.callbacks": [keep]})
+    status, out, err = _sweep("--config", str(calm), "--space", str(path), "--trials", "1")
+    assert status == 0, err
+    assert "Trial 0 was interrupted; it runs again first." in out
+    study = optuna.load_study(
+        study_name="sweep",
+        storage=f"sqlite:///{tmp_path / 'runs' / 'test' / 'sweep' / 'optuna.db'}",
+    )
+    cut, again = study.get_trials()
+    assert cut.state == optuna.trial.TrialState.FAIL
+    assert again.state == optuna.trial.TrialState.COMPLETE
+    assert again.params == cut.params
+    assert again.user_attrs["resume_from"].endswith("trial_0000/checkpoints/last.ckpt")
+    assert "Resuming fit from" in err

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ def _optuna() -> Any:
             "mg sweep needs Optuna: pip install 'mg-cli[sweep]' (or pip install optuna)."
         ) from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Heartbeats and stale-trial checks are marked experimental; mg relies on them knowingly.
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     return optuna
 
 
