@@ -38,10 +38,10 @@ def _minority_recall(folder: Path, capfd: pytest.CaptureFixture[str], **options:
     config = write_config(
         folder,
         **{
-            "trainer.max_epochs": 2,
+            "trainer.max_epochs": 4,
             "model.init_args.optimizer": {
                 "class_path": "torch.optim.AdamW",
-                "init_args": {"lr": 0.02},
+                "init_args": {"lr": 0.1},
             },
             "data.init_args.train_file": str(train),
             "data.init_args.val_file": str(held_out),
