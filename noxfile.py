@@ -59,7 +59,7 @@ TEST_EXTRAS = {
     "mg-core": ["testing"],
     "mg-backbones": ["peft"],
     "mg-tasks": ["parquet", "cells", "genome"],
-    "mg-cli": ["parquet", "report"],
+    "mg-cli": ["parquet", "report", "sweep"],
 }
 
 

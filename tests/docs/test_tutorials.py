@@ -42,6 +42,8 @@ SHORTER = {
 }
 # mg cv fits and tests every fold: shorten both.
 SHORTER["cv"] = [*SHORTER["fit"], *SHORTER["test"]]
+# mg sweep fits every trial: shorten each.
+SHORTER["sweep"] = SHORTER["fit"]
 
 
 def _run_shell_line(line: str) -> None:
@@ -54,7 +56,7 @@ def _run_shell_line(line: str) -> None:
     assert words[0] == "mg", f"the tutorial test cannot run {line!r}; mark the block otherwise"
     command = words[1]
     # Only the training commands take trainer options; `mg report` and the like run as written.
-    extra = [*COMMON, *SHORTER.get(command, [])] if command in (*TRAINING, "cv") else []
+    extra = [*COMMON, *SHORTER.get(command, [])] if command in (*TRAINING, "cv", "sweep") else []
     status = mg_main([*words[1:], *extra])
     assert status == 0, f"`{line}` exited {status}"
 

@@ -8,10 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 from cli_helpers import write_config
-from transformers import get_cosine_schedule_with_warmup, get_linear_schedule_with_warmup
+from transformers import (
+    get_constant_schedule_with_warmup,
+    get_cosine_schedule_with_warmup,
+    get_linear_schedule_with_warmup,
+)
 
 from mg.cli.main import main
-from mg.tasks import CosineWarmupLR, LinearWarmupLR
+from mg.tasks import ConstantWarmupLR, CosineWarmupLR, LinearWarmupLR
 
 BASE_LR = 0.01
 
@@ -29,6 +33,11 @@ def _rates(scheduler: torch.optim.lr_scheduler.LRScheduler, steps: int) -> list[
     return rates
 
 
+def _constant(optimizer: torch.optim.Optimizer, warmup: int, total: int) -> object:
+    """transformers' constant schedule takes no run length."""
+    return get_constant_schedule_with_warmup(optimizer, warmup)
+
+
 @pytest.mark.parametrize(
     ("ours", "reference", "options", "warmup"),
     [
@@ -36,6 +45,8 @@ def _rates(scheduler: torch.optim.lr_scheduler.LRScheduler, steps: int) -> list[
         (LinearWarmupLR, get_linear_schedule_with_warmup, {"warmup_ratio": 0.1}, 5),
         (CosineWarmupLR, get_cosine_schedule_with_warmup, {"warmup_steps": 7}, 7),
         (CosineWarmupLR, get_cosine_schedule_with_warmup, {"warmup_ratio": 0.0}, 0),
+        (ConstantWarmupLR, _constant, {"warmup_steps": 7}, 7),
+        (ConstantWarmupLR, _constant, {"warmup_ratio": 0.1}, 5),
     ],
 )
 def test_schedules_follow_the_transformers_curves_step_by_step(
@@ -72,8 +83,17 @@ def test_unclear_warmup_options_are_refused_with_the_fix() -> None:
         LinearWarmupLR(_optimizer(), warmup_steps=5).set_total_steps(float("inf"))  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("schedule", "options", "factors"),
+    [
+        # Warmup over 3 of the 6 steps, then linear decay that would reach 0 at step 6.
+        ("LinearWarmupLR", {"warmup_ratio": 0.5}, (0, 1 / 3, 2 / 3, 1, 2 / 3, 1 / 3)),
+        # Warmup over 2 steps, then the base rate to the end.
+        ("ConstantWarmupLR", {"warmup_steps": 2}, (0, 1 / 2, 1, 1, 1, 1)),
+    ],
+)
 def test_a_schedule_named_in_yaml_steps_every_optimizer_step_over_the_whole_run(
-    tmp_path: Path,
+    tmp_path: Path, schedule: str, options: dict, factors: tuple[float, ...]
 ) -> None:
     # 48 training rows in batches of 8, two epochs, two batches per step: 6 optimizer steps.
     config = write_config(
@@ -93,8 +113,8 @@ def test_a_schedule_named_in_yaml_steps_every_optimizer_step_over_the_whole_run(
                 "init_args": {"lr": BASE_LR},
             },
             "model.init_args.lr_scheduler": {
-                "class_path": "LinearWarmupLR",
-                "init_args": {"warmup_ratio": 0.5},
+                "class_path": schedule,
+                "init_args": options,
             },
         },
     )
@@ -106,6 +126,5 @@ def test_a_schedule_named_in_yaml_steps_every_optimizer_step_over_the_whole_run(
             int(r["step"]): float(r["lr-SGD"]) for r in csv.DictReader(handle) if r["lr-SGD"]
         }
     rates = [by_step[step] for step in sorted(by_step)]
-    # Warmup over 3 of the 6 steps, then linear decay that would reach 0 at step 6.
-    expected = [BASE_LR * f for f in (0, 1 / 3, 2 / 3, 1, 2 / 3, 1 / 3)]
+    expected = [BASE_LR * f for f in factors]
     assert rates == pytest.approx(expected)

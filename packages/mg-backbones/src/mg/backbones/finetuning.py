@@ -13,12 +13,15 @@ pretrained weights when the task is rebuilt.
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 from torch import nn
+
+from mg.backbones.peft_format import CONFIG_ATTRIBUTE
 
 FinetuneMode = Literal["full", "frozen", "lora"]
 """How a backbone's weights are trained."""
@@ -50,6 +53,11 @@ class LoraSettings:
         modules_to_save (tuple[str, ...] | None): names (or name suffixes) of modules
             trained in full beside the LoRA layers (e.g. a classifier or the embeddings);
             they are kept in checkpoints and in merged exports.
+        use_dora (bool): DoRA: learn each adapted weight's magnitude apart from the
+            low-rank update of its direction.
+        init_from (str | None): a PEFT adapter folder (``adapter_config.json`` and
+            ``adapter_model.safetensors``) to start from; its config then sets the rank,
+            alpha, targets and variants (see `mg.backbones.peft_format`).
     """
 
     r: int = 8
@@ -60,6 +68,8 @@ class LoraSettings:
     use_rslora: bool = False
     target_pattern: str | None = None
     modules_to_save: tuple[str, ...] | None = None
+    use_dora: bool = False
+    init_from: str | None = None
 
 
 def _import_peft() -> Any:
@@ -101,6 +111,8 @@ def apply_lora(model: nn.Module, settings: LoraSettings) -> list[str]:
             not in the model.
     """
     peft = _import_peft()
+    if settings.init_from is not None:
+        return _apply_saved_lora(model, settings)
     targets: list[str] | str | None = (
         list(settings.target_modules) if settings.target_modules else None
     )
@@ -118,6 +130,7 @@ def apply_lora(model: nn.Module, settings: LoraSettings) -> list[str]:
         lora_dropout=settings.dropout,
         target_modules=targets,
         use_rslora=settings.use_rslora,
+        use_dora=settings.use_dora,
         bias="none",
     )
     with torch.random.fork_rng(devices=[]):
@@ -133,6 +146,28 @@ def apply_lora(model: nn.Module, settings: LoraSettings) -> list[str]:
     # inject_adapter_in_model leaves a peft_config attribute; save_pretrained must not see it.
     if hasattr(model, "peft_config"):
         del model.peft_config
+    setattr(model, CONFIG_ATTRIBUTE, config)  # for save_peft_adapter
+    return _train_lora_only(model, saved)
+
+
+def _apply_saved_lora(model: nn.Module, settings: LoraSettings) -> list[str]:
+    """Start from a PEFT adapter folder: its LoRA layers and weights, its config."""
+    from mg.backbones.peft_format import load_peft_adapter
+
+    saved = _modules_to_save(model, settings.modules_to_save or ())
+    config = load_peft_adapter(model, settings.init_from, settings.seed)
+    targets = sorted(config.target_modules) if config.target_modules else "peft's default"
+    print(
+        f"LoRA from {settings.init_from}: r={config.r}, alpha={config.lora_alpha}, "
+        f"targets {targets}, use_dora={config.use_dora} (its adapter_config.json sets these; "
+        "lora_r, lora_alpha and lora_target_modules are not used).",
+        file=sys.stderr,
+        flush=True,
+    )
+    return _train_lora_only(model, saved)
+
+
+def _train_lora_only(model: nn.Module, saved: list[nn.Module]) -> list[str]:
     freeze(model)
     for name, parameter in model.named_parameters():
         if ".lora_" in name:

@@ -147,11 +147,13 @@ class TransformersBackbone(TokenizerBackbone):
         self.finetune = finetune
         freeze_unused(self.model)
         options = dict(lora_options or {})
-        unknown = sorted(set(options) - {"use_rslora", "target_pattern", "modules_to_save"})
+        taken = {"use_rslora", "target_pattern", "modules_to_save", "use_dora", "init_from"}
+        unknown = sorted(set(options) - taken)
         if unknown:
             raise ValueError(
-                f"lora_options has no {unknown}; it takes use_rslora, target_pattern and "
-                "modules_to_save (the rest are lora_r, lora_alpha, lora_dropout, "
+                f"lora_options has no {unknown}; it takes use_rslora, use_dora, init_from, "
+                "target_pattern and modules_to_save (the rest are lora_r, lora_alpha, "
+                "lora_dropout, "
                 "lora_target_modules)."
             )
         if options.get("modules_to_save") is not None:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 TRAINING = ("fit", "validate", "test", "predict")
-COMMANDS = ("init", *TRAINING, "cv", "export", "list", "check", "matrix", "report")
+COMMANDS = ("init", *TRAINING, "cv", "sweep", "export", "list", "check", "matrix", "report")
 
 HELP = """\
 usage: mg <command> [options]
@@ -27,6 +27,7 @@ Training (Lightning CLI; `mg <command> --help` lists every option):
   test       run the test split and report metrics
   predict    write predictions (TSV, Parquet or .pt) with their ids
   cv         k-fold cross-validation: every fold, then mean ± sd of the test metrics
+  sweep      hyperparameter search (Optuna): mg sweep --config my.yaml --space s.yaml --trials 20
   export     a trained task as a folder (Hugging Face backbone, safetensors, config)
 
 Inspecting:
@@ -88,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mg.cli.cv import main as cv_main
 
         return _guarded(cv_main, args[1:])
+    if command == "sweep":
+        from mg.cli.sweep import main as sweep_main
+
+        return _guarded(sweep_main, args[1:])
     if command == "export":
         from mg.cli.export import main as export_main
 

@@ -15,7 +15,7 @@ from mg.tasks.fusion import FusionClassification, FusionRegression
 from mg.tasks.masked_lm import MLM, Inference
 from mg.tasks.pairwise import PairwiseTokenClassification
 from mg.tasks.regression import SequenceRegression
-from mg.tasks.schedules import CosineWarmupLR, LinearWarmupLR
+from mg.tasks.schedules import ConstantWarmupLR, CosineWarmupLR, LinearWarmupLR
 from mg.tasks.variant_effect import VariantEmbeddingDistance, VariantLikelihoodRatio
 
 __version__ = version("mg-tasks")
@@ -24,6 +24,7 @@ __all__ = [
     "MLM",
     "ConditionalDiffusion",
     "ConditionalMLM",
+    "ConstantWarmupLR",
     "CosineWarmupLR",
     "Diffusion",
     "Embed",

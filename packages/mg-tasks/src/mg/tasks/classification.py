@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -46,6 +47,16 @@ from mg.tasks.batching import (
     pack_index,
     residue_mask,
     unpack,
+)
+from mg.core.label_values import as_int, preview
+from mg.tasks.losses import (
+    BALANCED,
+    balanced_class_weights,
+    balanced_pos_weight,
+    check_loss_options,
+    classification_loss,
+    multilabel_loss,
+    training_labels,
 )
 from mg.tasks.metrics import SelectOutput
 
@@ -119,9 +130,14 @@ class SequenceClassification(TaskInterface):
             ``(embedding_size, n_classes)``.
         n_classes (int): number of classes (or of labels, with ``multilabel``).
         multilabel (bool): each sequence carries any subset of the labels.
-        class_weights (list[float] | None): per-class loss weights (cross-entropy
-            ``weight``); with ``multilabel``, the positive weight of each label.
+        class_weights (list[float] | Literal["balanced"] | None): per-class loss weights
+            (cross-entropy ``weight``); with ``multilabel``, the positive weight of each
+            label. ``"balanced"`` counts them from the training labels at fit start
+            (see `mg.tasks.losses`) and says them once.
         class_names (list[str] | None): names used for per-label metrics.
+        label_smoothing (float): share of each target spread over all classes (for
+            ``multilabel``, targets move to ``s/2`` and ``1 - s/2``).
+        focal_gamma (float): focal loss exponent; 0 (the default) is plain cross-entropy.
         **kwargs (Any): `TaskInterface` options (``optimizer``, ``lr_scheduler``, ...).
 
     Raises:
@@ -140,18 +156,52 @@ class SequenceClassification(TaskInterface):
         *,
         n_classes: int = 2,
         multilabel: bool = False,
-        class_weights: list[float] | None = None,
+        class_weights: list[float] | Literal["balanced"] | None = None,
         class_names: list[str] | None = None,
+        label_smoothing: float = 0.0,
+        focal_gamma: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(backbone, adapter, **kwargs)
-        _check_class_options(n_classes, class_weights, class_names, 1 if multilabel else 2)
+        self.balanced = class_weights == BALANCED
+        listed = None if self.balanced else class_weights
+        _check_class_options(n_classes, listed, class_names, 1 if multilabel else 2)
+        check_loss_options(label_smoothing, focal_gamma)
         self.n_classes = n_classes
         self.multilabel = multilabel
         self.label_kind = LabelKind.MULTILABEL if multilabel else LabelKind.CLASS
         self.class_names = list(class_names) if class_names is not None else None
-        weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
-        self.register_buffer("class_weights", weights, persistent=False)
+        self.label_smoothing = label_smoothing
+        self.focal_gamma = focal_gamma
+        if self.balanced:
+            # Counted from the training labels at fit start, and kept in the checkpoint so
+            # that validate and test score with the weights the model was trained with.
+            self.register_buffer("class_weights", torch.ones(n_classes), persistent=True)
+        else:
+            weights = torch.tensor(listed, dtype=torch.float32) if listed else None
+            self.register_buffer("class_weights", weights, persistent=False)
+
+    def on_fit_start(self) -> None:
+        """With ``class_weights: balanced``, count the training labels and say the weights."""
+        super().on_fit_start()
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if not self.balanced or datamodule is None:
+            return
+        labels = training_labels(datamodule)
+        if self.multilabel:
+            weights = balanced_pos_weight(labels, self.n_classes)
+        else:
+            weights = balanced_class_weights(labels, self.n_classes)
+        self.class_weights.copy_(weights.to(self.class_weights.device))
+        names = self.class_names or [str(i) for i in range(self.n_classes)]
+        shown = ", ".join(f"{n}={w:.4g}" for n, w in zip(names, weights.tolist(), strict=True))
+        what = "pos_weight per label" if self.multilabel else "class weights"
+        if self.trainer.is_global_zero:
+            print(
+                f"class_weights: balanced -> {what} {shown} (from {len(labels)} training rows)",
+                file=sys.stderr,
+                flush=True,
+            )
 
     @property
     def label_size(self) -> int:
@@ -188,11 +238,12 @@ class SequenceClassification(TaskInterface):
         """Cross-entropy (binary cross-entropy for multilabel), then update the metrics."""
         logits = preds.float()
         labels = batch["labels"].to(logits.device)
+        options = {"label_smoothing": self.label_smoothing, "focal_gamma": self.focal_gamma}
         if self.multilabel:
-            loss = F.binary_cross_entropy_with_logits(logits, labels, pos_weight=self.class_weights)
+            loss = multilabel_loss(logits, labels, self.class_weights, **options)
             self.update_metrics(stage, logits.detach().sigmoid(), labels.long())
         else:
-            loss = F.cross_entropy(logits, labels, weight=self.class_weights)
+            loss = classification_loss(logits, labels, self.class_weights, **options)
             scores = _metric_scores(logits.detach().softmax(-1))
             self.update_metrics(stage, scores, labels)
         return {"loss": loss}

@@ -159,3 +159,30 @@ class CosineWarmupLR(WarmupLR):
     def decay(self, progress: float) -> float:
         """Follow half a cosine (by default) from 1 to 0."""
         return max(0.0, 0.5 * (1.0 + math.cos(math.pi * self.num_cycles * 2.0 * progress)))
+
+
+class ConstantWarmupLR(WarmupLR):
+    """Linear warmup from 0 to the base rate, then the base rate to the end.
+
+    The curve of transformers' ``get_constant_schedule_with_warmup``. With ``warmup_ratio``
+    it needs the run's length, as the other schedules do; with ``warmup_steps`` it holds
+    the base rate after warmup whatever the length.
+
+    Args:
+        optimizer (Optimizer): the optimizer whose learning rates to schedule.
+        warmup_steps (int): optimizer steps of warmup.
+        warmup_ratio (float | None): warmup as a share of the run, instead of steps.
+        last_epoch (int): the index of the last step, for resuming.
+    """
+
+    def factor(self, step: int) -> float:
+        """Return the warmup fraction, then 1."""
+        if step < self.warmup_steps:
+            return step / max(1, self.warmup_steps)
+        if self.total_steps is None and self.warmup_ratio:
+            return 0.0
+        return 1.0
+
+    def decay(self, progress: float) -> float:
+        """Hold the base rate."""
+        return 1.0
