@@ -48,7 +48,6 @@ from mg.tasks.batching import (
     residue_mask,
     unpack,
 )
-from mg.core.label_values import as_int, preview
 from mg.tasks.losses import (
     BALANCED,
     balanced_class_weights,
