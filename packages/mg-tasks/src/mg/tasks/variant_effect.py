@@ -409,6 +409,25 @@ class VariantLikelihoodRatio(_VariantScorer):
         return scores.index_add(0, batch["site_variant"], ratio.squeeze(1))
 
 
+def cosine_distance(a: Tensor, b: Tensor) -> Tensor:
+    """``1 - cos(a, b)`` along the last dimension, accurate for nearly equal vectors.
+
+    ``1 - cosine_similarity`` subtracts two numbers close to 1 and keeps only rounding
+    error when ``a`` and ``b`` point almost the same way (in float32, relative errors of
+    several times the true value, or exactly 0). Half the squared distance between the
+    unit vectors is the same quantity, computed from their small difference.
+
+    Args:
+        a (Tensor): ``(..., dim)``.
+        b (Tensor): ``(..., dim)``.
+
+    Returns:
+        Tensor: ``(...)``, in ``[0, 2]``.
+    """
+    difference = F.normalize(a, dim=-1) - F.normalize(b, dim=-1)
+    return 0.5 * difference.pow(2).sum(-1)
+
+
 class VariantEmbeddingDistance(_VariantScorer):
     """Score variants zero-shot by how far their embedding moves from the reference's.
 
@@ -474,7 +493,7 @@ class VariantEmbeddingDistance(_VariantScorer):
         a = (ref_states * weights[..., None]).sum(1) / count
         b = (var_states * weights[..., None]).sum(1) / count
         if self.distance == "cosine":
-            scores = 1 - F.cosine_similarity(a, b, dim=-1)
+            scores = cosine_distance(a, b)
         elif self.distance == "l1":
             scores = (a - b).abs().sum(-1)
         else:
