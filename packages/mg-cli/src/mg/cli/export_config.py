@@ -10,6 +10,7 @@ is relative to the folder and stays inside it, so a copied export uses its own f
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,8 @@ def is_export(config_file: str | os.PathLike[str]) -> bool:
     return path.name == CONFIG and (path.parent / RECORD).is_file()
 
 
-def _registered() -> set[str]:
-    """Every name a registered component goes by: short, entry point, defining module.
+def _registered() -> tuple[set[str], set[type]]:
+    """Every registered component: the names it goes by, and the classes themselves.
 
     Only registered plugins are imported (as every mg command does); a name in the file
     is compared as text and never imported.
@@ -63,6 +64,7 @@ def _registered() -> set[str]:
 
     import_plugins()
     names: set[str] = set()
+    classes: set[type] = set()
     for kind in GROUPS:
         for plugin in plugins(kind).values():
             names.add(plugin.name)
@@ -71,8 +73,8 @@ def _registered() -> set[str]:
                 component = plugin.load()
             except Exception:  # a broken plugin is left out, as `import_plugins` does
                 continue
-            names.add(f"{component.__module__}.{component.__qualname__}")
-    return names
+            classes.add(component)
+    return names, classes
 
 
 def _walk(value: Any, where: str) -> Iterator[tuple[str, str, Any]]:
@@ -87,8 +89,14 @@ def _walk(value: Any, where: str) -> Iterator[tuple[str, str, Any]]:
             yield from _walk(item, f"{where}[{index}]")
 
 
-def _allowed_class(name: str, registered: set[str]) -> bool:
-    return name in registered or name in MG_CLASSES or name.startswith(SAFE_PREFIXES)
+def _allowed_class(name: str, registered: tuple[set[str], set[type]]) -> bool:
+    names, classes = registered
+    if name in names or name in MG_CLASSES or name.startswith(SAFE_PREFIXES):
+        return True
+    # A registered class by another import path (``mg.tasks.SequenceClassification``, as
+    # the config parser writes it): looked up among modules already imported, never imported.
+    module, _, attribute = name.rpartition(".")
+    return getattr(sys.modules.get(module), attribute, None) in classes
 
 
 def read_export_config(folder: str | os.PathLike[str]) -> dict[str, Any]:
