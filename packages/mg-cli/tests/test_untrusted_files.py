@@ -189,7 +189,7 @@ def test_resume_keeps_metrics_history_and_removes_orphaned_temporary_files(
 
 
 def test_cv_counts_a_fold_done_only_for_this_experiment(tmp_path: Path) -> None:
-    data = write_motif_csv(tmp_path / "all.csv", 36, 5)
+    data = _named_labels(tmp_path / "all.csv", 36, 5)
     config = write_config(tmp_path)
     loaded = yaml.safe_load(config.read_text())
     loaded["data"]["init_args"] = {
@@ -202,6 +202,12 @@ def test_cv_counts_a_fold_done_only_for_this_experiment(tmp_path: Path) -> None:
     code, out, err = _mg(tmp_path, "cv", "--config", str(config), "--folds", "0")
     assert code == 0, err
     assert "over 1 of 3 folds" in out
+    # Classes are named alike in every output of the run.
+    root = tmp_path / "runs" / "test"
+    header = (root / "oof_predictions.tsv").read_text().splitlines()[0].split("\t")
+    assert "probabilities_motif" in header, header
+    outputs = torch.load(root / "fold0" / "test" / "test_outputs.pt", weights_only=True)
+    assert outputs["class_names"] == ["motif", "plain"]
 
     # Another experiment (another adapter) in the same folder: refused before training.
     loaded["model"]["init_args"]["adapter"] = {"class_path": "MLPPoolAdapter"}

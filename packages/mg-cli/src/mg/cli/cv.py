@@ -243,12 +243,15 @@ def _write_oof_table(path: Path, merged: dict[str, Any]) -> Path:
     labels = merged["labels"].reshape(len(merged["ids"]), -1)
     score_name = "predictions" if merged["kind"] == "regression" else "probabilities"
     with path.open("w", newline="") as handle:
-        writer = csv.writer(handle, delimiter="\t")
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         header = ["ids", "fold"]
         header += (
             [f"labels_{j}" for j in range(labels.shape[1])] if labels.shape[1] > 1 else ["labels"]
         )
-        header += [f"{score_name}_{j}" for j in range(scores.shape[1])]
+        names = merged.get("class_names") or []
+        # Named by class as in predictions.tsv, when the run's classes have names.
+        suffixes = names if len(names) == scores.shape[1] else range(scores.shape[1])
+        header += [f"{score_name}_{j}" for j in suffixes]
         writer.writerow(header)
         for row, (item, fold) in enumerate(zip(merged["ids"], merged["folds"], strict=True)):
             writer.writerow(

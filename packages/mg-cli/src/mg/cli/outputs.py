@@ -113,6 +113,8 @@ class SaveTestOutputs(Callback):
 
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Write the collected outputs; each process writes its own file under DDP."""
+        from mg.cli.writer import class_names_of
+
         if self._kind is None or not self._parts["labels"]:
             return
         parts = self._parts
@@ -120,7 +122,9 @@ class SaveTestOutputs(Callback):
         record: dict[str, Any] = {
             "kind": self._kind,
             "task": type(pl_module).__name__,
-            "class_names": list(getattr(pl_module, "class_names", None) or []),
+            # The prediction writer's names (task's, else the data module's), so every
+            # output of one run names the classes alike.
+            "class_names": class_names_of(trainer, pl_module) or [],
             "ids": [str(parts["ids"][k]) for k in order],
         }
         if self._kind in ("pairwise", "token_classification"):

@@ -100,7 +100,7 @@ def _is_class_index(value: Tensor) -> bool:
     return value.ndim == 1 and not value.is_floating_point() and not value.is_complex()
 
 
-def _class_names(trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[str] | None:
+def class_names_of(trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[str] | None:
     """The class names of a classification task, from the task or else its data module."""
     for owner in (pl_module, getattr(trainer, "datamodule", None)):
         names = getattr(owner, "class_names", None)
@@ -285,7 +285,7 @@ class PredictionWriter(BasePredictionWriter):
     ) -> None:
         """Hold one predicted batch's rows, and write every row whose turn has come."""
         if not self._names_read:
-            self._class_names = _class_names(trainer, pl_module)
+            self._class_names = class_names_of(trainer, pl_module)
             self._names_read = True
         self._release_indices(batch_idx)
         items = self._items(prediction)
