@@ -423,3 +423,22 @@ def test_the_thread_count_does_not_follow_the_load_and_is_recorded(fitted) -> No
     record = yaml.safe_load((_runs(folder)[-1] / "versions.yaml").read_text())
     # Whatever the load average of this (shared) machine is now.
     assert record["torch_threads"] == min(usable_cores(), MAX_DEFAULT_THREADS)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "named"),
+    [
+        ("--data.init_args.batch_size", "0", "batch_size must be at least 1, not 0"),
+        ("--model.init_args.optimizer.init_args.lr", "-0.1", "optimizer.init_args.lr is -0.1"),
+        ("--trainer.max_epochs", "-1", "trainer.max_epochs is -1"),
+    ],
+)
+def test_bad_training_options_are_one_line_naming_the_option_before_any_run(
+    tmp_path: Path, option: str, value: str, named: str
+) -> None:
+    config = write_config(tmp_path)
+    code, _, err = _mg(tmp_path, "fit", "--config", str(config), option, value)
+    errors = [line for line in err.splitlines() if line.startswith("mg: error:")]
+    assert code != 0 and len(errors) == 1 and named in errors[0], err
+    assert "Namespace(" not in err and "Traceback" not in err
+    assert not list((tmp_path / "runs").rglob("*.csv")) if (tmp_path / "runs").exists() else True

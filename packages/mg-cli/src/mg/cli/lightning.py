@@ -165,6 +165,32 @@ class MGCLI(LightningCLI):
     def preflight(self, stage: str) -> None:
         """Raise `IncompatibleError` unless task, backbone, adapter and data fit together."""
         self.model.compatibility(self.datamodule, stage).raise_if_incompatible()
+        if stage == "fit":
+            self._check_fit_options()
+
+    def _check_fit_options(self) -> None:
+        """Refuse options that would fail late or never end, naming the option.
+
+        Raises:
+            ValueError: a learning rate that is not positive, or ``max_epochs: -1`` with no
+                other limit (Lightning would train until stopped by hand).
+        """
+        config = self.resolved_config()
+        optimizer = ((config.get("model") or {}).get("init_args") or {}).get("optimizer")
+        lr = ((optimizer or {}).get("init_args") or {}).get("lr")
+        if isinstance(lr, int | float) and lr <= 0:
+            raise ValueError(
+                f"model.init_args.optimizer.init_args.lr is {lr}: a learning rate must be "
+                "positive (e.g. --model.init_args.optimizer.init_args.lr 1e-4)."
+            )
+        trainer = config.get("trainer") or {}
+        unlimited = trainer.get("max_epochs") == -1 and trainer.get("max_steps") in (-1, None)
+        if unlimited and trainer.get("max_time") is None:
+            raise ValueError(
+                "trainer.max_epochs is -1, which trains until stopped by hand: give a number "
+                "of epochs (--trainer.max_epochs 10), or a --trainer.max_steps or "
+                "--trainer.max_time limit."
+            )
 
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         """Build the trainer: mg's checkpoint writer, prediction writers at ``--output``.
