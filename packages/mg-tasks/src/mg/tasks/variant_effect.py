@@ -116,7 +116,8 @@ def mutation_problem(reference: str, text: Any) -> str | None:
                 f"{len(reference)}-residue reference"
             )
         held = reference[substitution.position]
-        if held != substitution.ref:
+        # Case carries no meaning in a mutation string: c12g is C12G.
+        if held.upper() != substitution.ref.upper():
             return (
                 f"mutation {text!r}: the reference holds {held!r} at position "
                 f"{substitution.position + 1}, not {substitution.ref!r}; is the mutation for "
@@ -281,12 +282,23 @@ class _VariantScorer(TaskInterface):
                         f"{int(kept[row])} residues {type(self.backbone).__name__} keeps "
                         "(its max_length); shorten the reference around the mutation."
                     )
+                held = sample["sequences"][substitution.position]
+                # The new residue is written in the reference's case (c12g on ACGT is C12G).
+                alt = substitution.alt.upper() if held.isupper() else substitution.alt.lower()
+                try:
+                    alt_token = self.backbone.get_token_id(alt)
+                except KeyError:
+                    raise ValueError(
+                        f"id {sample.get('ids')!r}: mutation {substitution}: the new residue "
+                        f"{alt!r} is not in the {type(self.backbone).__name__} vocabulary; "
+                        "check the mutation, or use a backbone for this alphabet."
+                    ) from None
                 sites.append(
                     (
                         variant,
                         int(index[row, substitution.position]),
-                        self.backbone.get_token_id(substitution.ref),
-                        self.backbone.get_token_id(substitution.alt),
+                        self.backbone.get_token_id(held),
+                        alt_token,
                     )
                 )
         columns = torch.tensor(sites, dtype=torch.long).view(-1, 4)
