@@ -80,7 +80,7 @@ def atomic_save(checkpoint: dict[str, Any], path: str | os.PathLike[str]) -> Non
     )
     try:
         # mkstemp creates the file 0600; a checkpoint is shared like any other output.
-        os.chmod(temporary, 0o666 & ~_umask())
+        os.chmod(temporary, shared_mode())
         with os.fdopen(handle, "wb") as stream:
             torch.save(checkpoint, stream)
             stream.flush()
@@ -93,11 +93,16 @@ def atomic_save(checkpoint: dict[str, Any], path: str | os.PathLike[str]) -> Non
     _fsync_folder(target.parent)
 
 
-def _umask() -> int:
+def shared_mode(directory: bool = False) -> int:
+    """The mode a plain ``open`` would give a new file (or folder) under the process umask.
+
+    `tempfile.mkstemp` and safetensors create files 0600, readable by their owner only;
+    checkpoints and exports are shared like any other output.
+    """
     # The process umask can only be read by setting it; set it straight back.
     current = os.umask(0o022)
     os.umask(current)
-    return current
+    return (0o777 if directory else 0o666) & ~current
 
 
 def _fsync_folder(folder: Path) -> None:

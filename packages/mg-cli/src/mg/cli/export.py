@@ -245,7 +245,16 @@ def export(args: list[str], ckpt_path: str, output: Path, overwrite: bool = Fals
         "versions": run_versions(),
     }
     (output / RECORD).write_text(json.dumps(record, indent=2))
+    _share(output)
     return output
+
+
+def _share(folder: Path) -> None:
+    """Give every file of the export the umask's permissions (safetensors writes 0600)."""
+    from mg.cli.checkpointing import shared_mode
+
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(shared_mode(directory=path.is_dir()))
 
 
 def load(folder: str | Path) -> Any:
