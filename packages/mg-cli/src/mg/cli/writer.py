@@ -344,9 +344,8 @@ class PredictionWriter(BasePredictionWriter):
             import numpy as np
 
             np.save(part / f"{name}.npy", np.stack([vector for vector, _ in items]))
-            (part / f"{name}.ids.txt").write_text(
-                "".join(f"{_one_line(i)}\n" for _, i in items), newline=""
-            )
+            with (part / f"{name}.ids.txt").open("w", newline="") as ids:
+                ids.write("".join(f"{_one_line(i)}\n" for _, i in items))
         elif self.format == "parquet":
             assert self._columns is not None  # set with the first batch's rows
             values = [list(column) for column in zip(*items, strict=True)]
@@ -431,7 +430,8 @@ class PredictionWriter(BasePredictionWriter):
                     np.lib.format.write_array_header_1_0(out, header)
                     for file in files:
                         out.write(np.ascontiguousarray(np.load(file)).tobytes())
-                        ids.write(file.with_suffix(".ids.txt").read_text(newline=""))
+                        with file.with_suffix(".ids.txt").open(newline="") as batch_ids:
+                            shutil.copyfileobj(batch_ids, ids)
         for part in parts:
             shutil.rmtree(part)
 
