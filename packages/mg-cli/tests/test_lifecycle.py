@@ -104,7 +104,12 @@ def test_kill_and_sigterm_then_resume_reach_the_uninterrupted_weights(tmp_path: 
     for folder, (status, err) in zip((killed, stopped), map(_finish, resumed), strict=True):
         assert status == 0, err[-3000:]
         assert "Resuming fit from the last checkpoint" in err
+        assert "not resumable" not in err  # Lightning's warning is wrong for mg's loaders
         assert [p.name for p in (folder / "runs" / "test").iterdir()] == ["version_0"]
+        # The history survives the resume: the same rows as the uninterrupted run's.
+        metrics = folder / "runs" / "test" / "version_0" / "metrics.csv"
+        expected = reference / "runs" / "test" / "version_0" / "metrics.csv"
+        assert metrics.read_text() == expected.read_text(), folder.name
         state = _last(folder)
         assert (state["epoch"], state["global_step"]) == (2, 18)
         for key, value in final["state_dict"].items():

@@ -101,9 +101,9 @@ def restore_threads() -> object:
 
 @pytest.mark.parametrize(
     ("cores", "load", "expected"),
-    [(2, 0.1, 2), (16, 0.3, MAX_DEFAULT_THREADS), (2, 9.5, 1), (8, 5.2, 3)],
+    [(2, 0.1, 2), (16, 0.3, MAX_DEFAULT_THREADS), (2, 9.5, 2), (8, 5.2, MAX_DEFAULT_THREADS)],
 )
-def test_threads_default_to_idle_cores_at_most_four(
+def test_threads_default_to_usable_cores_at_most_four_whatever_the_load(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,

@@ -285,6 +285,8 @@ class RunRecord(Callback):
             "command": " ".join(["mg", *sys.argv[1:]]),
             "stage": stage_name(stage),
             "versions": run_versions(),
+            # Float sums depend on it: a rerun matches bit for bit only with the same count.
+            "torch_threads": torch.get_num_threads(),
         }
         (folder / "versions.yaml").write_text(yaml.safe_dump(record, sort_keys=False))
 

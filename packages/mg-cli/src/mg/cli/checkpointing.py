@@ -10,6 +10,7 @@ would unpickle it with arbitrary code.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import pickle
 import re
@@ -69,10 +70,17 @@ def atomic_save(checkpoint: dict[str, Any], path: str | os.PathLike[str]) -> Non
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    # A process killed mid-write (kill -9, power loss) leaves its temporary file behind;
+    # only one process writes a run's checkpoints, so any older one is an orphan.
+    for orphan in target.parent.glob(f".{glob.escape(target.name)}.*.part"):
+        with contextlib.suppress(FileNotFoundError):
+            orphan.unlink()
     handle, temporary = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".part", dir=target.parent
     )
     try:
+        # mkstemp creates the file 0600; a checkpoint is shared like any other output.
+        os.chmod(temporary, shared_mode())
         with os.fdopen(handle, "wb") as stream:
             torch.save(checkpoint, stream)
             stream.flush()
@@ -83,6 +91,18 @@ def atomic_save(checkpoint: dict[str, Any], path: str | os.PathLike[str]) -> Non
             os.unlink(temporary)
         raise
     _fsync_folder(target.parent)
+
+
+def shared_mode(directory: bool = False) -> int:
+    """The mode a plain ``open`` would give a new file (or folder) under the process umask.
+
+    `tempfile.mkstemp` and safetensors create files 0600, readable by their owner only;
+    checkpoints and exports are shared like any other output.
+    """
+    # The process umask can only be read by setting it; set it straight back.
+    current = os.umask(0o022)
+    os.umask(current)
+    return (0o777 if directory else 0o666) & ~current
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -99,26 +119,54 @@ def _fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-def load_checkpoint_file(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Any]:
+def load_checkpoint_file(
+    path: str | os.PathLike[str], map_location: Any = "cpu", mmap: bool = False
+) -> dict[str, Any]:
     """Read a local checkpoint with ``weights_only=True``; say in one line why it cannot be read.
 
+    This is mg's one checkpoint reader: test/validate/predict, fit's resume, ``mg export``
+    and the run resolver all read through it.
+
+    Args:
+        path (str | os.PathLike[str]): a local ``.ckpt`` file.
+        map_location (Any): where tensors go, as for `torch.load`.
+        mmap (bool): map the file instead of reading it (cheap checks of large files).
+
+    Returns:
+        dict[str, Any]: the checkpoint.
+
     Raises:
-        CheckpointError: a URL, a truncated or foreign file, or one that holds code objects.
+        CheckpointError: a URL; an empty, truncated or foreign file; one that holds code
+            objects; one without a state_dict.
         FileNotFoundError: nothing is at ``path``.
     """
     file = local_checkpoint(path)
     try:
-        checkpoint = torch.load(file, map_location=map_location, weights_only=True)
+        size = file.stat().st_size
+        readable_zip = zipfile.is_zipfile(file)
+    except OSError as error:
+        raise CheckpointError(f"{file}: cannot be read ({error.strerror or error}).") from error
+    if size == 0:
+        raise CheckpointError(f"{file}: empty file (0 bytes); use another checkpoint.")
+    if not readable_zip:
+        # torch.save has written zip archives since torch 1.6, and so does mg fit; a file
+        # that is not one (or whose end is missing) is truncated or something else.
+        raise CheckpointError(
+            f"{file}: not a readable checkpoint ({size} bytes, no complete torch.save "
+            "archive): it is truncated or not written by `mg fit`; use another checkpoint, "
+            "such as the run's best-*.ckpt."
+        )
+    try:
+        checkpoint = torch.load(file, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        first = _first_line(error)
         raise CheckpointError(
             f"{file}: refused to load, it holds objects other than tensors and plain values "
             f"({first}). mg loads checkpoints with weights_only=True, so no code in a file runs."
         ) from error
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
         raise CheckpointError(
-            f"{file}: not a readable checkpoint ({type(error).__name__}: "
-            f"{str(error).strip().splitlines()[0] if str(error).strip() else 'no detail'}). "
+            f"{file}: not a readable checkpoint ({type(error).__name__}: {_first_line(error)}). "
             "It may be truncated or not written by `mg fit`; use another checkpoint, such as "
             "the run's best-*.ckpt."
         ) from error
@@ -127,6 +175,11 @@ def load_checkpoint_file(path: str | os.PathLike[str], map_location: Any = "cpu"
             f"{file}: not a Lightning checkpoint (no state_dict); give a .ckpt that `mg fit` wrote."
         )
     return checkpoint
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else "no detail"
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -16,25 +16,76 @@ Layout, under the logger's ``save_dir/name`` (``runs/mg`` by default)::
 
 Folds with a ``done`` file are skipped, so running the command again after an interruption
 finishes the remaining folds; a fold whose fit stopped midway resumes from ``last.ckpt``.
+A fold counts as done only when its fit's ``config.yaml`` records this experiment (the
+run identity of `mg.cli.runs`: model and training data, with this fold's split); a folder
+that holds another experiment's folds stops the command before any training.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import json
 import shutil
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
 from mg.cli.outputs import load_test_outputs
 from mg.cli.report import final_test_metrics, read_metrics
+from mg.cli.runs import recorded_identity, run_identity
 
 
-def _plan(args: list[str]) -> tuple[int, bool, Path, str]:
+class Plan(NamedTuple):
+    """What ``mg cv`` reads from the config once.
+
+    Attributes:
+        n_folds (int): the fold count.
+        rotate_test (bool): the test fold rotates with the validation fold.
+        root (Path): the logger's folder, ``save_dir/name``.
+        name (str): the logger's name.
+        config (dict[str, Any]): the resolved config shared by every fold.
+    """
+
+    n_folds: int
+    rotate_test: bool
+    root: Path
+    name: str
+    config: dict[str, Any]
+
+
+def fold_identity(plan: Plan, fold: int) -> dict[str, Any]:
+    """The run identity a fold's fit records: the shared config with this fold's split."""
+    config = copy.deepcopy(plan.config)
+    init_args = config["data"].setdefault("init_args", {})
+    init_args["fold"] = fold
+    if plan.rotate_test:
+        init_args["test_fold"] = fold
+    return run_identity(config)
+
+
+def _holds_this_experiment(plan: Plan, fold: int) -> bool | None:
+    """True/False when the fold's fit recorded its config; None when it never wrote one."""
+    recorded = recorded_identity(plan.root / f"fold{fold}" / "fit")
+    return None if recorded is None else recorded == fold_identity(plan, fold)
+
+
+def _refuse_other_experiments(plan: Plan, folds: list[int]) -> None:
+    """Stop before any training when a fold folder holds another experiment's run."""
+    foreign = [f for f in folds if _holds_this_experiment(plan, f) is False]
+    if foreign:
+        shown = ", ".join(str(plan.root / f"fold{f}") for f in foreign[:3])
+        raise ValueError(
+            f"{shown}: holds a cross-validation run of another experiment (different model or "
+            "training data). Give this one its own folder with --trainer.logger.init_args.name "
+            "NAME, or remove the old folds."
+        )
+
+
+def _plan(args: list[str]) -> Plan:
     """Read the config once: fold count, test rotation, the logger's folder and name."""
     from mg.cli.lightning import MGCLI
 
@@ -56,7 +107,9 @@ def _plan(args: list[str]) -> tuple[int, bool, Path, str]:
             "and name (the default CSVLogger), not trainer.logger: false."
         )
     name = logger.name or ""
-    return int(n_folds), not fixed_test, Path(logger.save_dir) / name, name
+    return Plan(
+        int(n_folds), not fixed_test, Path(logger.save_dir) / name, name, cli.resolved_config()
+    )
 
 
 def _fold_args(args: list[str], fold: int, rotate_test: bool, version: str, name: str) -> list[str]:
@@ -134,26 +187,35 @@ def summarize(per_fold: list[dict[str, float]]) -> dict[str, tuple[float, float]
     return summary
 
 
-def write_metrics(root: Path, per_fold: list[dict[str, float]]) -> Path:
-    """Write ``cv_metrics.tsv``: metric, mean, sd and each fold's value."""
+def write_metrics(
+    root: Path, per_fold: list[dict[str, float]], folds: list[int] | None = None
+) -> Path:
+    """Write ``cv_metrics.tsv``: metric, mean, sd and each fold's value.
+
+    Args:
+        root (Path): the cross-validation folder.
+        per_fold (list[dict[str, float]]): each done fold's test metrics.
+        folds (list[int] | None): the fold numbers of ``per_fold`` (default 0, 1, ...).
+    """
+    folds = list(range(len(per_fold))) if folds is None else folds
     summary = summarize(per_fold)
     path = root / "cv_metrics.tsv"
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle, delimiter="\t")
-        writer.writerow(["metric", "mean", "sd", *(f"fold{i}" for i in range(len(per_fold)))])
+        writer.writerow(["metric", "mean", "sd", *(f"fold{i}" for i in folds)])
         for name, (mean, sd) in summary.items():
             writer.writerow([name, mean, sd, *(m.get(name, "") for m in per_fold)])
     return path
 
 
-def write_out_of_fold(root: Path, n_folds: int) -> list[Path]:
+def write_out_of_fold(root: Path, folds: list[int]) -> list[Path]:
     """Merge every fold's test outputs: each item predicted by the model that never saw it.
 
     ``oof_outputs.pt`` holds the merged outputs (with each item's fold), for `mg report`
     style analysis of any task kind; sequence-level tasks also get ``oof_predictions.tsv``.
     """
     records = []
-    for fold in range(n_folds):
+    for fold in folds:
         record = load_test_outputs(root / f"fold{fold}" / "test")
         if record is not None:
             records.append((fold, record))
@@ -181,12 +243,15 @@ def _write_oof_table(path: Path, merged: dict[str, Any]) -> Path:
     labels = merged["labels"].reshape(len(merged["ids"]), -1)
     score_name = "predictions" if merged["kind"] == "regression" else "probabilities"
     with path.open("w", newline="") as handle:
-        writer = csv.writer(handle, delimiter="\t")
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         header = ["ids", "fold"]
         header += (
             [f"labels_{j}" for j in range(labels.shape[1])] if labels.shape[1] > 1 else ["labels"]
         )
-        header += [f"{score_name}_{j}" for j in range(scores.shape[1])]
+        names = merged.get("class_names") or []
+        # Named by class as in predictions.tsv, when the run's classes have names.
+        suffixes = names if len(names) == scores.shape[1] else range(scores.shape[1])
+        header += [f"{score_name}_{j}" for j in suffixes]
         writer.writerow(header)
         for row, (item, fold) in enumerate(zip(merged["ids"], merged["folds"], strict=True)):
             writer.writerow(
@@ -217,21 +282,27 @@ def main(args: list[str]) -> int:
         help="run only these folds (default: all); the summary covers the folds done",
     )
     options, rest = parser.parse_known_args(args)
-    n_folds, rotate_test, root, name = _plan(rest)
+    plan = _plan(rest)
+    n_folds, rotate_test, root, name = plan.n_folds, plan.rotate_test, plan.root, plan.name
     folds = options.folds if options.folds else list(range(n_folds))
     for fold in folds:
         if not 0 <= fold < n_folds:
             raise ValueError(
                 f"--folds {fold} is not a fold of n_folds={n_folds} (0..{n_folds - 1})."
             )
+    _refuse_other_experiments(plan, folds)
     for fold in folds:
         run_fold(rest, fold, rotate_test, root, name)
-    done = [f for f in range(n_folds) if (root / f"fold{f}" / "done").exists()]
+    done = [
+        f
+        for f in range(n_folds)
+        if (root / f"fold{f}" / "done").exists() and _holds_this_experiment(plan, f)
+    ]
     per_fold = [
         final_test_metrics(read_metrics(root / f"fold{f}" / "test" / "metrics.csv")) for f in done
     ]
     summary = summarize(per_fold)
-    path = write_metrics(root, per_fold)
+    path = write_metrics(root, per_fold, done)
     mode = "test and validation folds rotate" if rotate_test else "validation folds rotate"
     print(f"\nCross-validation over {len(done)} of {n_folds} folds ({mode}):")
     width = max((len(n) for n in summary), default=0)
@@ -239,7 +310,7 @@ def main(args: list[str]) -> int:
         print(f"  {name:<{width}}  {mean:.4f} ± {sd:.4f}")
     print(f"Per-fold metrics: {path}")
     if rotate_test:
-        for written in write_out_of_fold(root, n_folds):
+        for written in write_out_of_fold(root, done):
             print(f"Out-of-fold predictions: {written}")
     (root / "cv_summary.json").write_text(
         json.dumps(

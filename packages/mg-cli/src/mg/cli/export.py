@@ -8,11 +8,15 @@
                            the backbone's too when it has no Hugging Face form)
     DIR/model.ckpt         the same weights as a slim Lightning checkpoint, which the
                            exported config names as its ckpt_path
-    DIR/config.yaml        the resolved config, pointing at DIR/backbone and DIR/model.ckpt
-    DIR/export.json        task class, class names, source checkpoint, versions
+    DIR/config.yaml        the resolved config, naming backbone/ and model.ckpt by paths
+                           relative to DIR, with the class names learned in training and
+                           no data files of the exporting machine
+    DIR/export.json        task class, class names, source checkpoint name, versions
 
 ``mg predict --config DIR/config.yaml --data.init_args.predict_file new.csv`` then runs
-from the folder alone, and ``mg.cli.load(DIR)`` returns the task, ready to call.
+from the folder alone, wherever it is copied, and ``mg.cli.load(DIR)`` returns the task,
+ready to call. Both read the folder as data (`mg.cli.export_config`): only registered mg
+components, never ``trust_remote_code``, no path outside the folder.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,11 +33,33 @@ import torch
 import yaml
 from safetensors.torch import load_file, save_file
 
+from mg.cli.export_config import CONFIG, RECORD, read_export_config
+
 WEIGHTS = "weights.safetensors"
 CHECKPOINT = "model.ckpt"
 BACKBONE = "backbone"
-CONFIG = "config.yaml"
-RECORD = "export.json"
+DATA_SOURCES = frozenset(
+    {
+        "path",
+        "train_file",
+        "val_file",
+        "test_file",
+        "predict_file",
+        "hf_dataset",
+        "hf_config",
+        "label_table",
+        "val_fraction",
+        "test_fraction",
+        "n_folds",
+        "fold",
+        "fold_column",
+        "test_fold",
+        "max_rows",
+    }
+)
+"""Data options about the exporting machine's files and splits; an export drops them."""
+MACHINE_TRAINER_OPTIONS = ("logger", "default_root_dir")
+"""Trainer options that name the exporting machine's folders; mg's defaults apply instead."""
 SKIPPED_BACKBONE_ARGS = {"model_path", "finetune", "lora_r", "lora_alpha", "lora_dropout"}
 """Options the exported backbone drops: its path is the export, LoRA is merged in."""
 
@@ -92,50 +119,81 @@ def _subclasses(cls: type) -> list[type]:
 
 
 def _resolve_checkpoint(wanted: str, cli: Any) -> Path:
-    """Turn ``best``/``last`` into the newest such file under the logger's folder."""
-    if wanted not in ("best", "last"):
-        path = Path(wanted)
-        if not path.is_file():
-            raise FileNotFoundError(f"Checkpoint {wanted!r} does not exist.")
-        return path
-    logger = cli.trainer.logger
-    root = Path(logger.save_dir) / (logger.name or "") if logger else Path(".")
-    pattern = "best-*.ckpt" if wanted == "best" else "last.ckpt"
-    found = sorted(root.glob(f"*/checkpoints/{pattern}"), key=lambda p: p.stat().st_mtime)
-    if not found:
-        raise FileNotFoundError(
-            f"No {wanted} checkpoint under {root}: run `mg fit` with this config first, or "
-            "pass --ckpt_path PATH/TO/FILE.ckpt."
+    """Turn ``best``/``last`` into this experiment's checkpoint, as every mg command does."""
+    from mg.cli.checkpointing import local_checkpoint
+
+    if wanted in ("best", "last"):
+        found = cli.find_run_checkpoint(wanted)
+        print(f"Exporting the {wanted} checkpoint {found.path}", file=sys.stderr, flush=True)
+        return found.path
+    return local_checkpoint(wanted)
+
+
+def _check_target(output: Path, overwrite: bool) -> None:
+    """Refuse to write into a folder that holds anything, unless asked to replace it."""
+    if output.exists() and not output.is_dir():
+        raise NotADirectoryError(f"--output {output}: a file, not a folder; give a new folder.")
+    if output.is_dir() and any(output.iterdir()) and not overwrite:
+        raise FileExistsError(
+            f"--output {output}: the folder is not empty; give a new or empty folder, or add "
+            "--overwrite to replace the export in it."
         )
-    return found[-1]
 
 
-def export(args: list[str], ckpt_path: str, output: Path) -> Path:
+def _learned_class_names(task: Any, datamodule: Any, state: dict[str, Any]) -> list[str] | None:
+    """Class names the task was trained with: the task's, the data module's, the checkpoint's."""
+    names = getattr(task, "class_names", None) or getattr(datamodule, "class_names", None)
+    if not names:
+        saved = state.get(type(datamodule).__qualname__)
+        names = saved.get("class_names") if isinstance(saved, dict) else None
+    return [str(name) for name in names] if names else None
+
+
+def _portable_config(config: dict[str, Any], class_names: list[str] | None) -> dict[str, Any]:
+    """The config without the exporting machine's files, folders and splits."""
+    data = config.get("data") or {}
+    init_args = {k: v for k, v in (data.get("init_args") or {}).items() if k not in DATA_SOURCES}
+    if class_names:
+        init_args["class_names"] = class_names
+    config["data"] = {**data, "init_args": init_args}
+    for option in MACHINE_TRAINER_OPTIONS:
+        config["trainer"].pop(option, None)
+    return config
+
+
+def export(args: list[str], ckpt_path: str, output: Path, overwrite: bool = False) -> Path:
     """Write the export folder of the task that ``args`` configure, with trained weights.
 
     Args:
         args (list[str]): config options, as for `mg fit` (``--config my.yaml ...``).
         ckpt_path (str): ``best``, ``last`` or a checkpoint file.
-        output (Path): the export folder (created; files in it are replaced).
+        output (Path): the export folder: new or empty, unless ``overwrite``.
+        overwrite (bool): replace the files of an earlier export in ``output``.
 
     Returns:
         Path: the folder.
     """
+    from mg.cli.checkpointing import load_checkpoint_file
     from mg.cli.lightning import MGCLI
     from mg.cli.runinfo import run_versions
 
+    output = output.resolve()
+    _check_target(output, overwrite)
     cli = MGCLI(list(args), run=False)
     checkpoint = _resolve_checkpoint(ckpt_path, cli)
+    state = load_checkpoint_file(checkpoint)
     task = cli.model
     task.configure_model()
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     task.on_load_checkpoint(state)
     task.load_state_dict(state["state_dict"])
     task.eval()
 
-    output = output.resolve()
     output.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        shutil.rmtree(output / BACKBONE, ignore_errors=True)
     config = yaml.safe_load(cli.parser.dump(cli.config, skip_none=False, skip_check=True))
+    class_names = _learned_class_names(task, cli.datamodule, state)
+    config = _portable_config(config, class_names)
     backbone_spec = config["model"]["init_args"]["backbone"]
     target = _exported_backbone_class(task.backbone)
     weights = task.state_dict()
@@ -147,7 +205,7 @@ def export(args: list[str], ckpt_path: str, output: Path) -> Path:
             for k, v in (backbone_spec.get("init_args") or {}).items()
             if k in accepted and k not in SKIPPED_BACKBONE_ARGS
         }
-        init_args["model_path"] = str(output / BACKBONE)
+        init_args["model_path"] = BACKBONE  # relative to the folder, so a copy finds its own
         config["model"]["init_args"]["backbone"] = {
             "class_path": f"{target.__module__}.{target.__qualname__}",
             "init_args": init_args,
@@ -157,7 +215,7 @@ def export(args: list[str], ckpt_path: str, output: Path) -> Path:
     save_file(weights, output / WEIGHTS)
     # Named in the config, so `mg predict --config DIR/config.yaml` loads the trained
     # weights even when a later --config replaces the callbacks.
-    config["ckpt_path"] = str(output / CHECKPOINT)
+    config["ckpt_path"] = CHECKPOINT
     config["trainer"]["callbacks"] = [
         {
             "class_path": "mg.cli.writer.PredictionWriter",
@@ -179,38 +237,57 @@ def export(args: list[str], ckpt_path: str, output: Path) -> Path:
         "mg": {"omitted_keys": [k for k in rebuilt.state_dict() if k not in weights]},
     }
     torch.save(slim, output / CHECKPOINT)
-    class_names = getattr(task, "class_names", None) or getattr(cli.datamodule, "class_names", None)
     record = {
         "task": f"{type(task).__module__}.{type(task).__qualname__}",
-        "class_names": list(class_names) if class_names else None,
-        "checkpoint": str(checkpoint.resolve()),
+        "class_names": class_names,
+        "checkpoint": checkpoint.name,
         "backbone_format": "huggingface" if target is not None else "in weights.safetensors",
         "versions": run_versions(),
     }
     (output / RECORD).write_text(json.dumps(record, indent=2))
+    _share(output)
     return output
+
+
+def _share(folder: Path) -> None:
+    """Give every file of the export the umask's permissions (safetensors writes 0600)."""
+    from mg.cli.checkpointing import shared_mode
+
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(shared_mode(directory=path.is_dir()))
 
 
 def load(folder: str | Path) -> Any:
     """Return the task an export folder holds, built, with its weights, in eval mode.
+
+    The folder is read as data (`mg.cli.export_config.read_export_config`): only its
+    ``model`` section is built, from registered mg components.
 
     Args:
         folder (str | Path): a folder written by `mg export`.
 
     Returns:
         TaskInterface: call it on a batch from its ``collate``, or use ``predict_step``.
+
+    Raises:
+        FileNotFoundError: the folder holds no export.
+        ExportConfigError: its config names an unregistered class or ``trust_remote_code``.
     """
-    from mg.cli.lightning import MGCLI
+    from lightning.pytorch.cli import LightningArgumentParser
+
+    from mg.cli.lightning import import_plugins
+    from mg.cli.startup import default_threads, quiet_start
+    from mg.core.task import TaskInterface
 
     folder = Path(folder)
-    if not (folder / CONFIG).exists():
-        raise FileNotFoundError(
-            f"No {CONFIG} in {str(folder)!r}: give a folder that `mg export` wrote."
-        )
-    config = yaml.safe_load((folder / CONFIG).read_text())
-    config.pop("ckpt_path", None)  # a subcommand option; building the task needs no checkpoint
-    cli = MGCLI(["--config", yaml.safe_dump(config)], run=False)
-    task = cli.model
+    config = read_export_config(folder)
+    quiet_start()
+    default_threads()
+    import_plugins()
+    parser = LightningArgumentParser(exit_on_error=False)
+    parser.add_lightning_class_args(TaskInterface, "model", subclass_mode=True)
+    parsed = parser.parse_object({"model": config["model"]})
+    task = parser.instantiate_classes(parsed).model
     task.configure_model()
     load_weights(task, folder)
     return task.eval()
@@ -247,12 +324,15 @@ def main(args: list[str]) -> int:
     )
     parser.add_argument("--ckpt_path", default="best", help="best, last or a .ckpt file")
     parser.add_argument("--output", type=Path, required=True, help="the export folder")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier export in --output"
+    )
     # mg's options are snake_case like Lightning's (--ckpt_path); the kebab spelling still works.
     parser.add_argument(
         "--push_to_hub", "--push-to-hub", dest="repo", help="also upload to this Hub repository"
     )
     options, rest = parser.parse_known_args(args)
-    folder = export(rest, options.ckpt_path, options.output)
+    folder = export(rest, options.ckpt_path, options.output, options.overwrite)
     print(f"Exported to {folder}")
     print(f"Predict with: mg predict --config {folder / CONFIG} --data.init_args.predict_file ...")
     if options.repo:

@@ -89,9 +89,13 @@ class MGCLI(LightningCLI):
     """
 
     def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
+        from mg.cli.export_config import open_export_configs
         from mg.cli.parse_errors import check_config_files
 
-        check_config_files(sys.argv[1:] if args is None else args)
+        args = list(sys.argv[1:] if args is None else args)
+        check_config_files(args)
+        # An export's config.yaml is a file from elsewhere: checked as data, paths made its own.
+        args = open_export_configs(args)
         quiet_start()
         default_threads()
         import_plugins()
@@ -102,6 +106,11 @@ class MGCLI(LightningCLI):
             parser_kwargs = {"default_config_files": [DEFAULTS]}
         # Lightning warns when args are given while sys.argv holds others: mg run in-process.
         warnings.filterwarnings("ignore", message=".*args parameter is intended to run")
+        # Lightning warns on every mid-epoch resume because mg's DataLoader is no `_Stateful`
+        # loader. It is wrong for mg: the data module's checkpointed position and
+        # `ExactResume` restore the training order and random state, and a resumed fit ends
+        # bitwise on the uninterrupted run's weights (test_lifecycle.py checks it).
+        warnings.filterwarnings("ignore", message=".*before the epoch ended and your dataloader")
         super().__init__(
             model_class=TaskInterface,
             datamodule_class=DataInterface,
@@ -148,14 +157,59 @@ class MGCLI(LightningCLI):
             print(f"mg: error: {'; '.join(problems)}.", file=sys.stderr)
             sys.exit(1)
 
+    def _parse_ckpt_path(self) -> None:
+        """Check ``--ckpt_path`` early; never let a checkpoint change the config.
+
+        Lightning's version merges a checkpoint's ``hyper_parameters`` into the ``model``
+        section, so a crafted file could swap the backbone (with ``trust_remote_code``) or
+        the optimizer before any check. mg writes no hyper_parameters: the config alone
+        decides the run, and a checkpoint only ever supplies weights and training state.
+        A named file is read here through mg's one reader, so a truncated, foreign or
+        code-carrying file is one error naming it before any model is built.
+        """
+        from mg.cli.checkpointing import load_checkpoint_file
+
+        subcommand = self.config.get("subcommand")
+        if not subcommand:
+            return
+        wanted = self.config[subcommand].get("ckpt_path")
+        if wanted is not None and wanted not in ("best", "last"):
+            load_checkpoint_file(wanted, mmap=True)
+
     def preflight(self, stage: str) -> None:
-        """Check parts, columns, sequences and labels (`mg.core.checks`) before any run folder.
+        """Check options, parts, columns, sequences and labels before any run folder.
 
         Raises:
             IncompatibleError: task, backbone, adapter and data do not fit together.
-            ValueError: a sequence or a label is wrong.
+            ValueError: an option, a sequence or a label is wrong.
         """
+        if stage == "fit":
+            self._check_fit_options()
         self.model.check_data(self.datamodule, stage)
+
+    def _check_fit_options(self) -> None:
+        """Refuse options that would fail late or never end, naming the option.
+
+        Raises:
+            ValueError: a learning rate that is not positive, or ``max_epochs: -1`` with no
+                other limit (Lightning would train until stopped by hand).
+        """
+        config = self.resolved_config()
+        optimizer = ((config.get("model") or {}).get("init_args") or {}).get("optimizer")
+        lr = ((optimizer or {}).get("init_args") or {}).get("lr")
+        if isinstance(lr, int | float) and lr <= 0:
+            raise ValueError(
+                f"model.init_args.optimizer.init_args.lr is {lr}: a learning rate must be "
+                "positive (e.g. --model.init_args.optimizer.init_args.lr 1e-4)."
+            )
+        trainer = config.get("trainer") or {}
+        unlimited = trainer.get("max_epochs") == -1 and trainer.get("max_steps") in (-1, None)
+        if unlimited and trainer.get("max_time") is None:
+            raise ValueError(
+                "trainer.max_epochs is -1, which trains until stopped by hand: give a number "
+                "of epochs (--trainer.max_epochs 10), or a --trainer.max_steps or "
+                "--trainer.max_time limit."
+            )
 
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         """Build the trainer: mg's checkpoint writer, prediction writers at ``--output``.
@@ -197,24 +251,53 @@ class MGCLI(LightningCLI):
         guard_restore(self.trainer)
         super()._run_subcommand(subcommand)
 
-    def _this_config(self, subcommand: str) -> dict[str, Any]:
-        """The model and data sections of this command's config, as written to config.yaml."""
+    def resolved_config(self) -> dict[str, Any]:
+        """This command's resolved config, as it is written to a run's config.yaml."""
         import yaml
 
-        dumped = yaml.safe_load(
-            self._parser(subcommand).dump(self.config[subcommand], skip_none=False)
-        )
-        return {key: dumped.get(key) for key in ("model", "data")}
+        if self.subcommand:
+            parser, config = self._parser(self.subcommand), self.config[self.subcommand]
+        else:
+            parser, config = self.parser, self.config
+        return yaml.safe_load(parser.dump(config, skip_none=False, skip_check=True))
+
+    def find_run_checkpoint(self, wanted: str) -> Any:
+        """Resolve ``best`` or ``last`` among the runs of this experiment (see `mg.cli.runs`).
+
+        Returns:
+            FoundCheckpoint: the file, its run's version, epoch and step.
+
+        Raises:
+            ValueError: the logger keeps no run folders.
+            FileNotFoundError: no run of this experiment wrote such a checkpoint.
+        """
+        from mg.cli.runs import find_checkpoint, logger_root, run_identity
+
+        logger = self.trainer.logger
+        root = logger_root(logger)
+        if root is None:
+            raise ValueError(
+                f"--ckpt_path {wanted} needs a logger that keeps run folders (the default "
+                "CSVLogger); pass --ckpt_path PATH/TO/FILE.ckpt instead."
+            )
+        version = getattr(logger, "_version", None)
+        return find_checkpoint(root, wanted, run_identity(self.resolved_config()), version)
 
     def prepare_run(self, subcommand: str) -> None:
-        """Find ``--ckpt_path best|last`` in this config's runs, and claim the run folder.
+        """Find ``--ckpt_path best|last`` in this experiment's runs, and claim the run folder.
 
-        ``best``/``last`` resolve only among the runs that this config wrote (same model and
-        data sections in their config.yaml), never another experiment's. ``fit`` then
-        resumes into that run's folder; otherwise, the next free version folder is created
-        exclusively, so that runs started together never share one.
+        ``best``/``last`` resolve only among the runs of this experiment (same model and
+        training data in their config.yaml; a new predict or test file is the same
+        experiment), never another one's. ``fit`` then resumes into that run's folder;
+        otherwise, the next free version folder is created exclusively, so that runs
+        started together never share one.
         """
-        from mg.cli.runs import claim_run_folder, find_checkpoint, is_launched_rank, logger_root
+        from mg.cli.runs import (
+            claim_run_folder,
+            is_launched_rank,
+            keep_metrics_history,
+            logger_root,
+        )
 
         arguments = self.config_init[subcommand]
         wanted = arguments.get("ckpt_path")
@@ -222,13 +305,7 @@ class MGCLI(LightningCLI):
         root = logger_root(logger)
         resumed_version = None
         if wanted in ("best", "last"):
-            if root is None:
-                raise ValueError(
-                    f"--ckpt_path {wanted} needs a logger that keeps run folders (the default "
-                    "CSVLogger); pass --ckpt_path PATH/TO/FILE.ckpt instead."
-                )
-            version = getattr(logger, "_version", None)
-            found = find_checkpoint(root, wanted, self._this_config(subcommand), version)
+            found = self.find_run_checkpoint(wanted)
             arguments["ckpt_path"] = str(found.path)
             if subcommand == "fit":
                 resumed_version = found.version
@@ -252,6 +329,8 @@ class MGCLI(LightningCLI):
                 )
         if root is not None:
             claim_run_folder(logger, root, resumed_version)
+        if resumed_version is not None:
+            keep_metrics_history(logger, found.step)
 
     def before_fit(self) -> None:
         """Check, find the checkpoint to resume and claim the run folder before fitting."""

@@ -82,6 +82,8 @@ class SaveTestOutputs(Callback):
 
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Write the collected outputs; each process writes its own file under DDP."""
+        from mg.cli.writer import class_names_of
+
         handler = self._handler
         if handler is None or not self._parts["labels"]:
             return
@@ -90,7 +92,9 @@ class SaveTestOutputs(Callback):
         record: dict[str, Any] = {
             "kind": handler.kind.value,
             "task": type(pl_module).__name__,
-            "class_names": list(getattr(pl_module, "class_names", None) or []),
+            # The prediction writer's names (task's, else the data module's), so every
+            # output of one run names the classes alike.
+            "class_names": class_names_of(trainer, pl_module) or [],
             "ids": [str(parts["ids"][k]) for k in order],
             "labels": handler.join([parts["labels"][k] for k in order]),
             "scores": handler.join([parts["scores"][k] for k in order]),

@@ -70,12 +70,32 @@ def explain(message: str, options: Iterable[str] = (), command: str = "mg fit") 
             f"`init_args:` of {name} is empty: give its options indented below it, or delete "
             "the `init_args:` line."
         )
+    if reason := _union_reason(message):
+        return reason
     if match := _BAD_YAML.search(flat):
         return (
             f"malformed YAML at line {match.group(2)}: {match.group(1).strip()} (check the "
             "indentation and brackets there)."
         )
     return None
+
+
+def _union_reason(message: str) -> str | None:
+    """The one real error of an optional component's "any of the Union subtypes" report.
+
+    An optional section (``data``, ``lr_scheduler``) is a union with None; when its class
+    refuses a value, jsonargparse lists the class's error beside "Expected a NoneType" and
+    dumps the whole section. The class's own message names the option and the fix.
+    """
+    if "Does not validate against any of the Union subtypes" not in message:
+        return None
+    errors = re.findall(r"^\s*- (.+)$", message, flags=re.MULTILINE)
+    real = [e for e in errors if "NoneType" not in e]
+    if len(real) != 1:
+        return None
+    given = re.search(r"class_path='([\w.]+)'", message)
+    owner = f"{_short(given.group(1))}: " if given else ""
+    return f"{owner}{real[0].strip()}"
 
 
 def _owner(flat: str, before: int) -> str | None:

@@ -1,8 +1,11 @@
-"""Run folders: which run a config wrote, its best and last checkpoints, and claiming a new one.
+"""mg's one run resolver: a run's identity, its best and last checkpoints, its folder.
 
 Every run of the default logger lives in ``save_dir/name/version_N`` with the resolved
 ``config.yaml``. Runs of different configs may share ``save_dir/name``, so ``best`` and
-``last`` are looked up only among runs whose model and data sections equal this config's.
+``last`` are looked up only among runs of the same experiment: the same `run_identity`
+(the model section and the options that decide the training data). ``mg fit|validate|
+test|predict``, ``mg export`` and ``mg cv`` all resolve runs here, so that no command
+picks another experiment's weights.
 """
 
 from __future__ import annotations
@@ -12,10 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 
-from mg.cli.checkpointing import CheckpointError, load_checkpoint_file
+from mg.cli.checkpointing import load_checkpoint_file
+
+NOT_IDENTITY = frozenset(
+    {"predict_file", "test_file", "num_workers", "inference_order", "sort_window", "storage"}
+)
+"""Data options that never change what a model learns: where predictions and tests read
+from, and how batches are loaded. A run on a new predict file is the same experiment."""
 
 RUN_VERSION_VARIABLE = "MG_RUN_VERSION"
 """Passes rank zero's run version to the processes that distributed training starts."""
@@ -58,14 +66,33 @@ def _folder_of(root: Path, version: int | str) -> Path:
     return root / (f"version_{version}" if isinstance(version, int) else version)
 
 
-def _same_experiment(folder: Path, config: dict[str, Any]) -> bool:
+def run_identity(config: dict[str, Any]) -> dict[str, Any]:
+    """What makes two runs one experiment: the model section and the training data.
+
+    Args:
+        config (dict[str, Any]): a resolved config, as written to a run's ``config.yaml``.
+
+    Returns:
+        dict[str, Any]: ``{"model": ..., "data": ...}``, without the `NOT_IDENTITY` options.
+    """
+    data = config.get("data")
+    if isinstance(data, dict) and isinstance(data.get("init_args"), dict):
+        init_args = {k: v for k, v in data["init_args"].items() if k not in NOT_IDENTITY}
+        data = {**data, "init_args": init_args}
+    return {"model": config.get("model"), "data": data}
+
+
+def recorded_identity(folder: Path) -> dict[str, Any] | None:
+    """The `run_identity` of the run in ``folder`` (its ``config.yaml``), or None if unreadable."""
     try:
         written = yaml.safe_load((folder / "config.yaml").read_text())
     except (OSError, yaml.YAMLError):
-        return False
-    if not isinstance(written, dict):
-        return False
-    return all(written.get(key) == value for key, value in config.items())
+        return None
+    return run_identity(written) if isinstance(written, dict) else None
+
+
+def _same_experiment(folder: Path, identity: dict[str, Any]) -> bool:
+    return recorded_identity(folder) == identity
 
 
 def _best_of(folder: Path, files: list[Path]) -> Path:
@@ -74,7 +101,7 @@ def _best_of(folder: Path, files: list[Path]) -> Path:
         return files[0]
     last = folder / "checkpoints" / "last.ckpt"
     if last.is_file():
-        state = torch.load(last, map_location="cpu", weights_only=True, mmap=True)
+        state = load_checkpoint_file(last, mmap=True)
         for callback in state.get("callbacks", {}).values():
             recorded = callback.get("best_model_path") if isinstance(callback, dict) else None
             if recorded and Path(recorded).name in {f.name for f in files}:
@@ -83,14 +110,14 @@ def _best_of(folder: Path, files: list[Path]) -> Path:
 
 
 def find_checkpoint(
-    root: Path, wanted: str, config: dict[str, Any], version: int | str | None
+    root: Path, wanted: str, identity: dict[str, Any], version: int | str | None
 ) -> FoundCheckpoint:
     """Find the ``best`` or ``last`` checkpoint of the newest run of this config.
 
     Args:
         root (Path): the logger's ``save_dir/name``.
         wanted (str): ``"best"`` or ``"last"``.
-        config (dict[str, Any]): this config's model and data sections.
+        identity (dict[str, Any]): this config's `run_identity`.
         version (int | str | None): the logger version the config fixes, if any.
 
     Raises:
@@ -101,7 +128,7 @@ def find_checkpoint(
         folders = [_folder_of(root, version)]
     else:
         folders = sorted(p for p in root.glob("*") if (p / "checkpoints").is_dir())
-    ours = [f for f in folders if _same_experiment(f, config)]
+    ours = [f for f in folders if _same_experiment(f, identity)]
     candidates: list[tuple[float, Path, Path]] = []
     for folder in ours:
         pattern = "best-*.ckpt" if wanted == "best" else "last.ckpt"
@@ -113,7 +140,8 @@ def find_checkpoint(
         others = len(folders) - len(ours)
         where = f"{_folder_of(root, version)}" if version is not None else f"{root}"
         reason = (
-            f" ({others} run folder(s) there hold another config: different model or data)"
+            f" ({others} run folder(s) there hold another experiment: different model or "
+            "training data)"
             if others
             else ""
         )
@@ -122,13 +150,7 @@ def find_checkpoint(
             "`mg fit` with this config first, or pass --ckpt_path PATH/TO/FILE.ckpt."
         )
     _, path, folder = max(candidates, key=lambda c: c[0])
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:
-        # Let the full reader say what is wrong with the file, in one line.
-        state = load_checkpoint_file(path)
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path}: not a Lightning checkpoint; run `mg fit` again.")
+    state = load_checkpoint_file(path, mmap=True)
     return FoundCheckpoint(
         path, _version_of(folder), int(state.get("epoch", 0)), int(state.get("global_step", 0))
     )
@@ -170,3 +192,44 @@ def claim_run_folder(logger: Any, root: Path, resumed: int | str | None) -> None
                 version += 1
         logger._version = version
     os.environ[RUN_VERSION_VARIABLE] = str(logger._version)
+
+
+def keep_metrics_history(logger: Any, up_to_step: int) -> None:
+    """Keep a resumed run's ``metrics.csv``: its rows up to the checkpoint's step stay.
+
+    Lightning's CSV writer deletes the file of a folder it finds in use. mg resumes into
+    the same folder on purpose, so the history is read first and written back; rows
+    logged after the checkpoint (by a run killed before its next save) are dropped,
+    because the resumed run logs those steps again.
+
+    Args:
+        logger (Any): the run's logger; only a CSVLogger is handled.
+        up_to_step (int): the global step stored in the checkpoint resumed from.
+    """
+    import csv
+
+    from lightning.pytorch.loggers import CSVLogger
+
+    if not isinstance(logger, CSVLogger) or is_launched_rank():
+        return
+    path = Path(logger.log_dir) / "metrics.csv"
+    try:
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            header = list(reader.fieldnames or [])
+            rows = [row for row in reader if _step_of(row) <= up_to_step]
+    except FileNotFoundError:
+        return
+    writer = logger.experiment  # created now; it deletes the old file
+    with path.open("w", newline="") as handle:
+        table = csv.DictWriter(handle, fieldnames=header)
+        table.writeheader()
+        table.writerows(rows)
+    writer.metrics_keys = sorted(header)
+
+
+def _step_of(row: dict[str, str]) -> float:
+    try:
+        return float(row.get("step") or 0)
+    except ValueError:
+        return 0.0

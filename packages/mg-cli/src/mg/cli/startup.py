@@ -64,23 +64,15 @@ def usable_cores() -> int:
     return cores
 
 
-def idle_cores() -> int:
-    """Usable cores that other processes leave free, by the 1-minute load average; at least 1."""
-    cores = usable_cores()
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # not available on this platform
-        return cores
-    return max(1, min(cores, int(cores - load + 0.5)))
-
-
 def default_threads() -> int:
-    """Set torch's intra-op threads to ``min(idle cores, 4)`` unless the user chose.
+    """Set torch's intra-op threads to ``min(usable cores, 4)`` unless the user chose.
 
     torch starts one thread per core it sees. Beyond a few threads the small matrices of
-    fine-tuning gain little, and on a busy machine threads that wait on each other's cores
-    ran many times slower than one (benchmarks/startup.py). ``OMP_NUM_THREADS`` (or
-    ``MKL_NUM_THREADS``) set by the user wins.
+    fine-tuning gain little (benchmarks/startup.py). The count never depends on the
+    machine's load: float sums differ with the thread count, so two runs of one config
+    would round differently, and an exact resume would need the same load as the first
+    run. ``OMP_NUM_THREADS`` (or ``MKL_NUM_THREADS``) set by the user wins; on a busy
+    shared machine set it to 1. The count is recorded in each run's ``versions.yaml``.
 
     Returns:
         int: the number of intra-op threads torch uses now.
@@ -88,5 +80,5 @@ def default_threads() -> int:
     import torch
 
     if "OMP_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(min(idle_cores(), MAX_DEFAULT_THREADS))
+        torch.set_num_threads(min(usable_cores(), MAX_DEFAULT_THREADS))
     return torch.get_num_threads()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -98,7 +100,7 @@ def _is_class_index(value: Tensor) -> bool:
     return value.ndim == 1 and not value.is_floating_point() and not value.is_complex()
 
 
-def _class_names(trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[str] | None:
+def class_names_of(trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[str] | None:
     """The class names of a classification task, from the task or else its data module."""
     for owner in (pl_module, getattr(trainer, "datamodule", None)):
         names = getattr(owner, "class_names", None)
@@ -148,6 +150,7 @@ class PredictionWriter(BasePredictionWriter):
         self._next = 0
         self._pending: dict[int, Any] = {}
         self._chunks = 0
+        self._reserved: list[Path] = []
 
     def redirect(self, output: str | None, overwrite: bool) -> None:
         """Apply ``mg predict --output FILE --overwrite BOOL`` over the configured values.
@@ -203,15 +206,9 @@ class PredictionWriter(BasePredictionWriter):
         self._rows = 0
         self._names_read = False
         self._target = self.output or run_folder(trainer) / DEFAULT_NAME
-        # Only .npy writes an ids file beside its output.
-        mine = (self.path, self._ids_path()) if self.format == "npy" else (self.path,)
-        existing = [p for p in mine if p.exists()]
-        if existing and not self.overwrite:
-            raise FileExistsError(
-                f"{existing[0]} already exists: pass --overwrite true to replace it, or "
-                "--output another path."
-            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if trainer.is_global_zero:
+            self._reserve()
         if self.format == "parquet":
             try:
                 import pyarrow  # noqa: F401
@@ -225,6 +222,40 @@ class PredictionWriter(BasePredictionWriter):
             shutil.rmtree(part) if part.is_dir() else part.unlink()
         if self.format in ("pt", "npy"):
             part.mkdir(parents=True)
+
+    def _outputs(self) -> tuple[Path, ...]:
+        # Only .npy writes an ids file beside its output.
+        return (self.path, self._ids_path()) if self.format == "npy" else (self.path,)
+
+    def _reserve(self) -> None:
+        """Create the outputs now, exclusively: no other job's file is ever replaced.
+
+        A check that the file is absent followed by a write at the end would replace a file
+        that another job created in between; ``O_EXCL`` makes the check and the creation
+        one step. The empty placeholders are filled at the end, or removed on failure.
+        """
+        self._reserved = []
+        if self.overwrite:
+            return
+        for path in self._outputs():
+            try:
+                if self.format == "pt" and path == self.path:
+                    path.mkdir()
+                else:
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:
+                self._unreserve()
+                raise FileExistsError(
+                    f"{path} already exists: pass --overwrite true to replace it, or "
+                    "--output another path."
+                ) from None
+            self._reserved.append(path)
+
+    def _unreserve(self) -> None:
+        for path in getattr(self, "_reserved", []):
+            with contextlib.suppress(OSError):
+                path.rmdir() if path.is_dir() else path.unlink()
+        self._reserved = []
 
     def on_predict_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Learn the file order of this process's indices from the batch sampler, if it says."""
@@ -254,7 +285,7 @@ class PredictionWriter(BasePredictionWriter):
     ) -> None:
         """Hold one predicted batch's rows, and write every row whose turn has come."""
         if not self._names_read:
-            self._class_names = _class_names(trainer, pl_module)
+            self._class_names = class_names_of(trainer, pl_module)
             self._names_read = True
         self._release_indices(batch_idx)
         items = self._items(prediction)
@@ -313,7 +344,8 @@ class PredictionWriter(BasePredictionWriter):
             import numpy as np
 
             np.save(part / f"{name}.npy", np.stack([vector for vector, _ in items]))
-            (part / f"{name}.ids.txt").write_text("".join(f"{i}\n" for _, i in items))
+            with (part / f"{name}.ids.txt").open("w", newline="") as ids:
+                ids.write("".join(f"{_one_line(i)}\n" for _, i in items))
         elif self.format == "parquet":
             assert self._columns is not None  # set with the first batch's rows
             values = [list(column) for column in zip(*items, strict=True)]
@@ -321,7 +353,7 @@ class PredictionWriter(BasePredictionWriter):
         else:
             delimiter = "\t" if self.format == "tsv" else ","
             with part.open("a", newline="") as handle:
-                csv.writer(handle, delimiter=delimiter).writerows(items)
+                csv.writer(handle, delimiter=delimiter, lineterminator="\n").writerows(items)
 
     def _write_parquet(self, part: Path, columns: dict[str, list[Any]]) -> None:
         import pyarrow as pa
@@ -348,56 +380,68 @@ class PredictionWriter(BasePredictionWriter):
 
     def _merge(self, world_size: int) -> None:
         parts = [p for p in (self._part(r) for r in range(world_size)) if p.exists()]
-        if self.path.exists():
-            shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
-        if self.format == "npy":
-            self._merge_npy(parts)
-        elif self.format == "pt":
-            self.path.mkdir(parents=True)
+        if self.format == "pt":
+            if self.path.exists() and self.path not in self._reserved:
+                shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
+            self.path.mkdir(parents=True, exist_ok=True)
             for rank, part in enumerate(parts):
                 for file in sorted(part.iterdir()):
                     file.rename(self.path / f"rank{rank:04d}_{file.name}")  # name order: file order
                 part.rmdir()
+            self._reserved = []
+            return
+        # Written beside the output, then renamed over it (our placeholder or, with
+        # --overwrite, the old file): readers never see a half-joined file.
+        staged = {path: path.with_name(f".{path.name}.joining") for path in self._outputs()}
+        if self.format == "npy":
+            self._merge_npy(parts, staged[self.path], staged[self._ids_path()])
         elif self.format == "parquet":
-            self._merge_parquet(parts)
+            self._merge_parquet(parts, staged[self.path])
         else:
             delimiter = "\t" if self.format == "tsv" else ","
-            with self.path.open("w", newline="") as handle:
-                csv.writer(handle, delimiter=delimiter).writerow(self._columns or ["ids"])
+            with staged[self.path].open("w", newline="") as handle:
+                csv.writer(handle, delimiter=delimiter, lineterminator="\n").writerow(
+                    self._columns or ["ids"]
+                )
                 for part in parts:
-                    with part.open() as source:
+                    with part.open(newline="") as source:
                         shutil.copyfileobj(source, handle)
                     part.unlink()
+        for path, temporary in staged.items():
+            if temporary.exists():
+                os.replace(temporary, path)
+        self._reserved = []
 
-    def _merge_npy(self, parts: list[Path]) -> None:
+    def _merge_npy(self, parts: list[Path], array: Path, ids_file: Path) -> None:
         """Join the parts' arrays and ids, one batch file at a time, so memory stays flat."""
         import numpy as np
 
         files = [file for part in parts for file in sorted(part.glob("batch*.npy"))]
-        with self._ids_path().open("w") as ids:
-            if files:
-                first = np.load(files[0], mmap_mode="r")  # reads the header only
-                rows = sum(np.load(file, mmap_mode="r").shape[0] for file in files)
-                header = {
-                    "descr": np.lib.format.dtype_to_descr(first.dtype),
-                    "fortran_order": False,
-                    "shape": (rows, *first.shape[1:]),
-                }
-                with self.path.open("wb") as out:
+        with ids_file.open("w", newline="") as ids:
+            with array.open("wb") as out:
+                if files:
+                    first = np.load(files[0], mmap_mode="r")  # reads the header only
+                    rows = sum(np.load(file, mmap_mode="r").shape[0] for file in files)
+                    header = {
+                        "descr": np.lib.format.dtype_to_descr(first.dtype),
+                        "fortran_order": False,
+                        "shape": (rows, *first.shape[1:]),
+                    }
                     np.lib.format.write_array_header_1_0(out, header)
                     for file in files:
                         out.write(np.ascontiguousarray(np.load(file)).tobytes())
-                        ids.write(file.with_suffix(".ids.txt").read_text())
+                        with file.with_suffix(".ids.txt").open(newline="") as batch_ids:
+                            shutil.copyfileobj(batch_ids, ids)
         for part in parts:
             shutil.rmtree(part)
 
-    def _merge_parquet(self, parts: list[Path]) -> None:
+    def _merge_parquet(self, parts: list[Path], target: Path) -> None:
         import pyarrow.parquet as pq
 
         writer = None
         for part in parts:
             source = pq.ParquetFile(part)
-            writer = writer or pq.ParquetWriter(self.path, source.schema_arrow)
+            writer = writer or pq.ParquetWriter(target, source.schema_arrow)
             for group in range(source.num_row_groups):
                 writer.write_table(source.read_row_group(group))
             part.unlink()
@@ -414,6 +458,12 @@ class PredictionWriter(BasePredictionWriter):
         part = self._part(self._rank)
         if part.exists():
             shutil.rmtree(part) if part.is_dir() else part.unlink()
+        self._unreserve()
+
+
+def _one_line(identifier: str) -> str:
+    r"""An id as one line of an ids file: backslash, CR and LF written as \\, \r and \n."""
+    return identifier.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _split(prediction: dict[str, Any]) -> list[dict[str, Any]]:

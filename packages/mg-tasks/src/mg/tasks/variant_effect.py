@@ -115,7 +115,8 @@ def mutation_problem(reference: str, text: Any) -> str | None:
                 f"{len(reference)}-residue reference"
             )
         held = reference[substitution.position]
-        if held != substitution.ref:
+        # Case carries no meaning in a mutation string: c12g is C12G.
+        if held.upper() != substitution.ref.upper():
             return (
                 f"mutation {text!r}: the reference holds {held!r} at position "
                 f"{substitution.position + 1}, not {substitution.ref!r}; is the mutation for "
@@ -287,12 +288,23 @@ class _VariantScorer(TaskInterface):
                         f"{int(kept[row])} residues {type(self.backbone).__name__} keeps "
                         "(its max_length); shorten the reference around the mutation."
                     )
+                held = sample["sequences"][substitution.position]
+                # The new residue is written in the reference's case (c12g on ACGT is C12G).
+                alt = substitution.alt.upper() if held.isupper() else substitution.alt.lower()
+                try:
+                    alt_token = self.backbone.get_token_id(alt)
+                except KeyError:
+                    raise ValueError(
+                        f"id {sample.get('ids')!r}: mutation {substitution}: the new residue "
+                        f"{alt!r} is not in the {type(self.backbone).__name__} vocabulary; "
+                        "check the mutation, or use a backbone for this alphabet."
+                    ) from None
                 sites.append(
                     (
                         variant,
                         int(index[row, substitution.position]),
-                        self.backbone.get_token_id(substitution.ref),
-                        self.backbone.get_token_id(substitution.alt),
+                        self.backbone.get_token_id(held),
+                        alt_token,
                     )
                 )
         columns = torch.tensor(sites, dtype=torch.long).view(-1, 4)
@@ -415,6 +427,25 @@ class VariantLikelihoodRatio(_VariantScorer):
         return scores.index_add(0, batch["site_variant"], ratio.squeeze(1))
 
 
+def cosine_distance(a: Tensor, b: Tensor) -> Tensor:
+    """``1 - cos(a, b)`` along the last dimension, accurate for nearly equal vectors.
+
+    ``1 - cosine_similarity`` subtracts two numbers close to 1 and keeps only rounding
+    error when ``a`` and ``b`` point almost the same way (in float32, relative errors of
+    several times the true value, or exactly 0). Half the squared distance between the
+    unit vectors is the same quantity, computed from their small difference.
+
+    Args:
+        a (Tensor): ``(..., dim)``.
+        b (Tensor): ``(..., dim)``.
+
+    Returns:
+        Tensor: ``(...)``, in ``[0, 2]``.
+    """
+    difference = F.normalize(a, dim=-1) - F.normalize(b, dim=-1)
+    return 0.5 * difference.pow(2).sum(-1)
+
+
 class VariantEmbeddingDistance(_VariantScorer):
     """Score variants zero-shot by how far their embedding moves from the reference's.
 
@@ -481,7 +512,7 @@ class VariantEmbeddingDistance(_VariantScorer):
         a = (ref_states * weights[..., None]).sum(1) / count
         b = (var_states * weights[..., None]).sum(1) / count
         if self.distance == "cosine":
-            scores = 1 - F.cosine_similarity(a, b, dim=-1)
+            scores = cosine_distance(a, b)
         elif self.distance == "l1":
             scores = (a - b).abs().sum(-1)
         else:
