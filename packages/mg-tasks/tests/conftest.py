@@ -20,9 +20,9 @@ def storage(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     whole-file split goes through the disk store (carved splits stay in memory, as in use),
     read two rows at a time so that every file spans several chunks.
     """
-    from mg.tasks.data import datamodule
+    from mg.tasks.data import builder, source
 
     threshold = -1 if request.param == "disk" else 10**18
-    monkeypatch.setattr(datamodule, "DISK_THRESHOLD_BYTES", threshold)
-    monkeypatch.setattr(datamodule, "CHUNK_ROWS", 2)  # tiny chunks: rows cross chunk edges
+    monkeypatch.setattr(builder, "DISK_THRESHOLD_BYTES", threshold)
+    monkeypatch.setattr(source, "CHUNK_ROWS", 2)  # tiny chunks: rows cross chunk edges
     return str(request.param)

@@ -14,7 +14,7 @@ from data_helpers import rows, write_jsonl, write_table
 from torch.utils.data import DataLoader
 
 from mg.core.alphabets import AlphabetCheck
-from mg.tasks.data import SequenceData, datamodule
+from mg.tasks.data import SequenceData, builder, source
 from mg.tasks.data.readers import iter_file_chunks, iter_path_chunks, read_file, read_path
 from mg.tasks.data.store import StoredSequenceDataset
 
@@ -25,7 +25,7 @@ def store_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "stores"
     folder.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    monkeypatch.setattr(datamodule, "CHUNK_ROWS", 97)  # files span several chunks
+    monkeypatch.setattr(source, "CHUNK_ROWS", 97)  # files span several chunks
     return folder
 
 
@@ -213,11 +213,11 @@ def test_storage_options_are_checked(tmp_path):
 def test_auto_storage_keeps_large_inputs_on_disk(tmp_path, monkeypatch, store_dir):
     path = write_table(tmp_path / "d.csv", rows(40))
     size = path.stat().st_size
-    monkeypatch.setattr(datamodule, "DISK_THRESHOLD_BYTES", size)  # not over: memory
+    monkeypatch.setattr(builder, "DISK_THRESHOLD_BYTES", size)  # not over: memory
     assert not isinstance(
         SequenceData(predict_file=str(path)).dataset("predict"), StoredSequenceDataset
     )
-    monkeypatch.setattr(datamodule, "DISK_THRESHOLD_BYTES", size - 1)
+    monkeypatch.setattr(builder, "DISK_THRESHOLD_BYTES", size - 1)
     assert isinstance(
         SequenceData(predict_file=str(path)).dataset("predict"), StoredSequenceDataset
     )

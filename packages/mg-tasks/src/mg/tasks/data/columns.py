@@ -99,7 +99,7 @@ class MultiColumnData(SequenceData):
         base = super()._build(split)
         source = self.plan.source(split)
         assert source is not None  # the base build raised otherwise
-        table = self._table(source.key)
+        table = self.source.table(source.key)
         indices = self.plan.rows(source, table)
         extra: dict[str, list[Any]] = {}
         for name, column in self.columns.items():

@@ -1,7 +1,8 @@
-"""`SequenceDataset`: the parsed samples of one split, with where each came from."""
+"""`SequenceDataset`: the parsed samples of one split, and `MemoryWriter`, which fills one."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from torch.utils.data import Dataset
@@ -63,3 +64,76 @@ class SequenceDataset(Dataset):
     def origin(self, index: int) -> str:
         """Say where sample ``index`` came from: ``"file, row N"``."""
         return f"{self.files[index]}, row {self.rows[index]}"
+
+
+class MemoryWriter:
+    """Collect a split's samples chunk by chunk in memory: `StoreWriter`'s in-memory twin.
+
+    Both writers take the same `append` calls, so one split builder fills either.
+    """
+
+    def __init__(self) -> None:
+        self.sequences: list[str] = []
+        self.ids: list[str] = []
+        self.files: list[str] = []
+        self.rows: list[int] = []
+        self.labels: list[Any] = []
+        self.raw_labels: list[Any] = []
+        self.label_files: list[str] = []
+        self.label_rows: list[int] = []
+        self.labelled: bool | None = None
+
+    def __enter__(self) -> MemoryWriter:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        return None
+
+    @property
+    def size(self) -> int:
+        """How many samples were appended."""
+        return len(self.sequences)
+
+    def append(
+        self,
+        sequences: Sequence[str],
+        ids: Sequence[str],
+        files: Sequence[str],
+        rows: Sequence[int],
+        labels: Sequence[Any] | None = None,
+        raw_labels: Sequence[Any] | None = None,
+        label_files: Sequence[str] | None = None,
+        label_rows: Sequence[int] | None = None,
+    ) -> None:
+        """Append one chunk of samples (labels: all chunks have them, or none does)."""
+        self.sequences += sequences
+        self.ids += ids
+        self.files += files
+        self.rows += rows
+        self.labelled = labels is not None if self.labelled is None else self.labelled
+        if labels is None or raw_labels is None:
+            return
+        self.labels += labels
+        self.raw_labels += raw_labels
+        self.label_files += label_files if label_files is not None else files
+        self.label_rows += label_rows if label_rows is not None else rows
+
+    def drop_labels(self) -> None:
+        """Forget the labels appended so far (a later chunk of the split has none)."""
+        self.labelled = False
+
+    def finish(self, label_columns_text: str) -> SequenceDataset:
+        """Return the collected samples as a `SequenceDataset`."""
+        if not self.labelled:
+            return SequenceDataset(self.sequences, self.ids, None, self.files, self.rows)
+        return SequenceDataset(
+            self.sequences,
+            self.ids,
+            self.labels,
+            self.files,
+            self.rows,
+            self.label_files,
+            self.label_rows,
+            label_columns_text,
+            self.raw_labels,
+        )

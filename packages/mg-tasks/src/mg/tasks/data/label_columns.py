@@ -8,11 +8,11 @@ of the task's kind (`mg.core.labels`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mg.core.label_values import infer_class_names, is_missing
+from mg.core.label_values import LabelFormatError, infer_class_names, is_missing
 from mg.core.labels import LabelHandler, columns_text, parse_row
 from mg.tasks.data.readers import Table
 
@@ -150,19 +150,36 @@ class LabelColumns:
             f"{self.id_column!r})."
         )
 
-    def learn_class_names(self, raw: RawLabels, indices: Sequence[int]) -> None:
+    def learn_class_names(self, parts: Iterable[tuple[RawLabels, Sequence[int]]]) -> None:
         """Read class names from raw class labels, unless the user gave them.
 
+        One pass over any number of parts (a split's rows, or an input streamed in chunks),
+        keeping each distinct value once, with where it first appears.
+
         Args:
-            raw (RawLabels): the labels of the training data (or of the one split there is).
-            indices (Sequence[int]): the rows to read.
+            parts (Iterable[tuple[RawLabels, Sequence[int]]]): raw labels of the training
+                data (or of the one split there is), and the rows of each to read.
+
+        Raises:
+            ValueError: a class label is a fraction, or the column mixes indices and names.
         """
         if self.class_names_known:
             return
         column = self.columns[0]
-        values = [raw.values[column][i] for i in indices]
-        origins = [raw.origin(i) for i in indices]
-        self.class_names = infer_class_names(values, origins, column)
+        seen: dict[Any, tuple[Any, str]] = {}  # value → (value, where it first appears)
+        for raw, indices in parts:
+            values = raw.values[column]
+            for i in indices:
+                value = values[i]
+                name = value if isinstance(value, str | int | float) else repr(value)
+                if name not in seen:
+                    seen[name] = (value, raw.origin(i))
+        try:
+            self.class_names = infer_class_names(
+                [v for v, _ in seen.values()], [o for _, o in seen.values()], column
+            )
+        except LabelFormatError as error:
+            raise ValueError(str(error)) from None
         self.class_names_known = True
 
     def parse(

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from mg.core.data import SPLITS_OF_STAGE
 from mg.tasks.data.readers import HF_VAL_SPLITS, Table
 from mg.tasks.data.splits import column_fold_split, fold_values, kfold_split, random_split
 
@@ -173,6 +174,36 @@ class SplitPlan:
     def has_split(self, split: str) -> bool:
         """Whether the options give ``split`` any data."""
         return self.source(split) is not None
+
+    def is_carved(self, source: SplitSource) -> bool:
+        """Whether ``source`` is part of the pool cut by fractions or folds (not a whole input)."""
+        return source.part is not None and bool(
+            self.val_fraction
+            or self.test_fraction
+            or self.n_folds
+            or self.fold_column
+            or self.test_fold is not None
+        )
+
+    def stage_splits(self, stage: str | None) -> list[str]:
+        """Return the splits a Lightning stage reads (``fit``: train, and val when configured).
+
+        Raises:
+            ValueError: the stage is unknown, or its split is not configured.
+        """
+        if stage is None:
+            return [s for s in SPLITS if self.has_split(s)]
+        if stage not in SPLITS_OF_STAGE:
+            raise ValueError(f"Unknown stage {stage!r}; choose fit, validate, test or predict.")
+        splits = []
+        for split in SPLITS_OF_STAGE[stage]:
+            if self.has_split(split):
+                splits.append(split)
+            elif not (stage == "fit" and split == "val"):
+                raise ValueError(
+                    f"SequenceData has no {split} split for {stage}: {SPLIT_HINTS[split]}."
+                )
+        return splits
 
     # ----------------------------------------------------------------- the pool's partition
     def rows(self, source: SplitSource, table: Table) -> list[int]:
