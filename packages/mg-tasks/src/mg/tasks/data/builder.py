@@ -21,7 +21,8 @@ from mg.tasks.data.plan import SPLIT_HINTS, SplitPlan, SplitSource
 from mg.tasks.data.readers import Table
 from mg.tasks.data.rows import clean_sequences, read_ids, repeated_ids, report_repeats
 from mg.tasks.data.source import DataSource
-from mg.tasks.data.store import StoredSequenceDataset, StoreWriter
+from mg.tasks.data.store import StoredSequenceDataset
+from mg.tasks.data.store_writer import StoreWriter
 
 Storage = Literal["auto", "memory", "disk"]
 
@@ -95,9 +96,24 @@ class SplitBuilder:
         return self._labels.class_names if self._labels is not None else self.given_class_names
 
     @property
-    def labels_made(self) -> bool:
-        """Whether labels were read since the kind was last set (class names may be learned)."""
-        return self._labels is not None
+    def class_names_learned(self) -> bool:
+        """Whether `class_names` come from the data (not the options): a checkpoint keeps them."""
+        return self._labels is not None and self.given_class_names is None
+
+    def restore_class_names(self, names: list[str] | None) -> bool:
+        """Use class names saved with a checkpoint, unless the options give them.
+
+        Returns:
+            bool: whether they differ from the names in use (built splits must be rebuilt).
+        """
+        if self.given_class_names is not None:
+            return False
+        labels = self.labels()
+        if labels.class_names_known and names == labels.class_names:
+            return False
+        labels.class_names = list(names) if names is not None else None
+        labels.class_names_known = True
+        return True
 
     def use_kind(self, kind: str) -> bool:
         """Read labels as ``kind`` from now on; return whether built splits must be rebuilt.

@@ -299,7 +299,7 @@ class SequenceData(SplitCheckHooks, DataInterface):
         a resumed fit continue the same batch order.
         """
         state: dict[str, Any] = {}
-        if self.builder.labels_made and self.builder.given_class_names is None:
+        if self.builder.class_names_learned:
             state["class_names"] = self.builder.class_names
         position = train_position(self.trainer)
         if position is not None:
@@ -316,12 +316,7 @@ class SequenceData(SplitCheckHooks, DataInterface):
         position = state_dict.get("train_position")
         if position is not None:
             self._resume_position = (int(position["epoch"]), int(position["batches_done"]))
-        if "class_names" not in state_dict or self.builder.given_class_names is not None:
-            return
-        names = state_dict["class_names"]
-        labels = self.builder.labels()
-        if labels.class_names_known and names == labels.class_names:
-            return
-        labels.class_names = list(names) if names is not None else None
-        labels.class_names_known = True
-        self._rebuild()
+        if "class_names" in state_dict and self.builder.restore_class_names(
+            state_dict["class_names"]
+        ):
+            self._rebuild()
