@@ -279,3 +279,30 @@ class EmbeddingCache:
             attention_mask=mask,
             special_tokens_mask=backbone.special_tokens_mask(input_ids, mask),
         )
+
+
+def open_backbone_cache(
+    backbone: BackboneInterface, cache_dir: str | None, trainer: Any, rank: int
+) -> EmbeddingCache:
+    """Check a built backbone is frozen, then open its fingerprint's cache folder.
+
+    Args:
+        backbone (BackboneInterface): the task's backbone.
+        cache_dir (str | None): the task's ``cache_dir``; by default ``embedding_cache``
+            in the trainer's root folder.
+        trainer (Any): the trainer running the task, or None.
+        rank (int): this process's global rank.
+
+    Raises:
+        ValueError: a backbone parameter trains (LoRA or fine-tuning).
+    """
+    trainable = [name for name, p in backbone.named_parameters() if p.requires_grad]
+    if trainable:
+        raise ValueError(
+            f"cache_embeddings needs a frozen backbone, but {len(trainable)} of its "
+            f"parameters train (first: {trainable[0]!r}; LoRA and full fine-tuning train "
+            "some). Set the backbone's finetune: frozen, or cache_embeddings: false."
+        )
+    root = cache_dir or str(Path(trainer.default_root_dir if trainer else ".") / "embedding_cache")
+    precision = str(trainer.precision) if trainer else ""
+    return EmbeddingCache(Path(root) / backbone_fingerprint(backbone, precision), rank=rank)

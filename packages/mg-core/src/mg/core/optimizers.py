@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
+from lightning.pytorch.plugins.precision import MixedPrecision
 from torch import nn
 from torch.optim import Optimizer
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from mg.core.compat import target_class
 
@@ -81,3 +83,36 @@ def build_optimizer(
     ):
         extra["fused"] = True
     return optimizer_fn(parameters, **extra)
+
+
+def may_fuse(trainer: Any) -> bool:
+    """Say whether a run allows an optimizer that unscales gradients in its step.
+
+    Under a gradient scaler (fp16) Lightning unscales before clipping and before
+    ``on_before_optimizer_step`` only for optimizers that do not (a fused one does),
+    and its mixed-precision plugin refuses to clip gradients for one at all.
+
+    Args:
+        trainer (Any): the trainer, or None (no trainer: nothing forbids it).
+    """
+    if trainer is None:
+        return True
+    plugin = trainer.precision_plugin
+    if getattr(plugin, "scaler", None) is not None:
+        return False
+    return not (isinstance(plugin, MixedPrecision) and trainer.gradient_clip_val)
+
+
+def scheduler_config(scheduler: Any, interval: str, monitor: str, trainer: Any) -> dict[str, Any]:
+    """Lightning's ``lr_scheduler`` entry for a built scheduler.
+
+    Warmup schedules (`mg.tasks.schedules`) that size themselves to the run get the run's
+    step count and step every step.
+    """
+    if callable(getattr(scheduler, "set_total_steps", None)):
+        scheduler.set_total_steps(trainer.estimated_stepping_batches)
+        interval = "step"
+    config = {"scheduler": scheduler, "interval": interval, "frequency": 1}
+    if isinstance(scheduler, ReduceLROnPlateau):
+        config["monitor"] = monitor
+    return config

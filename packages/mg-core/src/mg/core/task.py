@@ -2,8 +2,10 @@
 
 A task owns an objective. It builds a backbone and an adapter from the callables the
 user configures (``configure_model``), batches samples (``collate``), runs the model
-(``forward``) and computes the loss and metrics (``evaluate``). Everything else —
-steps, logging, optimizers, the data-column check, slim checkpoints — lives here once.
+(``forward``) and computes the loss and metrics (``evaluate``). Everything else lives
+once in a part of its own, mixed in here: steps and epoch sums (`EpochSums`), metrics per
+stage (`StageMetrics`), the data checks' hooks (`TaskChecks`), slim checkpoints
+(`SlimCheckpoints`); optimizers are built by `mg.core.optimizers`.
 """
 
 from __future__ import annotations
@@ -11,30 +13,26 @@ from __future__ import annotations
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.plugins.precision import MixedPrecision
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from mg.core.backbone import BackboneCallable, BackboneInterface, BackboneOutput, Capability
-from mg.core.checks import backbone_options, check_run, say_what_is_cut
-from mg.core.compat import (
-    CompatibilityReport,
-    IncompatibleError,
-    check_compatibility,
-    target_class,
-)
+from mg.core.checks import say_what_is_cut
+from mg.core.compat import IncompatibleError, target_class
 from mg.core.data import STAGES, DataInterface, LabelKind, Sample
-from mg.core.embedding_cache import EmbeddingCache, backbone_fingerprint
+from mg.core.embedding_cache import EmbeddingCache, open_backbone_cache
 from mg.core.epoch_sums import EpochSums, Stage
 from mg.core.labels import label_handler
 from mg.core.metric_updates import BufferedUpdates
-from mg.core.optimizers import build_optimizer
+from mg.core.optimizers import build_optimizer, may_fuse, scheduler_config
+from mg.core.slim_checkpoints import SlimCheckpoints
+from mg.core.stage_metrics import StageMetrics
+from mg.core.task_checks import TaskChecks
 
 OptimizerCallable = Callable[[Iterable[nn.Parameter]], Optimizer]
 """``optimizer(trainable_parameters)`` → Optimizer, e.g. ``torch.optim.AdamW``."""
@@ -42,19 +40,16 @@ OptimizerCallable = Callable[[Iterable[nn.Parameter]], Optimizer]
 LRSchedulerCallable = Callable[[Optimizer], LRScheduler | ReduceLROnPlateau]
 """``lr_scheduler(optimizer)`` → scheduler."""
 
-if TYPE_CHECKING:
-    # torchmetrics imports transformers whenever it is installed; mg.core must not.
-    from torchmetrics import Metric, MetricCollection
 
-
-class TaskInterface(EpochSums, pl.LightningModule, ABC):
+class TaskInterface(EpochSums, StageMetrics, TaskChecks, SlimCheckpoints, pl.LightningModule, ABC):
     """Base class of every task.
 
     A task is its objective: subclasses declare what they need at class level, so
     compatibility is known before anything is built, and implement `collate` and
     `evaluate` (plus `adapter_arguments` when they take an adapter). The base builds the
-    backbone and the adapter, builds optimizers and keeps checkpoints slim; the steps and
-    their epoch sums are `EpochSums`'s, the data checks `mg.core.checks`'s.
+    backbone, the adapter and the optimizers; the steps and their epoch sums are
+    `EpochSums`'s, metrics `StageMetrics`'s, the data checks' hooks `TaskChecks`'s (the
+    checks are `mg.core.checks`'s), checkpoints `SlimCheckpoints`'s.
 
     Class attributes:
         adapter_type: the adapter base type this task accepts (None: takes no adapter).
@@ -228,48 +223,14 @@ class TaskInterface(EpochSums, pl.LightningModule, ABC):
         if not self.cache_embeddings:
             return self.backbone(batch["input_ids"], batch["attention_mask"])
         if self._embedding_cache is None:
-            self._embedding_cache = self._open_embedding_cache()
+            self._embedding_cache = open_backbone_cache(
+                self.backbone, self.cache_dir, self._trainer, self.global_rank
+            )
         if self.backbone.training:
             self.backbone.eval()  # a cache is only exact for a deterministic backbone
         with torch.no_grad():
             return self._embedding_cache.backbone_outputs(
                 self.backbone, batch["input_ids"], batch["attention_mask"]
-            )
-
-    def _open_embedding_cache(self) -> EmbeddingCache:
-        """Check the built backbone is frozen, then open its fingerprint's cache folder."""
-        backbone = self.backbone
-        assert backbone is not None
-        trainable = [name for name, p in backbone.named_parameters() if p.requires_grad]
-        if trainable:
-            raise ValueError(
-                f"cache_embeddings needs a frozen backbone, but {len(trainable)} of its "
-                f"parameters train (first: {trainable[0]!r}; LoRA and full fine-tuning train "
-                "some). Set the backbone's finetune: frozen, or cache_embeddings: false."
-            )
-        trainer = self._trainer
-        root = self.cache_dir or str(
-            Path(trainer.default_root_dir if trainer else ".") / "embedding_cache"
-        )
-        precision = str(trainer.precision) if trainer else ""
-        fingerprint = backbone_fingerprint(backbone, precision)
-        return EmbeddingCache(Path(root) / fingerprint, rank=self.global_rank)
-
-    def check_options(self) -> None:
-        """Refuse options that cannot work with the configured backbone, before weights load.
-
-        ``cache_embeddings`` needs a backbone that stays frozen: read from the backbone
-        callable's ``finetune`` option (or its default); a backbone without that option is
-        checked once built (`_open_embedding_cache`).
-        """
-        if not self.cache_embeddings:
-            return
-        mode = backbone_options(self.backbone_fn).get("finetune")
-        if mode is not None and mode != "frozen":
-            raise ValueError(
-                f"cache_embeddings needs a frozen backbone, but the backbone's finetune is "
-                f"{mode!r}: its hidden states change as it trains. Set finetune: frozen, or "
-                "cache_embeddings: false."
             )
 
     @abstractmethod
@@ -378,80 +339,7 @@ class TaskInterface(EpochSums, pl.LightningModule, ABC):
             )
         return backbone
 
-    def configure_metrics(self, stage: Stage) -> dict[str, Metric]:
-        """Return fresh metrics for ``stage``; logged as ``{stage}_{name}`` every epoch."""
-        return {}
-
-    def stage_metrics(self, stage: Stage) -> MetricCollection:
-        """Return the metric collection of ``stage``, built on first use, updates applied.
-
-        Calls held by `update_metrics` are applied first, so what it returns is current.
-        """
-        from torchmetrics import MetricCollection
-
-        key = f"{stage}_metrics"  # a bare "train" would clash with Module.train
-        if key not in self.metrics:
-            self.metrics[key] = MetricCollection(self.configure_metrics(stage)).to(self.device)
-        if stage in self._metric_updates:
-            self._metric_updates[stage].flush()
-        return self.metrics[key]  # type: ignore[return-value]
-
-    def update_metrics(self, stage: Stage, *tensors: Tensor) -> None:
-        """Update the stage's metrics with one step's ``(preds, target)``, a few steps at once.
-
-        The call is held (detached) and applied together with up to 31 others, or when the
-        epoch's values are computed: the same values as updating every step, at a fraction
-        of the cost (see `mg.core.metric_updates`). Each tensor needs one row per item along
-        its first dimension; a metric that takes other arguments is updated through
-        `stage_metrics` directly.
-
-        Args:
-            stage (Stage): the stage whose metrics to update.
-            *tensors (Tensor): the arguments of the metrics' ``update``.
-        """
-        buffered = self._metric_updates.get(stage)
-        if buffered is None:
-            buffered = self._metric_updates[stage] = BufferedUpdates(self.stage_metrics(stage))
-        buffered.update(*tensors)
-
     # ----------------------------------------------------------------- Lightning hooks
-    def compatibility(
-        self, datamodule: DataInterface | None = None, stage: str = "fit"
-    ) -> CompatibilityReport:
-        """Say whether this task's backbone, adapter (and data) fit together, and why not.
-
-        Args:
-            datamodule (DataInterface | None): also check that it provides every column
-                (`mg.core.checks.check_run` tells it this task's label kind first).
-            stage (str): the Lightning stage whose columns to check.
-        """
-        return check_compatibility(self, self.backbone_fn, self.adapter_fn, datamodule, stage)
-
-    def check_data(self, datamodule: DataInterface, stage: str) -> CompatibilityReport:
-        """Check parts, columns, sequences and labels of ``stage`` before any weights load.
-
-        See `mg.core.checks.check_run`, the one entry point; a task adds checks here.
-
-        Raises:
-            IncompatibleError: the parts or the data's columns do not fit.
-            ValueError: a sequence or a label is wrong (the message names file, row and value).
-        """
-        return check_run(self, datamodule, stage)
-
-    def sequence_backbones(self) -> dict[str, BackboneCallable]:
-        """Return each sample key holding sequences, with the backbone callable that reads it."""
-        return {"sequences": self.backbone_fn}
-
-    def extra_characters(self) -> str:
-        """Return characters the data may hold beyond the backbones' alphabets (none)."""
-        return ""
-
-    def setup(self, stage: str) -> None:
-        """Check the data (see `check_data`), which hands ``collate`` to the data module."""
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
-        if isinstance(datamodule, DataInterface):
-            self.check_data(datamodule, stage)
-
     def train(self, mode: bool = True) -> TaskInterface:
         """Set training mode; a backbone with no trainable weight stays in eval mode.
 
@@ -485,55 +373,13 @@ class TaskInterface(EpochSums, pl.LightningModule, ABC):
                 f"{type(self).__name__} has no trainable parameters: unfreeze the backbone or "
                 "give it an adapter with weights."
             )
-        optimizer = build_optimizer(self.optimizer_fn, trainable, may_fuse=self._may_fuse())
+        optimizer = build_optimizer(self.optimizer_fn, trainable, may_fuse=may_fuse(self._trainer))
         if self.lr_scheduler_fn is None:
             return optimizer
-        scheduler = self.lr_scheduler_fn(optimizer)
-        interval = self.lr_scheduler_interval
-        # Warmup schedules (mg.tasks.schedules) size themselves to the run and step per step.
-        if callable(getattr(scheduler, "set_total_steps", None)):
-            scheduler.set_total_steps(self.trainer.estimated_stepping_batches)
-            interval = "step"
-        config = {"scheduler": scheduler, "interval": interval, "frequency": 1}
-        if isinstance(scheduler, ReduceLROnPlateau):
-            config["monitor"] = self.lr_scheduler_monitor
+        config = scheduler_config(
+            self.lr_scheduler_fn(optimizer),
+            self.lr_scheduler_interval,
+            self.lr_scheduler_monitor,
+            self._trainer,
+        )
         return {"optimizer": optimizer, "lr_scheduler": config}
-
-    def _may_fuse(self) -> bool:
-        """Say whether this run allows an optimizer that unscales gradients in its step.
-
-        Under a gradient scaler (fp16) Lightning unscales before clipping and before
-        ``on_before_optimizer_step`` only for optimizers that do not (a fused one does),
-        and its mixed-precision plugin refuses to clip gradients for one at all.
-        """
-        if self._trainer is None:
-            return True
-        plugin = self.trainer.precision_plugin
-        if getattr(plugin, "scaler", None) is not None:
-            return False
-        return not (isinstance(plugin, MixedPrecision) and self.trainer.gradient_clip_val)
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep only trainable backbone weights when the backbone is frozen or LoRA-tuned."""
-        omitted = self.backbone.on_save_checkpoint(checkpoint, "backbone.") if self.backbone else []
-        checkpoint["mg"] = {"omitted_keys": omitted}
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Remember which backbone weights the checkpoint left to the pretrained model."""
-        self._omitted_keys = set(checkpoint.get("mg", {}).get("omitted_keys", []))
-
-    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
-        """Load weights, accepting slim checkpoints that omit frozen backbone weights.
-
-        Only the keys the checkpoint itself recorded as omitted may be missing; any other
-        missing or unexpected key is still an error when ``strict``.
-        """
-        result = super().load_state_dict(state_dict, strict=False, assign=assign)
-        missing = [k for k in result.missing_keys if k not in self._omitted_keys]
-        if strict and (missing or result.unexpected_keys):
-            raise RuntimeError(
-                f"The checkpoint does not fit {type(self).__name__}: missing keys {missing[:5]}, "
-                f"unexpected keys {result.unexpected_keys[:5]}. Was it saved with the same "
-                "backbone and adapter options?"
-            )
-        return result
