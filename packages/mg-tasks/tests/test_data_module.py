@@ -552,3 +552,14 @@ def test_batching_options_are_checked_when_given(tmp_path):
         SequenceData(path=str(path), inference_order="random")
     with pytest.raises(ValueError, match="max_tokens must be at least 1"):
         SequenceData(path=str(path), max_tokens=0)
+
+
+def test_split_plan_says_which_splits_are_carved_from_the_pool():
+    from mg.tasks.data.plan import SplitPlan
+
+    carved = SplitPlan(pool="pool", val_fraction=0.2)
+    assert carved.is_carved(carved.source("train")) and carved.is_carved(carved.source("val"))
+    whole = SplitPlan(pool="pool", val_file="v.csv", test_file="t.csv")
+    assert not any(whole.is_carved(whole.source(s)) for s in ("train", "val", "test"))
+    assert whole.stage_splits("fit") == ["train", "val"]
+    assert SplitPlan(pool="pool").stage_splits("fit") == ["train"]
