@@ -29,12 +29,12 @@ from torch import Tensor, nn
 from torch.nn import functional
 
 from mg.backbones.cells.common import (
+    FinetunedCellBackbone,
     gene_vocabulary,
     model_folder,
     read_config,
     read_weights,
 )
-from mg.backbones.finetuning import LoraSettings, apply_finetune_mode
 from mg.backbones.loading import BackboneLoadError
 from mg.core.backbone import BackboneOutput
 from mg.core.cells import CellBackboneInterface, GeneVocabulary
@@ -283,7 +283,7 @@ class AIDOCellModel(nn.Module):
         return self.encoder(hidden)
 
 
-class AIDOCell(CellBackboneInterface):
+class AIDOCell(FinetunedCellBackbone):
     """AIDO.Cell from a local folder or a Hub id (``config.json`` and safetensors weights).
 
     Args:
@@ -331,37 +331,12 @@ class AIDOCell(CellBackboneInterface):
         config = AIDOCellConfig.from_dict(read_config(folder), str(path))
         model = AIDOCellModel(config)
         _load_state(model, read_weights(folder), str(path))
-        self._attach(model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
-
-    def _attach(
-        self,
-        model: AIDOCellModel,
-        finetune: str,
-        lora_r: int,
-        lora_alpha: int,
-        lora_dropout: float,
-        lora_target_modules: list[str] | None,
-    ) -> None:
-        if model.config.max_position_embeddings < len(self.vocabulary):
+        if config.max_position_embeddings < len(self.vocabulary):
             raise ValueError(
                 f"{type(self).__name__} reads {len(self.vocabulary)} genes, but the model has "
-                f"positions for {model.config.max_position_embeddings}: give its own gene list."
+                f"positions for {config.max_position_embeddings}: give its own gene list."
             )
-        self.model = model
-        self.finetune = finetune
-        targets = tuple(lora_target_modules or self.lora_target_modules)
-        settings = LoraSettings(
-            r=lora_r, alpha=lora_alpha, dropout=lora_dropout, target_modules=targets
-        )
-        apply_finetune_mode(self.model, finetune, settings)  # type: ignore[arg-type]
-        self.train(self.training)
-
-    def train(self, mode: bool = True) -> AIDOCell:
-        """Set training mode; a frozen backbone always stays in eval mode (no dropout)."""
-        super().train(mode)
-        if getattr(self, "finetune", "full") == "frozen":
-            self.model.eval()
-        return self
+        self.attach_model(model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
 
     def gene_vocabulary(self) -> GeneVocabulary:
         """Return the genes the model reads, in order."""
@@ -496,7 +471,7 @@ class AIDOCellTiny(AIDOCell):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = AIDOCellModel(config)
-        self._attach(model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
+        self.attach_model(model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
 
     @classmethod
     def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:
