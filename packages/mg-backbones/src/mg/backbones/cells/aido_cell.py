@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional
 
+from mg.backbones.aido.layers import make_norm
 from mg.backbones.cells.common import (
     FinetunedCellBackbone,
     gene_vocabulary,
@@ -109,26 +110,8 @@ class AIDOCellConfig:
         return cls(**{k: v for k, v in values.items() if k in names})
 
 
-class RMSNorm(nn.Module):
-    """Root-mean-square norm computed in float32, scaled by a learned weight."""
-
-    def __init__(self, size: int, eps: float) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(size))
-        self.eps = eps
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Normalise the last dimension."""
-        dtype = x.dtype
-        x32 = x.float()
-        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * x32.to(dtype)
-
-
 def _norm(config: AIDOCellConfig) -> nn.Module:
-    if config.normalization_type == "LayerNorm":
-        return nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-    return RMSNorm(config.hidden_size, config.layer_norm_eps)
+    return make_norm(config.normalization_type, config.hidden_size, config.layer_norm_eps)
 
 
 class ValueEmbedding(nn.Module):
