@@ -11,25 +11,14 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
-from cli_helpers import write_config, write_motif_csv
+from cli_helpers import write_config, write_cv_config, write_motif_csv
 
 from mg.cli.main import main
 from mg.cli.report import final_test_metrics, read_metrics
 
 
 def _cv_config(folder: Path, **overrides: object) -> Path:
-    data = write_motif_csv(folder / "all.csv", 36, 5)
-    config = write_config(folder, **overrides)
-    loaded = yaml.safe_load(config.read_text())
-    loaded["data"]["init_args"] = {
-        "path": str(data),
-        "label_columns": "label",
-        "n_folds": 3,
-        "batch_size": 8,
-    }
-    config.write_text(yaml.safe_dump(loaded))
-    return config
+    return write_cv_config(folder, write_motif_csv(folder / "all.csv", 36, 5), **overrides)
 
 
 @pytest.fixture(scope="module")

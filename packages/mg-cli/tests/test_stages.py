@@ -3,75 +3,34 @@ checkpoint's weights with fresh optimizer states."""
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import pytest
 import torch
-from cli_helpers import write_config
+from cli_helpers import EVERY_EPOCH, changed, weights_by_epoch, write_config
 
-from mg.adapters import LinearMeanPoolAdapter
-from mg.backbones import BertDNATiny
 from mg.cli.main import main
-from mg.tasks import SequenceClassification
-
-EVERY_EPOCH = {
-    "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
-    "init_args": {"save_top_k": -1, "filename": "{epoch}"},
-}
-
-
-def _weights(path: Path, start: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A checkpoint's weights; frozen backbone weights are left out of it, as unchanged."""
-    state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
-    return {**start, **{k: v for k, v in state.items() if k in start}}
-
-
-def _changed(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor], part: str) -> bool:
-    keys = [k for k in before if part in k]
-    assert keys, part
-    return any(not torch.equal(before[k], after[k]) for k in keys)
 
 
 def test_the_schedule_unfreezes_exactly_the_named_weights_at_their_epochs(tmp_path: Path) -> None:
-    config = write_config(
+    start, *epochs = weights_by_epoch(
         tmp_path,
-        **{
-            "trainer.max_epochs": 3,
-            "model.init_args.backbone": {
-                "class_path": "BertDNATiny",
-                "init_args": {"num_layers": 2},
-            },
-            "trainer.callbacks": [
-                {
-                    "class_path": "mg.tasks.unfreezing_schedule.UnfreezingSchedule",
-                    "init_args": {
-                        "schedule": {1: ["*encoder.layer.1.*"], 2: ["*word_embeddings*"]}
-                    },
-                },
-                EVERY_EPOCH,
-            ],
+        {
+            "class_path": "mg.tasks.unfreezing_schedule.UnfreezingSchedule",
+            "init_args": {"schedule": {1: ["*encoder.layer.1.*"], 2: ["*word_embeddings*"]}},
         },
     )
-    assert main(["fit", "--config", str(config)]) == 0
-    (checkpoints,) = {p.parent for p in (tmp_path / "runs").rglob("epoch=2.ckpt")}
-    task = SequenceClassification(
-        functools.partial(BertDNATiny, num_layers=2), LinearMeanPoolAdapter, n_classes=2
-    )
-    task.configure_model()
-    start = {k: v.clone() for k, v in task.state_dict().items()}
-    epochs = [_weights(checkpoints / f"epoch={e}.ckpt", start) for e in range(3)]
 
-    assert _changed(start, epochs[0], "adapter.")
-    assert not _changed(start, epochs[0], "backbone.")
-    assert _changed(epochs[0], epochs[1], "encoder.layer.1.")
-    assert not _changed(epochs[0], epochs[1], "encoder.layer.0.")
-    assert not _changed(epochs[0], epochs[1], "embeddings.")
-    assert _changed(epochs[1], epochs[2], "encoder.layer.1.")
-    assert _changed(epochs[1], epochs[2], "embeddings.word_embeddings")
+    assert changed(start, epochs[0], "adapter.")
+    assert not changed(start, epochs[0], "backbone.")
+    assert changed(epochs[0], epochs[1], "encoder.layer.1.")
+    assert not changed(epochs[0], epochs[1], "encoder.layer.0.")
+    assert not changed(epochs[0], epochs[1], "embeddings.")
+    assert changed(epochs[1], epochs[2], "encoder.layer.1.")
+    assert changed(epochs[1], epochs[2], "embeddings.word_embeddings")
     # Named nowhere: never trains.
-    assert not _changed(start, epochs[2], "encoder.layer.0.")
-    assert not _changed(start, epochs[2], "embeddings.position_embeddings")
+    assert not changed(start, epochs[2], "encoder.layer.0.")
+    assert not changed(start, epochs[2], "embeddings.position_embeddings")
 
 
 def test_a_pattern_that_names_nothing_stops_the_fit(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from cli_helpers import write_config, write_motif_csv
+from cli_helpers import write_config, write_cv_config, write_motif_csv
 from safetensors.torch import load_file
 
 HERE = Path(__file__).parent
@@ -189,16 +189,7 @@ def test_resume_keeps_metrics_history_and_removes_orphaned_temporary_files(
 
 
 def test_cv_counts_a_fold_done_only_for_this_experiment(tmp_path: Path) -> None:
-    data = _named_labels(tmp_path / "all.csv", 36, 5)
-    config = write_config(tmp_path)
-    loaded = yaml.safe_load(config.read_text())
-    loaded["data"]["init_args"] = {
-        "path": str(data),
-        "label_columns": "label",
-        "n_folds": 3,
-        "batch_size": 8,
-    }
-    config.write_text(yaml.safe_dump(loaded))
+    config = write_cv_config(tmp_path, _named_labels(tmp_path / "all.csv", 36, 5))
     code, out, err = _mg(tmp_path, "cv", "--config", str(config), "--folds", "0")
     assert code == 0, err
     assert "over 1 of 3 folds" in out
@@ -210,6 +201,7 @@ def test_cv_counts_a_fold_done_only_for_this_experiment(tmp_path: Path) -> None:
     assert outputs["class_names"] == ["motif", "plain"]
 
     # Another experiment (another adapter) in the same folder: refused before training.
+    loaded = yaml.safe_load(config.read_text())
     loaded["model"]["init_args"]["adapter"] = {"class_path": "MLPPoolAdapter"}
     other = tmp_path / "other.yaml"
     other.write_text(yaml.safe_dump(loaded))

@@ -8,7 +8,7 @@ weights through ``model_path``, and its tiny variant in `mg.backbones.tiny`.
 from __future__ import annotations
 
 import functools
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from transformers import BertConfig, EsmConfig, PretrainedConfig, PreTrainedTokenizerBase
 
@@ -115,23 +115,38 @@ class NucleotideTransformerFamily:
     tiny_config = staticmethod(functools.partial(_esm_config, rotary=False))
 
 
-def _bert_config(
+def sized_config(
+    config_class: type[PretrainedConfig],
     tokenizer: PreTrainedTokenizerBase,
     *,
     hidden_size: int,
     num_layers: int,
     num_heads: int,
     max_length: int,
+    intermediate_factor: int = 4,
+    **extra: Any,
 ) -> PretrainedConfig:
-    return BertConfig(
+    """Return a BERT-shaped config of the given size over ``tokenizer``'s vocabulary.
+
+    Args:
+        config_class (type[PretrainedConfig]): the architecture's config class.
+        tokenizer (PreTrainedTokenizerBase): gives the vocabulary size and padding id.
+        hidden_size (int): hidden state size.
+        num_layers (int): encoder layers.
+        num_heads (int): attention heads.
+        max_length (int): positions.
+        intermediate_factor (int): the MLP's inner size over the hidden size.
+        **extra (Any): further config values of the architecture.
+    """
+    return config_class(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,
         num_hidden_layers=num_layers,
         num_attention_heads=num_heads,
-        intermediate_size=4 * hidden_size,
+        intermediate_size=intermediate_factor * hidden_size,
         max_position_embeddings=max_length,
         pad_token_id=tokenizer.pad_token_id,
-        type_vocab_size=1,
+        **extra,
     )
 
 
@@ -150,7 +165,7 @@ class BertDNAFamily:
         """Return a BERT-style DNA character tokenizer."""
         return bert_char_tokenizer(DNA + NUCLEOTIDE_AMBIGUITY)
 
-    tiny_config = staticmethod(_bert_config)
+    tiny_config = staticmethod(functools.partial(sized_config, BertConfig, type_vocab_size=1))
 
 
 class BertRNAFamily(BertDNAFamily):

@@ -144,14 +144,17 @@ def esm_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
-def bert_char_tokenizer(residues: str) -> PreTrainedTokenizerFast:
-    """Return a BERT-style character tokenizer: ``[CLS] residues [SEP]``.
+BERT_SPECIAL_TOKENS: tuple[str, ...] = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+"""The special tokens of `bert_char_tokenizer`, in id order before the residues."""
+
+
+def bert_style_tokenizer(vocab: Sequence[str]) -> PreTrainedTokenizerFast:
+    """Return a character tokenizer over ``vocab`` that frames sequences as ``[CLS] ... [SEP]``.
 
     Args:
-        residues (str): the characters of the alphabet, one token each, in id order after
-            the five special tokens.
+        vocab (Sequence[str]): every token, in id order; it holds BERT's five special
+            tokens (``[PAD] [UNK] [CLS] [SEP] [MASK]``) wherever the checkpoint has them.
     """
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     special = {
         "pad_token": "[PAD]",
         "unk_token": "[UNK]",
@@ -159,9 +162,17 @@ def bert_char_tokenizer(residues: str) -> PreTrainedTokenizerFast:
         "sep_token": "[SEP]",
         "mask_token": "[MASK]",
     }
-    return _fast_tokenizer(
-        [*specials, *residues], split=".", special=special, prefix=["[CLS]"], suffix=["[SEP]"]
-    )
+    return _fast_tokenizer(vocab, split=".", special=special, prefix=["[CLS]"], suffix=["[SEP]"])
+
+
+def bert_char_tokenizer(residues: str) -> PreTrainedTokenizerFast:
+    """Return a BERT-style character tokenizer: ``[CLS] residues [SEP]``.
+
+    Args:
+        residues (str): the characters of the alphabet, one token each, in id order after
+            the five special tokens.
+    """
+    return bert_style_tokenizer([*BERT_SPECIAL_TOKENS, *residues])
 
 
 def kmer_tokenizer(

@@ -23,7 +23,6 @@ that holds another experiment's folds stops the command before any training.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import csv
 import json
@@ -34,6 +33,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from mg.cli.fit_runs import fit_runs_parser
 from mg.cli.outputs import load_test_outputs
 from mg.cli.report import final_test_metrics, read_metrics
 from mg.cli.runs import recorded_identity, run_identity
@@ -267,13 +267,12 @@ def _number(value: torch.Tensor) -> float | int:
 
 def main(args: list[str]) -> int:
     """Run ``mg cv --config my.yaml [options]``: every fold, then the summary."""
-    parser = argparse.ArgumentParser(
-        prog="mg cv",
-        description="K-fold cross-validation: fit and test every fold, then mean ± sd of "
-        "every test metric and out-of-fold predictions.",
-        epilog="Every other option (--config, --model.*, --data.*, --trainer.*) is read as by "
-        "`mg fit`; set data.init_args.n_folds. Without test_file or test_fraction the test "
-        "fold rotates too, so every item is tested once.",
+    parser = fit_runs_parser(
+        "mg cv",
+        "K-fold cross-validation: fit and test every fold, then mean ± sd of every test "
+        "metric and out-of-fold predictions.",
+        "; set data.init_args.n_folds. Without test_file or test_fraction the test fold "
+        "rotates too, so every item is tested once",
     )
     parser.add_argument(
         "--folds",

@@ -18,7 +18,6 @@ same ``--storage`` share one study, each drawing its own trials.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 import warnings
@@ -27,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from mg.cli.fit_runs import fit_runs_parser
 from mg.cli.sweep_space import Space, option_args, read_space, suggest
 
 DEFAULT_STUDY = "sweep"
@@ -256,13 +256,11 @@ def _print_summary(optuna: Any, study: Any, space: Space, folder: Path, table: P
 
 def main(args: list[str]) -> int:
     """Run ``mg sweep --config base.yaml --space space.yaml --trials N [options]``."""
-    parser = argparse.ArgumentParser(
-        prog="mg sweep",
-        description="Hyperparameter search with Optuna: each trial is an `mg fit` run with "
-        "options drawn from a space file; bad trials are pruned from their validation metric.",
-        epilog="Every other option (--config, --model.*, --data.*, --trainer.*) is read as by "
-        "`mg fit` and shared by every trial.",
-        allow_abbrev=False,
+    parser = fit_runs_parser(
+        "mg sweep",
+        "Hyperparameter search with Optuna: each trial is an `mg fit` run with options drawn "
+        "from a space file; bad trials are pruned from their validation metric.",
+        " and shared by every trial",
     )
     parser.add_argument("--space", required=True, help="the YAML file of searched options")
     parser.add_argument(

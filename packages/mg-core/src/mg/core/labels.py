@@ -46,6 +46,11 @@ def columns_text(columns: Sequence[str]) -> str:
     return "columns " + ", ".join(repr(c) for c in columns)
 
 
+def _not_a_list(value: Any, needs: str = "__iter__") -> bool:
+    """Return True for text, or for a value without ``needs`` (``__iter__``, ``__len__``)."""
+    return isinstance(value, str | bytes) or not hasattr(value, needs)
+
+
 def _residue_mask(batch: dict[str, Any]) -> Tensor:
     return batch["attention_mask"] & ~batch["special_tokens_mask"]
 
@@ -96,7 +101,23 @@ class LabelHandler:
         return torch.stack(values)
 
 
-class ClassLabels(LabelHandler):
+class ItemLabels(LabelHandler):
+    """Base of the kinds with one label (or one row of labels) per item, scored per item."""
+
+    def test_items(
+        self, predicted: dict[str, Any], batch: dict[str, Any]
+    ) -> list[tuple[Tensor, Tensor]]:
+        """Pair each item's label with its score."""
+        labels = batch["labels"].detach().cpu()
+        scores = self.item_scores(predicted[self.score_key].float().cpu(), labels)
+        return list(zip(labels, scores, strict=True))
+
+    def item_scores(self, scores: Tensor, labels: Tensor) -> Tensor:
+        """Return the batch's scores, one entry per item; as predicted by default."""
+        return scores
+
+
+class ClassLabels(ItemLabels):
     """One class per item: an index, or a class name looked up in ``class_names``."""
 
     kind = LabelKind.CLASS
@@ -123,14 +144,6 @@ class ClassLabels(LabelHandler):
         """Stack the batch's labels."""
         return torch.tensor([as_int(s["labels"]) for s in samples], dtype=torch.long)
 
-    def test_items(
-        self, predicted: dict[str, Any], batch: dict[str, Any]
-    ) -> list[tuple[Tensor, Tensor]]:
-        """Pair each item's label with its score."""
-        labels = batch["labels"].detach().cpu()
-        scores = predicted[self.score_key].float().cpu()
-        return list(zip(labels, scores, strict=True))
-
 
 class MultilabelLabels(ClassLabels):
     """A 0/1 flag per label: one column per label, or a 0/1 list in one column."""
@@ -145,7 +158,7 @@ class MultilabelLabels(ClassLabels):
 
     def check(self, label: Any, size: int | None) -> str | None:
         """Say what is wrong with the label, or None."""
-        if isinstance(label, str | bytes) or not hasattr(label, "__len__"):
+        if _not_a_list(label, "__len__"):
             return f"label {preview(label)} is not a list of {size} 0/1 values (multilabel)"
         values = [as_int(v) for v in label]
         if size is not None and len(values) != size:
@@ -163,7 +176,7 @@ class MultilabelLabels(ClassLabels):
         return torch.tensor(rows, dtype=torch.float32)
 
 
-class RegressionLabels(LabelHandler):
+class RegressionLabels(ItemLabels):
     """One number per output: one column per output, or a list in one column."""
 
     kind = LabelKind.REGRESSION
@@ -190,13 +203,9 @@ class RegressionLabels(LabelHandler):
         rows = [as_numbers(s["labels"]) for s in samples]
         return torch.tensor(rows, dtype=torch.float32).view(len(rows), -1 if size is None else size)
 
-    def test_items(
-        self, predicted: dict[str, Any], batch: dict[str, Any]
-    ) -> list[tuple[Tensor, Tensor]]:
-        """Pair each item's label with its score."""
-        labels = batch["labels"].detach().cpu()
-        scores = predicted[self.score_key].float().cpu().reshape(labels.shape)
-        return list(zip(labels, scores, strict=True))
+    def item_scores(self, scores: Tensor, labels: Tensor) -> Tensor:
+        """Shape the scores like the labels (one column per output)."""
+        return scores.reshape(labels.shape)
 
 
 class TokenLabels(LabelHandler):
@@ -212,7 +221,7 @@ class TokenLabels(LabelHandler):
 
     def check(self, label: Any, size: int | None) -> str | None:
         """Say what is wrong with the label, or None."""
-        if isinstance(label, str | bytes) or not hasattr(label, "__iter__"):
+        if _not_a_list(label):
             return f"label {preview(label)} is not a list of class indices, one per residue"
         for position, value in enumerate(label):
             index = as_int(value)
@@ -280,10 +289,10 @@ class PairLabels(LabelHandler):
 
     def check(self, label: Any, size: int | None) -> str | None:
         """Say what is wrong with the label, or None."""
-        if isinstance(label, str | bytes) or not hasattr(label, "__iter__"):
+        if _not_a_list(label):
             return f"label {preview(label)} is not a list of [i, j] residue pairs"
         for pair in label:
-            if isinstance(pair, str | bytes) or not hasattr(pair, "__len__") or len(pair) != 2:
+            if _not_a_list(pair, "__len__") or len(pair) != 2:
                 return f"pair {preview(pair)} is not an [i, j] pair of residue indices"
             i, j = (as_int(v) for v in pair)
             if i is None or j is None or i < 0 or j < 0:

@@ -120,26 +120,18 @@ def classification_loss(
     Returns:
         Tensor: the mean loss (weighted mean when ``weight`` is given, as torch's).
     """
+    options: dict[str, Any] = {
+        "weight": weight,
+        "label_smoothing": label_smoothing,
+        "ignore_index": ignore_index,
+    }
     if not focal_gamma:
-        return F.cross_entropy(
-            logits,
-            labels,
-            weight=weight,
-            label_smoothing=label_smoothing,
-            ignore_index=ignore_index,
-        )
-    per_row = F.cross_entropy(
-        logits,
-        labels,
-        weight=weight,
-        label_smoothing=label_smoothing,
-        ignore_index=ignore_index,
-        reduction="none",
-    )
+        return F.cross_entropy(logits, labels, **options)
+    per_row = F.cross_entropy(logits, labels, reduction="none", **options)
     kept = labels != ignore_index
     safe = labels.clamp(min=0)
     p_true = logits.softmax(-1).gather(-1, safe.unsqueeze(-1)).squeeze(-1)
-    focal = (1.0 - p_true).clamp(min=0.0) ** focal_gamma
+    focal = _focal_factor(p_true, focal_gamma)
     row_weight = weight[safe] if weight is not None else torch.ones_like(p_true)
     row_weight = row_weight * kept
     return (focal * per_row * kept).sum() / row_weight.sum().clamp(min=1e-12)
@@ -171,8 +163,13 @@ def multilabel_loss(
     if focal_gamma:
         p = logits.sigmoid()
         p_true = torch.where(labels > 0.5, p, 1.0 - p)
-        per_cell = per_cell * (1.0 - p_true) ** focal_gamma
+        per_cell = per_cell * _focal_factor(p_true, focal_gamma)
     return per_cell.mean()
+
+
+def _focal_factor(p_true: Tensor, focal_gamma: float) -> Tensor:
+    """Return ``(1 - p_true) ** focal_gamma``: confident right answers count for less."""
+    return (1.0 - p_true).clamp(min=0.0) ** focal_gamma
 
 
 def check_loss_options(label_smoothing: float, focal_gamma: float) -> None:

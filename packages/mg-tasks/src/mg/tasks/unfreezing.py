@@ -33,7 +33,44 @@ def backbone_layers(backbone: nn.Module) -> list[nn.Module]:
     return list(max(stacks, key=len)) if stacks else []
 
 
-class GradualUnfreezing(Callback):
+class EpochUnfreezing(Callback):
+    """Base of the callbacks that choose, from the epoch alone, which backbone weights train.
+
+    At fit start it checks that the task has a backbone that trains in full (the optimizer
+    then holds every weight, and frozen ones get no gradient until their turn), runs the
+    subclass's `check_backbone`, and applies the plan; then again at each epoch's start.
+    """
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Check that the backbone trains in full, then set the plan of the first epoch."""
+        who = type(self).__name__
+        backbone = getattr(pl_module, "backbone", None)
+        if backbone is None:
+            raise ValueError(
+                f"{who} needs a task with a backbone; {type(pl_module).__name__} has none."
+            )
+        mode = getattr(backbone, "finetune", "full")
+        if mode != "full":
+            raise ValueError(
+                f"{who} unfreezes backbone weights, but the backbone is set to "
+                f"finetune={mode!r}; set finetune: full, or drop the callback."
+            )
+        self.check_backbone(backbone)
+        self.set_trainable(pl_module.backbone, trainer.current_epoch)
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Unfreeze the weights whose turn has come."""
+        self.set_trainable(pl_module.backbone, trainer.current_epoch)
+
+    def check_backbone(self, backbone: nn.Module) -> None:
+        """Raise ValueError when the plan cannot apply to ``backbone``; nothing by default."""
+
+    def set_trainable(self, backbone: nn.Module, epoch: int) -> None:
+        """Set which of ``backbone``'s weights train at ``epoch``."""
+        raise NotImplementedError
+
+
+class GradualUnfreezing(EpochUnfreezing):
     """Keep the backbone frozen, then unfreeze its layers top-down, a few per epoch.
 
     Epochs before ``unfreeze_at_epoch`` train the task's head alone. From then on, each
@@ -63,34 +100,14 @@ class GradualUnfreezing(Callback):
         self.unfreeze_at_epoch = unfreeze_at_epoch
         self.layers_per_epoch = layers_per_epoch
 
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Check that the backbone trains in full, then set the plan of the first epoch."""
-        backbone = getattr(pl_module, "backbone", None)
-        if backbone is None:
-            raise ValueError(
-                f"GradualUnfreezing needs a task with a backbone; {type(pl_module).__name__} "
-                "has none."
-            )
-        mode = getattr(backbone, "finetune", "full")
-        if mode != "full":
-            raise ValueError(
-                f"GradualUnfreezing unfreezes backbone weights, but the backbone is set to "
-                f"finetune={mode!r}; set finetune: full, or drop the callback."
-            )
-        self._apply(pl_module, trainer.current_epoch)
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Unfreeze the layers whose turn has come."""
-        self._apply(pl_module, trainer.current_epoch)
-
     def unfrozen_layers(self, epoch: int, n_layers: int) -> int:
         """Return how many of ``n_layers`` layers (counted from the last) train at ``epoch``."""
         if epoch < self.unfreeze_at_epoch:
             return 0
         return min(n_layers, (epoch - self.unfreeze_at_epoch + 1) * self.layers_per_epoch)
 
-    def _apply(self, pl_module: pl.LightningModule, epoch: int) -> None:
-        backbone = pl_module.backbone
+    def set_trainable(self, backbone: nn.Module, epoch: int) -> None:
+        """Train the last `unfrozen_layers` layers, and everything once all of them train."""
         layers = backbone_layers(backbone)
         count = self.unfrozen_layers(epoch, len(layers))
         everything = epoch >= self.unfreeze_at_epoch and count == len(layers)

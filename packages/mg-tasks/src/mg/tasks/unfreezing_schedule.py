@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-import lightning.pytorch as pl
-from lightning.pytorch.callbacks import Callback
+from torch import nn
+
+from mg.tasks.unfreezing import EpochUnfreezing
 
 
-class UnfreezingSchedule(Callback):
+class UnfreezingSchedule(EpochUnfreezing):
     """Unfreeze backbone parameters by name pattern at given epochs.
 
     Which weights train follows from the epoch alone, so a resumed run continues the same
@@ -59,20 +60,8 @@ class UnfreezingSchedule(Callback):
         """Return every pattern whose epoch has come by ``epoch``."""
         return [p for e, patterns in self.schedule.items() if e <= epoch for p in patterns]
 
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Check the backbone trains in full and every pattern names a weight; apply."""
-        backbone = getattr(pl_module, "backbone", None)
-        if backbone is None:
-            raise ValueError(
-                f"UnfreezingSchedule needs a task with a backbone; {type(pl_module).__name__} "
-                "has none."
-            )
-        mode = getattr(backbone, "finetune", "full")
-        if mode != "full":
-            raise ValueError(
-                f"UnfreezingSchedule unfreezes backbone weights, but the backbone is set to "
-                f"finetune={mode!r}; set finetune: full, or drop the callback."
-            )
+    def check_backbone(self, backbone: nn.Module) -> None:
+        """Check that every pattern names a backbone weight."""
         names = [name for name, _ in backbone.named_parameters()]
         for epoch, patterns in self.schedule.items():
             for pattern in patterns:
@@ -82,13 +71,9 @@ class UnfreezingSchedule(Callback):
                         f"UnfreezingSchedule: pattern {pattern!r} (epoch {epoch}) matches no "
                         f"backbone parameter; names look like {examples}."
                     )
-        self._apply(pl_module, trainer.current_epoch)
 
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Unfreeze the parameters whose epoch has come."""
-        self._apply(pl_module, trainer.current_epoch)
-
-    def _apply(self, pl_module: pl.LightningModule, epoch: int) -> None:
+    def set_trainable(self, backbone: nn.Module, epoch: int) -> None:
+        """Train the parameters whose patterns' epoch has come; freeze the rest."""
         patterns = self.trainable_patterns(epoch)
-        for name, parameter in pl_module.backbone.named_parameters():
+        for name, parameter in backbone.named_parameters():
             parameter.requires_grad_(any(fnmatchcase(name, p) for p in patterns))

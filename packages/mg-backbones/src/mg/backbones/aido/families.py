@@ -19,10 +19,11 @@ from mg.backbones.aido.modeling import (
     AIDOForMaskedLM,
     AIDOModel,
 )
+from mg.backbones.families import sized_config
 from mg.backbones.huggingface import HFBackbone
 from mg.backbones.loading import HubOptions, ModelClasses
 from mg.backbones.tiny import TinyBackbone
-from mg.backbones.tokenization import _fast_tokenizer
+from mg.backbones.tokenization import _fast_tokenizer, bert_style_tokenizer
 from mg.core.alphabets import DNA, NUCLEOTIDE_AMBIGUITY, PROTEIN, PROTEIN_AMBIGUITY, RNA
 from mg.core.backbone import Capability, Modality
 
@@ -76,16 +77,7 @@ _MASKED_LM = frozenset(
 
 def aido_nucleotide_tokenizer() -> PreTrainedTokenizerBase:
     """Return the AIDO.DNA/RNA tokenizer: ``[CLS] nucleotides [SEP]``, one token each."""
-    special = {
-        "pad_token": "[PAD]",
-        "unk_token": "[UNK]",
-        "cls_token": "[CLS]",
-        "sep_token": "[SEP]",
-        "mask_token": "[MASK]",
-    }
-    return _fast_tokenizer(
-        NUCLEOTIDE_VOCAB, split=".", special=special, prefix=["[CLS]"], suffix=["[SEP]"]
-    )
+    return bert_style_tokenizer(NUCLEOTIDE_VOCAB)
 
 
 def aido_protein_tokenizer() -> PreTrainedTokenizerBase:
@@ -97,28 +89,6 @@ def aido_protein_tokenizer() -> PreTrainedTokenizerBase:
         "mask_token": "[MASK]",
     }
     return _fast_tokenizer(PROTEIN_VOCAB, split=".", special=special, suffix=["[SEP]"])
-
-
-def _tiny(
-    config_class: type[AIDOBertConfig],
-    tokenizer: PreTrainedTokenizerBase,
-    *,
-    hidden_size: int,
-    num_layers: int,
-    num_heads: int,
-    max_length: int,
-    **extra: Any,
-) -> PretrainedConfig:
-    return config_class(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden_size,
-        num_hidden_layers=num_layers,
-        num_attention_heads=num_heads,
-        intermediate_size=2 * hidden_size,
-        max_position_embeddings=max_length,
-        pad_token_id=tokenizer.pad_token_id,
-        **extra,
-    )
 
 
 class AIDONucleotideFamily:
@@ -137,7 +107,7 @@ class AIDONucleotideFamily:
     @staticmethod
     def tiny_config(tokenizer: PreTrainedTokenizerBase, **sizes: Any) -> PretrainedConfig:
         """Return an AIDO.DNA/RNA config of the given size."""
-        return _tiny(AIDOBertConfig, tokenizer, **sizes)
+        return sized_config(AIDOBertConfig, tokenizer, intermediate_factor=2, **sizes)
 
 
 class AIDODNAFamily(AIDONucleotideFamily):
@@ -175,7 +145,7 @@ class AIDOProteinFamily:
     @staticmethod
     def tiny_config(tokenizer: PreTrainedTokenizerBase, **sizes: Any) -> PretrainedConfig:
         """Return a dense AIDO.Protein config of the given size."""
-        return _tiny(AIDOFMConfig, tokenizer, **sizes)
+        return sized_config(AIDOFMConfig, tokenizer, intermediate_factor=2, **sizes)
 
 
 class _BuiltInTokenizer(HFBackbone):

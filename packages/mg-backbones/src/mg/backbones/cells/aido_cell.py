@@ -28,13 +28,14 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional
 
+from mg.backbones.aido.layers import make_norm
 from mg.backbones.cells.common import (
+    FinetunedCellBackbone,
     gene_vocabulary,
     model_folder,
     read_config,
     read_weights,
 )
-from mg.backbones.finetuning import LoraSettings, apply_finetune_mode
 from mg.backbones.loading import BackboneLoadError
 from mg.core.backbone import BackboneOutput
 from mg.core.cells import CellBackboneInterface, GeneVocabulary
@@ -109,26 +110,8 @@ class AIDOCellConfig:
         return cls(**{k: v for k, v in values.items() if k in names})
 
 
-class RMSNorm(nn.Module):
-    """Root-mean-square norm computed in float32, scaled by a learned weight."""
-
-    def __init__(self, size: int, eps: float) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(size))
-        self.eps = eps
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Normalise the last dimension."""
-        dtype = x.dtype
-        x32 = x.float()
-        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * x32.to(dtype)
-
-
 def _norm(config: AIDOCellConfig) -> nn.Module:
-    if config.normalization_type == "LayerNorm":
-        return nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-    return RMSNorm(config.hidden_size, config.layer_norm_eps)
+    return make_norm(config.normalization_type, config.hidden_size, config.layer_norm_eps)
 
 
 class ValueEmbedding(nn.Module):
@@ -283,7 +266,7 @@ class AIDOCellModel(nn.Module):
         return self.encoder(hidden)
 
 
-class AIDOCell(CellBackboneInterface):
+class AIDOCell(FinetunedCellBackbone):
     """AIDO.Cell from a local folder or a Hub id (``config.json`` and safetensors weights).
 
     Args:
@@ -331,37 +314,12 @@ class AIDOCell(CellBackboneInterface):
         config = AIDOCellConfig.from_dict(read_config(folder), str(path))
         model = AIDOCellModel(config)
         _load_state(model, read_weights(folder), str(path))
-        self._attach(model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
-
-    def _attach(
-        self,
-        model: AIDOCellModel,
-        finetune: str,
-        lora_r: int,
-        lora_alpha: int,
-        lora_dropout: float,
-        lora_target_modules: list[str] | None,
-    ) -> None:
-        if model.config.max_position_embeddings < len(self.vocabulary):
+        if config.max_position_embeddings < len(self.vocabulary):
             raise ValueError(
                 f"{type(self).__name__} reads {len(self.vocabulary)} genes, but the model has "
-                f"positions for {model.config.max_position_embeddings}: give its own gene list."
+                f"positions for {config.max_position_embeddings}: give its own gene list."
             )
-        self.model = model
-        self.finetune = finetune
-        targets = tuple(lora_target_modules or self.lora_target_modules)
-        settings = LoraSettings(
-            r=lora_r, alpha=lora_alpha, dropout=lora_dropout, target_modules=targets
-        )
-        apply_finetune_mode(self.model, finetune, settings)  # type: ignore[arg-type]
-        self.train(self.training)
-
-    def train(self, mode: bool = True) -> AIDOCell:
-        """Set training mode; a frozen backbone always stays in eval mode (no dropout)."""
-        super().train(mode)
-        if getattr(self, "finetune", "full") == "frozen":
-            self.model.eval()
-        return self
+        self.attach_model(model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
 
     def gene_vocabulary(self) -> GeneVocabulary:
         """Return the genes the model reads, in order."""
@@ -496,7 +454,7 @@ class AIDOCellTiny(AIDOCell):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = AIDOCellModel(config)
-        self._attach(model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
+        self.attach_model(model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
 
     @classmethod
     def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:

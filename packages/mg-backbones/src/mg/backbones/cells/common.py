@@ -1,16 +1,18 @@
-"""What the cell backbones share: their gene lists and their weights files."""
+"""What the cell backbones share: gene lists, weights files and fine-tuning set-up."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import torch
+from torch import nn
 
+from mg.backbones.finetuning import LoraSettings, apply_finetune_mode
 from mg.backbones.loading import BackboneLoadError, resolve_model_path
-from mg.core.cells import GeneVocabulary
+from mg.core.cells import CellBackboneInterface, GeneVocabulary
 
 DATA = Path(__file__).parent / "data"
 
@@ -97,3 +99,48 @@ def read_weights(folder: Path) -> dict[str, torch.Tensor]:
         f"{folder} holds no weights (model.safetensors or pytorch_model.bin): point model_path "
         "at the folder that save_pretrained wrote."
     )
+
+
+class FinetunedCellBackbone(CellBackboneInterface):
+    """A cell backbone whose network trains fully, stays frozen, or learns LoRA weights.
+
+    Subclasses build their network, then hand it to `attach_model`.
+    """
+
+    lora_target_modules: ClassVar[tuple[str, ...]] = ("query", "value")
+    """Layers LoRA adapts when the option is unset."""
+
+    def attach_model(
+        self,
+        model: nn.Module,
+        finetune: str,
+        lora_r: int,
+        lora_alpha: int,
+        lora_dropout: float,
+        lora_target_modules: list[str] | None,
+    ) -> None:
+        """Keep ``model`` and set which of its weights train.
+
+        Args:
+            model (nn.Module): the network.
+            finetune (str): ``"full"``, ``"frozen"`` or ``"lora"``.
+            lora_r (int): LoRA rank.
+            lora_alpha (int): LoRA scaling numerator.
+            lora_dropout (float): dropout on the LoRA input.
+            lora_target_modules (list[str] | None): layers to adapt; None uses the class's.
+        """
+        self.model = model
+        self.finetune = finetune
+        targets = tuple(lora_target_modules or self.lora_target_modules)
+        settings = LoraSettings(
+            r=lora_r, alpha=lora_alpha, dropout=lora_dropout, target_modules=targets
+        )
+        apply_finetune_mode(self.model, finetune, settings)  # type: ignore[arg-type]
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> Self:
+        """Set training mode; a frozen backbone always stays in eval mode (no dropout)."""
+        super().train(mode)
+        if getattr(self, "finetune", "full") == "frozen":
+            self.model.eval()
+        return self

@@ -21,9 +21,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mg.backbones.cells.common import model_folder
+from mg.backbones.cells.common import FinetunedCellBackbone, model_folder
 from mg.backbones.cells.dictionaries import read_dictionary
-from mg.backbones.finetuning import LoraSettings, apply_finetune_mode
 from mg.core.backbone import BackboneOutput
 from mg.core.cells import CellBackboneInterface, GeneVocabulary
 from mg.core.padding import TokenizedBatch
@@ -114,7 +113,7 @@ class RankValueTokenizer:
         return TokenizedBatch(ids, mask, special)
 
 
-class Geneformer(CellBackboneInterface):
+class Geneformer(FinetunedCellBackbone):
     """Geneformer from a folder holding the BERT model and the two gene dictionaries.
 
     Args:
@@ -172,36 +171,8 @@ class Geneformer(CellBackboneInterface):
         tokenizer = RankValueTokenizer.from_files(
             found["token_dictionary"], found["gene_median_dictionary"], limit, special_tokens
         )
-        self._attach(
-            tokenizer, model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules
-        )
-
-    def _attach(
-        self,
-        tokenizer: RankValueTokenizer,
-        model: Any,
-        finetune: str,
-        lora_r: int,
-        lora_alpha: int,
-        lora_dropout: float,
-        lora_target_modules: list[str] | None,
-    ) -> None:
         self.cell_tokenizer = tokenizer
-        self.model = model
-        self.finetune = finetune
-        targets = tuple(lora_target_modules or ("query", "value"))
-        settings = LoraSettings(
-            r=lora_r, alpha=lora_alpha, dropout=lora_dropout, target_modules=targets
-        )
-        apply_finetune_mode(self.model, finetune, settings)  # type: ignore[arg-type]
-        self.train(self.training)
-
-    def train(self, mode: bool = True) -> Geneformer:
-        """Set training mode; a frozen backbone always stays in eval mode (no dropout)."""
-        super().train(mode)
-        if getattr(self, "finetune", "full") == "frozen":
-            self.model.eval()
-        return self
+        self.attach_model(model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
 
     def gene_vocabulary(self) -> GeneVocabulary:
         """Return the genes with both a token and a median (Ensembl ids)."""
@@ -337,9 +308,8 @@ class GeneformerTiny(Geneformer):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = BertModel(config, add_pooling_layer=False)
-        self._attach(
-            tokenizer, model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules
-        )
+        self.cell_tokenizer = tokenizer
+        self.attach_model(model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
 
     @classmethod
     def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:

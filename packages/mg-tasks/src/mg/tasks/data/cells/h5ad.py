@@ -94,16 +94,6 @@ class H5adSource(CellSource):
                 "mg cannot stream; store it as a CSR sparse matrix or a dense array."
             )
 
-    @property
-    def obs(self) -> pd.DataFrame:
-        """Return the cells' annotations, indexed by cell id."""
-        return self._obs
-
-    @property
-    def var(self) -> pd.DataFrame:
-        """Return the genes' annotations, indexed by gene name."""
-        return self._var
-
     def _open(self) -> None:
         import h5py
 

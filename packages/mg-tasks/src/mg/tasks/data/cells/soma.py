@@ -135,16 +135,6 @@ class SomaSource(CellSource):
         """Name the matrix read, for messages: ``X['data']`` of the measurement."""
         return f"{self.measurement} X[{self.layer!r}]"
 
-    @property
-    def obs(self) -> pd.DataFrame:
-        """Return the cells' annotations, indexed by cell id."""
-        return self._obs
-
-    @property
-    def var(self) -> pd.DataFrame:
-        """Return the genes' annotations, indexed by gene name."""
-        return self._var
-
     def _open(self) -> None:
         soma = _tiledbsoma()
         self._experiment = soma.Experiment.open(self.uri)

@@ -23,24 +23,28 @@ EXTRA_HINT = "install the single-cell extra: pip install 'mg-tasks[cells]'"
 class CellSource(ABC):
     """Cells with ids, obs columns, genes and expression rows read on demand.
 
+    A subclass sets ``_obs`` and ``_var`` when it is built.
+
     Attributes:
         where (str): the file or URI, as the user wrote it (every message names it).
     """
 
     where: str
+    _obs: pd.DataFrame
+    _var: pd.DataFrame
 
     def __init__(self) -> None:
         self._handle_pid: int | None = None
 
     @property
-    @abstractmethod
     def obs(self) -> pd.DataFrame:
         """Return the cells' annotations: one row per cell, indexed by cell id (text)."""
+        return self._obs
 
     @property
-    @abstractmethod
     def var(self) -> pd.DataFrame:
         """Return the genes' annotations: one row per matrix column, indexed by gene name."""
+        return self._var
 
     @abstractmethod
     def _read(self, rows: np.ndarray) -> sparse.csr_matrix:
