@@ -30,6 +30,7 @@ class EpochSums:
 
     _sums: dict[str, tuple[Tensor, int]]
     _train_batches: int
+    _resumed_epoch: dict[str, Any] | None
     _metric_updates: dict[str, Any]
 
     def _step(self, batch: dict[str, Any], stage: Stage) -> Tensor:
@@ -116,9 +117,44 @@ class EpochSums:
                     self.log(f"{stage}_{name}", value.float(), on_epoch=True)
         collection.reset()  # type: ignore[operator]
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep a part-done training epoch's sums, so a resumed epoch logs the whole mean.
+
+        A checkpoint written at the end of an epoch (its last batch done) keeps none: the
+        resumed run starts the next epoch afresh.
+        """
+        super().on_save_checkpoint(checkpoint)  # type: ignore[misc]
+        if self._trainer is None:
+            return
+        done = self.trainer.fit_loop.epoch_loop.batch_progress.current.completed
+        if not 0 < done < self.trainer.num_training_batches:
+            return
+        sums = {k: (t.detach().cpu(), n) for k, (t, n) in self._sums.items() if k[:6] == "train_"}
+        checkpoint.setdefault("mg", {})["train_epoch"] = {
+            "epoch": self.current_epoch,
+            "sums": sums,
+            "batches": self._train_batches,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Take back the sums of the part-done epoch the checkpoint was written in.
+
+        Lightning resumes such an epoch without calling ``on_train_epoch_start`` again, so
+        the sums are restored here.
+        """
+        super().on_load_checkpoint(checkpoint)  # type: ignore[misc]
+        resumed = checkpoint.get("mg", {}).get("train_epoch")
+        self._resumed_epoch = resumed
+        if resumed is not None:
+            for key, (total, count) in resumed["sums"].items():
+                self._sums[key] = (total.to(self.device), count)
+            self._train_batches = resumed["batches"]
+
     def on_train_epoch_start(self) -> None:
-        """Start the epoch's sums afresh."""
-        self._clear_sums("train")
+        """Start the epoch's sums afresh, unless it is the part-done epoch just restored."""
+        resumed, self._resumed_epoch = getattr(self, "_resumed_epoch", None), None
+        if resumed is None or resumed["epoch"] != self.current_epoch:
+            self._clear_sums("train")
 
     def on_validation_epoch_start(self) -> None:
         """Start the validation sums afresh."""
