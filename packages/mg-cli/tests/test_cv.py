@@ -93,3 +93,14 @@ def test_cv_without_folds_says_which_option_to_set(
     config = write_config(tmp_path)
     assert main(["cv", "--config", str(config)]) == 1
     assert "set data.init_args.n_folds" in capsys.readouterr().err
+
+
+def test_more_folds_than_rows_stops_before_any_fold_trains(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_cv_config(tmp_path, write_motif_csv(tmp_path / "all.csv", 12, 5))
+    assert main(["cv", "--config", str(config), "--data.init_args.n_folds", "40"]) == 1
+    err = capsys.readouterr().err
+    assert "n_folds=40 is more than the 12 rows" in err
+    assert "Traceback" not in err
+    assert not list(tmp_path.glob("runs/test/fold*/**/*.ckpt"))

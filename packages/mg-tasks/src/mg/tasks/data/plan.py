@@ -234,6 +234,7 @@ class SplitPlan:
                     f"{pool.source} gives no row. Raise {option}, or give {split}_file."
                 )
         if self.n_folds:
+            self._check_fold_count(len(parts["train"]), pool)
             parts["train"], parts["val"] = kfold_split(
                 parts["train"], self.n_folds, self.fold, self.seed
             )
@@ -261,10 +262,23 @@ class SplitPlan:
         self._partition = parts
         return parts
 
+    def _check_fold_count(self, rows: int, pool: Table) -> None:
+        """Refuse more folds than rows before any fold trains (every fold needs a row).
+
+        Raises:
+            ValueError: ``n_folds`` exceeds the rows it folds.
+        """
+        if self.n_folds and self.n_folds > rows:
+            raise ValueError(
+                f"n_folds={self.n_folds} is more than the {rows} rows of {pool.source} it folds, "
+                f"so some folds would hold no row. Use n_folds of at most {rows}."
+            )
+
     def _test_fold_split(self, pool: Table) -> dict[str, list[int]]:
         """Hold out the rows of fold ``test_fold`` for testing; the rest is the training pool."""
         rows = list(range(len(pool)))
         if self.n_folds:
+            self._check_fold_count(len(rows), pool)
             rest, test = kfold_split(rows, self.n_folds, int(self.test_fold), self.seed)  # type: ignore[arg-type]
             return {"train": rest, "val": [], "test": test}
         assert self.fold_column is not None
