@@ -88,6 +88,10 @@ class AIDOCellConfig:
     hidden_dropout_prob: float = 0.0
     attention_probs_dropout_prob: float = 0.0
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """Return a field like a mapping would; peft before 0.14 reads the model config so."""
+        return getattr(self, key, default)
+
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str) -> AIDOCellConfig:
         """Read the known fields of a ``config.json``, refusing variants not written here.
