@@ -423,7 +423,6 @@ def test_the_thread_count_does_not_follow_the_load_and_is_recorded(fitted) -> No
 @pytest.mark.parametrize(
     ("option", "value", "named"),
     [
-        ("--data.init_args.batch_size", "0", "batch_size must be at least 1, not 0"),
         ("--model.init_args.optimizer.init_args.lr", "-0.1", "optimizer.init_args.lr is -0.1"),
         ("--trainer.max_epochs", "-1", "trainer.max_epochs is -1"),
     ],
