@@ -10,6 +10,7 @@ import io
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -168,6 +169,44 @@ def _mg_sweep(folder: Path, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+OPEN_AT_ONCE = """
+import sys, time
+from pathlib import Path
+import optuna
+from mg.cli.sweep import _one_creator, _storage, _storage_location
+location = _storage_location(None, Path(sys.argv[1]))
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+with _one_creator(location):
+    optuna.create_study(study_name="s", storage=_storage(optuna, location), load_if_exists=True)
+"""
+
+
+def test_processes_starting_together_on_a_new_sqlite_study_all_open_it(tmp_path: Path) -> None:
+    # The first use of a SQLite file creates its tables and stamps their version; without
+    # a lock, two processes doing that at the same moment fail one another (seen in CI).
+    for attempt in range(3):
+        folder = tmp_path / str(attempt)
+        folder.mkdir()
+        start = f"{time.time() + 4:.3f}"
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_AT_ONCE, str(folder), start],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        for process in processes:
+            _, err = process.communicate(timeout=120)
+            assert process.returncode == 0, err
+        assert [
+            s.study_name
+            for s in optuna.get_all_study_summaries(f"sqlite:///{folder / 'optuna.db'}")
+        ] == ["s"]
 
 
 def test_two_processes_sharing_one_storage_run_disjoint_trials(tmp_path: Path) -> None:

@@ -241,6 +241,11 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path
     loaded = yaml.safe_load(config.read_text())
     for split, seed in (("train_file", 0), ("val_file", 1), ("test_file", 1), ("predict_file", 1)):
         loaded["data"]["init_args"][split] = str(_named_labels(folder / f"{split}.csv", 32, seed))
+    # A schedule, as the recipes tutorial writes it: an export may name mg's schedules.
+    loaded["model"]["init_args"]["lr_scheduler"] = {
+        "class_path": "mg.tasks.CosineWarmupLR",
+        "init_args": {"warmup_steps": 2},
+    }
     config.write_text(yaml.safe_dump(loaded))
     code, _, err = _mg(folder, "fit", "--config", str(config))
     assert code == 0, err

@@ -31,7 +31,7 @@ MG_CLASSES = frozenset(
 )
 """Classes outside the plugin registry that an export's config may name."""
 
-SAFE_PREFIXES = ("torch.optim.", "mg.core.optimizers.")
+SAFE_PREFIXES = ("torch.optim.", "mg.core.optimizers.", "mg.tasks.schedules.")
 """Optimizers and learning-rate schedulers: they take numbers, never code or files."""
 
 COMPONENT_KEYS = frozenset(
@@ -95,8 +95,13 @@ def _allowed_class(name: str, registered: tuple[set[str], set[type]]) -> bool:
         return True
     # A registered class by another import path (``mg.tasks.SequenceClassification``, as
     # the config parser writes it): looked up among modules already imported, never imported.
+    # A schedule re-exported elsewhere (``mg.tasks.CosineWarmupLR``) is judged by where it
+    # is defined.
     module, _, attribute = name.rpartition(".")
-    return getattr(sys.modules.get(module), attribute, None) in classes
+    found = getattr(sys.modules.get(module), attribute, None)
+    if isinstance(found, type) and f"{found.__module__}.".startswith(SAFE_PREFIXES):
+        return True
+    return found in classes
 
 
 def read_export_config(folder: str | os.PathLike[str]) -> dict[str, Any]:

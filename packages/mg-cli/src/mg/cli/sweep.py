@@ -21,6 +21,8 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,25 +87,56 @@ def _plan(args: list[str], space: Space) -> tuple[Path, str]:
     return Path(logger.save_dir) / name, name
 
 
-def _storage(optuna: Any, given: str | None, folder: Path) -> Any:
-    """Optuna storage: SQLite in the sweep folder, an RDB URL, or a journal file."""
-    if given is None or "://" in given:
-        url = given or f"sqlite:///{(folder / 'optuna.db').resolve()}"
+def _storage_location(given: str | None, folder: Path) -> str:
+    """The ``--storage`` given, else an SQLite file in the sweep folder."""
+    return given or f"sqlite:///{(folder / 'optuna.db').resolve()}"
+
+
+def _storage(optuna: Any, location: str) -> Any:
+    """Optuna storage: an RDB URL (SQLite by default) or a journal file."""
+    if "://" in location:
         kwargs: dict[str, Any] = {}
-        if url.startswith("sqlite"):
+        if location.startswith("sqlite"):
             # Several processes may share one SQLite file: wait for its lock, do not fail.
             kwargs["engine_kwargs"] = {"connect_args": {"timeout": 120}}
         return optuna.storages.RDBStorage(
-            url,
+            location,
             heartbeat_interval=20,
             grace_period=60,
             **kwargs,
         )
     from optuna.storages.journal import JournalFileBackend
 
-    path = Path(given)
+    path = Path(location)
     path.parent.mkdir(parents=True, exist_ok=True)
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+@contextmanager
+def _one_creator(location: str) -> Iterator[None]:
+    """Let one process at a time open (and on first use create) a shared SQLite study.
+
+    Two processes starting together on a new SQLite file would both create its tables and
+    both stamp its schema version; the second then fails. An exclusive lock on a file beside
+    the database orders them. Other RDB servers and journal files handle this themselves.
+    """
+    database = location.removeprefix("sqlite:///")
+    if database == location or not database or database == ":memory:":
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; sweeps there share a journal file or a server
+        yield
+        return
+    lock_path = Path(database + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _component(module: Any, spec: dict[str, Any] | None, kind: str, space: Space) -> Any:
@@ -293,14 +326,16 @@ def main(args: list[str]) -> int:
     root, name = _plan(rest, space)
     folder = root / options.study
     folder.mkdir(parents=True, exist_ok=True)
-    study = optuna.create_study(
-        study_name=options.study,
-        storage=_storage(optuna, options.storage, folder),
-        direction=space.direction,
-        pruner=pruner or optuna.pruners.NopPruner(),
-        sampler=sampler,
-        load_if_exists=True,
-    )
+    location = _storage_location(options.storage, folder)
+    with _one_creator(location):
+        study = optuna.create_study(
+            study_name=options.study,
+            storage=_storage(optuna, location),
+            direction=space.direction,
+            pruner=pruner or optuna.pruners.NopPruner(),
+            sampler=sampler,
+            load_if_exists=True,
+        )
     if study.direction.name.lower() != space.direction:
         raise ValueError(
             f"--study {options.study}: the stored study {study.direction.name.lower()}s; the "
