@@ -430,6 +430,7 @@ def test_the_thread_count_does_not_follow_the_load_and_is_recorded(fitted) -> No
     [
         ("--model.init_args.optimizer.init_args.lr", "-0.1", "optimizer.init_args.lr is -0.1"),
         ("--trainer.max_epochs", "-1", "trainer.max_epochs is -1"),
+        ("--data.init_args.batch_size", "0", "batch_size must be at least 1, not 0"),
     ],
 )
 def test_bad_training_options_are_one_line_naming_the_option_before_any_run(
@@ -440,5 +441,20 @@ def test_bad_training_options_are_one_line_naming_the_option_before_any_run(
     errors = [line for line in err.splitlines() if line.startswith("mg: error:")]
     assert code != 0 and len(errors) == 1 and named in errors[0], err
     assert "Namespace(" not in err and "Traceback" not in err
+    runs = tmp_path / "runs"
+    assert not runs.exists() or not any(runs.rglob("version_*"))  # nothing left behind
+
+
+def test_truncation_error_stops_before_any_step_naming_the_row(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    backbone = "--model.init_args.backbone.init_args."
+    code, _, err = _mg(
+        tmp_path, "fit", "--config", str(config), f"{backbone}truncation", "error",
+        f"{backbone}max_length", "16",
+    )  # fmt: skip
+    errors = [line for line in err.splitlines() if line.startswith("mg: error:")]
+    assert code != 0 and len(errors) == 1, err
+    assert "truncation='error'" in errors[0] and "max_length=16" in errors[0]
+    assert "train row 1 (id " in errors[0] and "Traceback" not in err
     runs = tmp_path / "runs"
     assert not runs.exists() or not any(runs.rglob("version_*"))  # nothing left behind

@@ -28,6 +28,10 @@ class TokenizerBackbone(BackboneInterface):
         """Tokens per sequence, special tokens included; longer input is cut (or refused)."""
         return self.sequence_tokenizer.max_length
 
+    def refuses_long_input(self) -> bool:
+        """Whether a sequence over ``max_length`` is refused rather than cut."""
+        return self.sequence_tokenizer.truncation == "error"
+
     def tokenize(
         self, sequences: Sequence[str], *, add_special_tokens: bool = True
     ) -> list[list[int]]:

@@ -19,7 +19,17 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def describe(error: BaseException) -> str:
-    """Return the message of an error, without a KeyError's quotes."""
+    """Return the message of an error, without a KeyError's quotes or a union type's dump.
+
+    A class refusing a value while the config is instantiated reaches here wrapped in
+    jsonargparse's report of every union member it tried; only the class's own sentence
+    (which names the option and the fix) is shown.
+    """
     if isinstance(error, KeyError) and error.args:
         return str(error.args[0])
-    return str(error)
+    message = str(error)
+    if "Does not validate against any of the Union subtypes" in message:
+        from mg.cli.parse_errors import union_reason
+
+        return union_reason(message) or message
+    return message

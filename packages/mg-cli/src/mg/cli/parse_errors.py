@@ -70,7 +70,7 @@ def explain(message: str, options: Iterable[str] = (), command: str = "mg fit") 
             f"`init_args:` of {name} is empty: give its options indented below it, or delete "
             "the `init_args:` line."
         )
-    if reason := _union_reason(message):
+    if reason := union_reason(message):
         return reason
     if match := _BAD_YAML.search(flat):
         return (
@@ -80,7 +80,7 @@ def explain(message: str, options: Iterable[str] = (), command: str = "mg fit") 
     return None
 
 
-def _union_reason(message: str) -> str | None:
+def union_reason(message: str) -> str | None:
     """The one real error of an optional component's "any of the Union subtypes" report.
 
     An optional section (``data``, ``lr_scheduler``) is a union with None; when its class

@@ -336,6 +336,14 @@ class BackboneInterface(nn.Module, ABC):
         """Return the number of tokens, special tokens included, the model accepts."""
         return int(self.max_length)
 
+    def refuses_long_input(self) -> bool:
+        """Whether a sequence over `get_max_context` is refused (``truncation="error"``).
+
+        The default cuts it; the checks entry point then stops the run before any step
+        instead of saying what is cut.
+        """
+        return False
+
     def get_vocab_size(self) -> int:
         """Return the number of tokens in the vocabulary (the LM head's output size)."""
         return len(self.get_vocab())

@@ -109,16 +109,30 @@ def say_what_is_cut(backbone: BackboneInterface, datamodule: DataInterface) -> N
     limit = backbone.get_max_context()
     per_residue = Capability.PER_RESIDUE_TOKENS in backbone.capabilities
     specials = len(backbone.tokenize([backbone.accepted_characters()[:1] or "A"])[0]) - 1
+    refuse = backbone.refuses_long_input()
     notes = []
     for split, sequences in datamodule.split_sequences().items():
         # A token covers at least one residue: only these can reach the limit.
-        long = [s for s in sequences if len(s) + specials > limit]
+        long = [(i, s) for i, s in enumerate(sequences) if len(s) + specials > limit]
+        if refuse:
+            # The tokenizer would refuse it at its batch: stop before any step instead.
+            if first := _first_long(backbone, long, per_residue):
+                row, sequence = first
+                sample = datamodule.datasets[split][row]
+                name = sample.get("ids") if isinstance(sample, dict) else None
+                raise ValueError(
+                    f"{type(backbone).__name__} has truncation='error' and max_length={limit} "
+                    f"tokens, special tokens included: {split} row {row + 1}"
+                    f"{f' (id {name!r})' if name is not None else ''} is longer, "
+                    f"{len(sequence)} residues. Shorten or split such sequences, raise "
+                    "max_length, or set truncation='cut'."
+                )
+            continue
         if not per_residue and long:
-            long = [
-                s for s, ids in zip(long, backbone.tokenize(long), strict=True) if len(ids) >= limit
-            ]
+            ids = backbone.tokenize([s for _, s in long])
+            long = [pair for pair, row in zip(long, ids, strict=True) if len(row) >= limit]
         if long:
-            longest = max(len(s) for s in long)
+            longest = max(len(s) for _, s in long)
             share = f"{len(long)} of {len(sequences)} {split} sequences"
             notes.append(f"{share} (longest {longest} residues)")
     if notes:
@@ -127,3 +141,29 @@ def say_what_is_cut(backbone: BackboneInterface, datamodule: DataInterface) -> N
             "only their first residues are read. To keep them whole raise the backbone's "
             "max_length (up to what the model was trained on) or split long sequences."
         )
+
+
+def _first_long(
+    backbone: BackboneInterface, candidates: list[tuple[int, str]], per_residue: bool
+) -> tuple[int, str] | None:
+    """The first of ``candidates`` (row, sequence) over the backbone's token limit."""
+    if per_residue:  # one token a residue: the length says it
+        return candidates[0] if candidates else None
+    return _first_refused(backbone, candidates)
+
+
+def _first_refused(
+    backbone: BackboneInterface, candidates: list[tuple[int, str]]
+) -> tuple[int, str] | None:
+    """The first candidate the backbone's tokenizer refuses, found a chunk at a time."""
+    for start in range(0, len(candidates), 256):
+        chunk = candidates[start : start + 256]
+        try:
+            backbone.tokenize([s for _, s in chunk])
+        except ValueError:
+            for pair in chunk:
+                try:
+                    backbone.tokenize([pair[1]])
+                except ValueError:
+                    return pair
+    return None
