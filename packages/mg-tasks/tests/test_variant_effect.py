@@ -213,6 +213,25 @@ def test_a_mismatched_reference_residue_names_file_row_and_mutation(tmp_path: Pa
     assert task.backbone is None
 
 
+def test_a_new_residue_outside_the_alphabet_names_file_row_and_id_before_loading(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "variants.csv"
+    # c2g is C2G (case carries no meaning); Z is no nucleotide.
+    path.write_text("id,sequence,mutation,label\nv1,ACGTACGT,c2g,1\nv2,ACGTACGT,G3Z,0\n")
+    data = MultiColumnData(
+        test_file=str(path), label_columns="label", columns={"mutations": "mutation"}
+    )
+    task = VariantLikelihoodRatio(tiny_backbone)
+    with pytest.raises(
+        ValueError,
+        match=r"variants.csv, row 2 \(id 'v2'\): mutation 'G3Z': the new residue 'Z' is not "
+        r"in the \w+ alphabet",
+    ):
+        fast_trainer().test(task, datamodule=data)
+    assert task.backbone is None
+
+
 def test_missing_mutation_column_and_fit_fail_before_the_model_is_built(tmp_path: Path) -> None:
     path = tmp_path / "variants.csv"
     path.write_text("id,sequence,label\nv1,ACGTACGT,1\n")

@@ -24,6 +24,9 @@ from torch.nn import functional as F
 from torchmetrics import Metric
 
 from mg.core import BackboneCallable, Capability, CompatibilityReport, TaskInterface
+from mg.core.alphabets import AlphabetCheck
+from mg.core.checks import backbone_alphabet
+from mg.core.compat import target_class
 from mg.core.data import SPLITS_OF_STAGE, DataInterface, stage_name
 from mg.core.data import LabelKind as MGLabelKind
 from mg.core.label_values import as_numbers, preview
@@ -153,6 +156,21 @@ def variant_problem(sample: Sample) -> str | None:
         return str(error)
 
 
+def new_residue_problem(sample: Sample, alphabet: AlphabetCheck | None, reader: str) -> str | None:
+    """Say which new residue of a sample's substitutions ``alphabet`` lacks, or None."""
+    if alphabet is None or ("mutations" not in sample and "alternatives" not in sample):
+        return None
+    text = variant_mutations(sample)
+    for substitution in parse_mutations(text):
+        if alphabet.invalid_characters(substitution.alt):
+            return (
+                f"mutation {text!r}: the new residue {substitution.alt!r} is not in the "
+                f"{reader} alphabet {alphabet.accepted!r}; check the mutation, or use a "
+                "backbone for this alphabet"
+            )
+    return None
+
+
 def variant_mutations(sample: Sample) -> str:
     """Return a sample's mutation string: its ``mutations``, or read off its ``alternatives``."""
     if "mutations" in sample:
@@ -225,6 +243,10 @@ class _VariantScorer(TaskInterface):
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if not isinstance(datamodule, DataInterface):
             return
+        # Known before the backbone is built when its class declares an alphabet; otherwise
+        # `collate` finds a foreign new residue against the loaded vocabulary.
+        alphabet = backbone_alphabet(self.backbone_fn)
+        reader = getattr(target_class(self.backbone_fn), "__name__", "the backbone")
         for split in SPLITS_OF_STAGE.get(stage_name(stage), ()):
             dataset = datamodule.datasets.get(split)
             if dataset is None:
@@ -232,7 +254,9 @@ class _VariantScorer(TaskInterface):
             origin = getattr(dataset, "origin", None)
             for index in range(len(dataset)):  # type: ignore[arg-type]
                 sample = dataset[index]
-                problem = self.sample_problem(sample)
+                problem = self.sample_problem(sample) or new_residue_problem(
+                    sample, alphabet, reader
+                )
                 if problem is not None:
                     where = origin(index) if callable(origin) else f"item {index}"
                     raise ValueError(f"{where} (id {sample.get('ids')!r}): {problem}")
