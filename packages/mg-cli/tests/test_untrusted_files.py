@@ -458,3 +458,14 @@ def test_truncation_error_stops_before_any_step_naming_the_row(tmp_path: Path) -
     assert "train row 1 (id " in errors[0] and "Traceback" not in err
     runs = tmp_path / "runs"
     assert not runs.exists() or not any(runs.rglob("version_*"))  # nothing left behind
+
+
+def test_dna_given_to_a_protein_backbone_is_said_once_in_one_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path, **{"trainer.limit_train_batches": 1})
+    code, out, err = _mg(
+        tmp_path, "fit", "--config", str(config), "--model.init_args.backbone", "ESM2Tiny"
+    )
+    assert code == 0, err
+    said = [line for line in (out + err).splitlines() if "look like DNA or RNA" in line]
+    assert len(said) == 1 and said[0].startswith("mg: warning: The train sequences"), said
+    assert "ESM2Tiny reads protein" in said[0] and "rank_zero_warn" not in err

@@ -11,8 +11,10 @@ digits. Warnings that ask the user to act still show.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
+import warnings
 from typing import Any
 
 import lightning.pytorch as pl
@@ -82,10 +84,31 @@ def _quiet_tqdm(factory: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     return factory(*args, **kwargs)
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Show mg's own warnings as one line ``mg: warning: ...``; others as Python does.
+
+    mg's warnings are sentences for the user; the file, line and source line of the code
+    that raised them tell the user nothing.
+    """
+    if f"{os.sep}mg{os.sep}" in str(filename):
+        print(f"mg: warning: {message}", file=file or sys.stderr, flush=True)
+        return
+    _PYTHON_SHOW_WARNING(message, category, filename, lineno, file, line)
+
+
+_PYTHON_SHOW_WARNING = warnings.showwarning
+
+
 def quiet_third_party() -> None:
     """Install the filters; safe to call more than once."""
-    import warnings
-
+    warnings.showwarning = _show_warning
     warnings.filterwarnings("ignore", message=EVAL_MODE_NOTICE)
     warnings.filterwarnings("ignore", message=SYNC_DIST_NOTICE)
     for name in (

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from lightning.pytorch.utilities import rank_zero_warn
 
 from mg.core.alphabets import AlphabetCheck
-from mg.core.backbone import BackboneInterface, Capability
+from mg.core.backbone import BackboneInterface, Capability, Modality
 from mg.core.compat import CompatibilityReport, target_class
 from mg.core.data import DataInterface, stage_name
 
@@ -60,10 +60,37 @@ def check_run(task: TaskInterface, datamodule: DataInterface, stage: Any) -> Com
         if alphabet is not None:
             name = getattr(target_class(backbone), "__name__", str(backbone))
             datamodule.check_sequences(stage, alphabet, name, column)
+        if column == "sequences":
+            say_if_nucleotides_meet_protein(backbone, datamodule)
     if "labels" in task.required_data_columns(stage):
         datamodule.check_labels(stage, task.label_problem)
     datamodule.collate_fn = task.collate
     return report
+
+
+NUCLEOTIDES = frozenset("ACGTUN")
+
+
+def say_if_nucleotides_meet_protein(backbone: Any, datamodule: DataInterface) -> None:
+    """Say once when a protein backbone is given sequences written only in nucleotides.
+
+    A, C, G, T and N are amino-acid letters too, so the alphabet check lets DNA through to
+    a protein model, which then learns from it without a word. Real proteins use many more
+    letters: a split whose first thousand sequences hold none is almost surely DNA or RNA.
+    """
+    cls = target_class(backbone)
+    if getattr(cls, "modality", None) != Modality.PROTEIN:
+        return
+    for split, sequences in datamodule.split_sequences().items():
+        first = [sequences[i] for i in range(min(len(sequences), 1000))]
+        letters = set("".join(first).upper())
+        if letters and letters <= NUCLEOTIDES:
+            rank_zero_warn(
+                f"The {split} sequences hold only {''.join(sorted(letters))}: they look like "
+                f"DNA or RNA, but {cls.__name__} reads protein. For nucleotide data choose a "
+                "DNA or RNA backbone (`mg list backbones` lists them)."
+            )
+            return
 
 
 def backbone_options(backbone: Any) -> dict[str, Any]:
