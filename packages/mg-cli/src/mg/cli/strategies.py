@@ -18,6 +18,7 @@ import torch
 from lightning.pytorch.strategies import FSDPStrategy
 from torch import nn
 
+from mg.cli.checkpointing import load_checkpoint_file
 from mg.core.backbone import BackboneInterface
 
 ShardingStrategy = Literal["FULL_SHARD", "SHARD_GRAD_OP", "NO_SHARD", "HYBRID_SHARD"]
@@ -225,7 +226,7 @@ class BackboneFSDPStrategy(FSDPStrategy):
         module = self.lightning_module
         if not path.is_file() or module is None:
             return super().load_checkpoint(checkpoint_path, weights_only)
-        saved = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+        saved = load_checkpoint_file(path, mmap=True)
         omitted = set(saved.get("mg", {}).get("omitted_keys", []))
         if not omitted:
             return super().load_checkpoint(checkpoint_path, weights_only)
