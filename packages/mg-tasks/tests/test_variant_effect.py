@@ -197,37 +197,24 @@ def test_parse_mutations() -> None:
     assert "past the end" in str(mutation_problem("ACGT", "A9G"))
 
 
-def test_a_mismatched_reference_residue_names_file_row_and_mutation(tmp_path: Path) -> None:
-    path = tmp_path / "variants.csv"
-    path.write_text("id,sequence,mutation,label\nv1,ACGTACGT,A1G,1\nv2,ACGTACGT,T2G,0\n")
-    data = MultiColumnData(
-        test_file=str(path), label_columns="label", columns={"mutations": "mutation"}
-    )
-    task = VariantLikelihoodRatio(tiny_backbone)
-    with pytest.raises(
-        ValueError,
-        match=r"variants.csv, row 2 \(id 'v2'\): "
-        r"mutation 'T2G': the reference holds 'C' at position 2, not 'T'",
-    ):
-        fast_trainer().test(task, datamodule=data)
-    assert task.backbone is None
-
-
-def test_a_new_residue_outside_the_alphabet_names_file_row_and_id_before_loading(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("second", "refused"),
+    [
+        ("T2G", r"mutation 'T2G': the reference holds 'C' at position 2, not 'T'"),
+        # Z is no nucleotide (a1g in the first row is A1G: case carries no meaning).
+        ("G3Z", r"mutation 'G3Z': the new residue 'Z' is not in the \w+ alphabet"),
+    ],
+)
+def test_a_bad_mutation_names_file_row_and_id_before_the_backbone_loads(
+    tmp_path: Path, second: str, refused: str
 ) -> None:
     path = tmp_path / "variants.csv"
-    # c2g is C2G (case carries no meaning); Z is no nucleotide.
-    path.write_text("id,sequence,mutation,label\nv1,ACGTACGT,c2g,1\nv2,ACGTACGT,G3Z,0\n")
+    path.write_text(f"id,sequence,mutation,label\nv1,ACGTACGT,a1g,1\nv2,ACGTACGT,{second},0\n")
     data = MultiColumnData(
         test_file=str(path), label_columns="label", columns={"mutations": "mutation"}
     )
     task = VariantLikelihoodRatio(tiny_backbone)
-    with pytest.raises(
-        ValueError,
-        match=r"variants.csv, row 2 \(id 'v2'\): mutation 'G3Z': the new residue 'Z' is not "
-        r"in the \w+ alphabet",
-    ):
+    with pytest.raises(ValueError, match=rf"variants.csv, row 2 \(id 'v2'\): {refused}"):
         fast_trainer().test(task, datamodule=data)
     assert task.backbone is None
 

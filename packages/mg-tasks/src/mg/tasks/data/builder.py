@@ -331,16 +331,7 @@ class SplitBuilder:
                         f"{here}, {columns_text}: {len(first)} labels, but {width[1]} "
                         f"has {width[0]}; every row needs the same number."
                     )
-            writer.append(
-                sequences,
-                ids,
-                files,
-                file_rows,
-                parsed.labels,
-                parsed.raw,
-                parsed.files,
-                parsed.rows,
-            )
+            writer.append(sequences, ids, files, file_rows, parsed)
         if writer.size == 0:
             raise ValueError(f"The {split} split of {where} is empty.")
         if missing_count and split != "predict":

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch.utils.data import Dataset
 
 from mg.core.data import Sample
+
+if TYPE_CHECKING:
+    from mg.tasks.data.label_columns import ParsedLabels
 
 
 class SequenceDataset(Dataset):
@@ -100,10 +103,7 @@ class MemoryWriter:
         ids: Sequence[str],
         files: Sequence[str],
         rows: Sequence[int],
-        labels: Sequence[Any] | None = None,
-        raw_labels: Sequence[Any] | None = None,
-        label_files: Sequence[str] | None = None,
-        label_rows: Sequence[int] | None = None,
+        labels: ParsedLabels | None = None,
     ) -> None:
         """Append one chunk of samples (labels: all chunks have them, or none does)."""
         self.sequences += sequences
@@ -111,12 +111,11 @@ class MemoryWriter:
         self.files += files
         self.rows += rows
         self.labelled = labels is not None if self.labelled is None else self.labelled
-        if labels is None or raw_labels is None:
-            return
-        self.labels += labels
-        self.raw_labels += raw_labels
-        self.label_files += label_files if label_files is not None else files
-        self.label_rows += label_rows if label_rows is not None else rows
+        if labels is not None:
+            self.labels += labels.labels
+            self.raw_labels += labels.raw
+            self.label_files += labels.files
+            self.label_rows += labels.rows
 
     def drop_labels(self) -> None:
         """Forget the labels appended so far (a later chunk of the split has none)."""

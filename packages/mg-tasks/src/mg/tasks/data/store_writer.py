@@ -11,11 +11,14 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mg.tasks.data.store import COLUMNS, SampleStore
+
+if TYPE_CHECKING:
+    from mg.tasks.data.label_columns import ParsedLabels
 
 
 class _ArrayFile:
@@ -138,10 +141,7 @@ class StoreWriter:
         ids: Sequence[str],
         files: Sequence[str],
         rows: Sequence[int],
-        labels: Sequence[Any] | None = None,
-        raw_labels: Sequence[Any] | None = None,
-        label_files: Sequence[str] | None = None,
-        label_rows: Sequence[int] | None = None,
+        labels: ParsedLabels | None = None,
     ) -> None:
         """Append one chunk of samples (labels: all chunks have them, or none does)."""
         self.size += len(sequences)
@@ -153,14 +153,11 @@ class StoreWriter:
         # Python's str hash is fixed within a process: enough to find repeated ids.
         self._arrays["hash"].extend(np.fromiter(map(hash, ids), np.int64, len(ids)))
         self.labelled = labels is not None if self.labelled is None else self.labelled
-        if labels is None or raw_labels is None:
-            return
-        self._blobs["labels"].extend([pickle.dumps(x, protocol=5) for x in labels])
-        self._blobs["raw_labels"].extend([pickle.dumps(x, protocol=5) for x in raw_labels])
-        self._arrays["label_file"].extend(
-            self._file_index(label_files if label_files is not None else files)
-        )
-        self._arrays["label_row"].extend(label_rows if label_rows is not None else rows)
+        if labels is not None:
+            self._blobs["labels"].extend([pickle.dumps(x, protocol=5) for x in labels.labels])
+            self._blobs["raw_labels"].extend([pickle.dumps(x, protocol=5) for x in labels.raw])
+            self._arrays["label_file"].extend(self._file_index(labels.files))
+            self._arrays["label_row"].extend(labels.rows)
 
     def drop_labels(self) -> None:
         """Forget the labels written so far (a later file of the split has none)."""
