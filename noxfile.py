@@ -79,9 +79,17 @@ def _sync(session: nox.Session, *args: str) -> None:
     )
 
 
-def _pytest(session: nox.Session, *paths: str) -> None:
+PARALLEL = ("-n", "auto", "--maxprocesses", "4")
+"""pytest-xdist options for the suites made of many subprocess runs of `mg` (each mostly
+waits on one core): one worker a core, so a 2-core CI machine runs two at once."""
+
+PARALLEL_PACKAGES = ("mg-cli",)
+"""Distributions whose own tests run with `PARALLEL` (their test group has pytest-xdist)."""
+
+
+def _pytest(session: nox.Session, *paths: str, parallel: bool = False) -> None:
     # pytest exits 5 when nothing ran: that must fail CI, never pass it silently.
-    session.run("pytest", *paths, *session.posargs)
+    session.run("pytest", *paths, *(PARALLEL if parallel else ()), *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -112,7 +120,7 @@ def tests(session: nox.Session, package: str) -> None:
     """One distribution alone, with only what it declares, running its own tests."""
     extras = [arg for extra in TEST_EXTRAS.get(package, []) for arg in ("--extra", extra)]
     _sync(session, "--package", package, "--group", "test", *extras)
-    _pytest(session, f"packages/{package}/tests")
+    _pytest(session, f"packages/{package}/tests", parallel=package in PARALLEL_PACKAGES)
 
 
 @nox.session(python=PYTHON)
@@ -255,7 +263,7 @@ def lowest(session: nox.Session, package: str) -> None:
     )
     tested = _direct_pins(package, pinned)
     session.log(f"{package} at its lower bounds: {', '.join(tested)}")
-    _pytest(session, f"packages/{package}/tests")
+    _pytest(session, f"packages/{package}/tests", parallel=package in PARALLEL_PACKAGES)
     write_lowest_record(package, tested)
     session.log(f"recorded in {LOWEST_RECORD}: commit it")
 
@@ -346,7 +354,7 @@ def release(session: nox.Session) -> None:
 def matrix(session: nox.Session) -> None:
     """Every compatible backbone × adapter × task triple fits, tests and predicts on CPU."""
     _sync(session, "--all-packages", "--group", "dev")
-    _pytest(session, "tests/matrix", "-m", "not gpu")
+    _pytest(session, "tests/matrix", "-m", "not gpu", parallel=True)
 
 
 @nox.session(python=PYTHON)
@@ -366,7 +374,7 @@ def matrix_gpu(session: nox.Session) -> None:
 def integration(session: nox.Session) -> None:
     """The mg command end to end (including a 2-process DDP fit on CPU) and cross-package tests."""
     _sync(session, "--all-packages", "--group", "dev", "--extra", "cells")
-    _pytest(session, "tests", "--ignore=tests/matrix", "--ignore=tests/docs")
+    _pytest(session, "tests", "--ignore=tests/matrix", "--ignore=tests/docs", parallel=True)
 
 
 @nox.session(python=PYTHON)
@@ -377,4 +385,4 @@ def docs(session: nox.Session) -> None:
     session.run(
         "mkdocs", "build", "--strict", "--site-dir", str(Path(session.create_tmp()) / "site")
     )
-    _pytest(session, "tests/docs")
+    _pytest(session, "tests/docs", parallel=True)
