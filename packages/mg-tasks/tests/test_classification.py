@@ -179,6 +179,39 @@ def test_token_loss_and_metrics_ignore_special_tokens_and_padding() -> None:
     assert task.stage_metrics("val")["accuracy"].compute() == 1.0
 
 
+def test_token_focal_loss_and_smoothing_count_labelled_residues_only() -> None:
+    task = TokenClassification(tiny_backbone, n_classes=3, focal_gamma=2.0, label_smoothing=0.1)
+    task.configure_model()
+    batch = task.collate(
+        [
+            {"ids": "a", "sequences": "ACGTA", "labels": [0, 1, 2, -100, 1]},
+            {"ids": "b", "sequences": "AC", "labels": [2, 0]},
+        ]
+    )
+    labels = batch["labels"]
+    logits = torch.randn(*labels.shape, 3, generator=torch.Generator().manual_seed(0))
+    kept = labels != -100
+    # The same formula written out over the six labelled residues alone.
+    rows, targets = logits[kept], labels[kept]
+    smoothed = torch.nn.functional.cross_entropy(
+        rows, targets, label_smoothing=0.1, reduction="none"
+    )
+    p_true = rows.softmax(-1).gather(-1, targets[:, None]).squeeze(-1)
+    expected = ((1 - p_true) ** 2 * smoothed).mean()
+    assert task.evaluate(logits, batch, "val")["loss"].item() == pytest.approx(expected.item())
+    # Whatever sits at special tokens and padding changes nothing.
+    noisy = torch.where(kept[..., None], logits, torch.full_like(logits, 50.0))
+    assert task.evaluate(noisy, batch, "val")["loss"].item() == pytest.approx(expected.item())
+
+
+def test_token_classification_learns_with_focal_loss_and_smoothing() -> None:
+    task = TokenClassification(
+        tiny_backbone, MLPTokenAdapter, focal_gamma=2.0, label_smoothing=0.1, optimizer=adam(1e-2)
+    )
+    metrics = train(task, data_from(token_samples), epochs=4)
+    assert metrics["test_accuracy"] > 0.9, metrics  # chance: about 1/2
+
+
 def test_token_predictions_are_trimmed_to_each_item() -> None:
     task = TokenClassification(tiny_backbone, n_classes=3)
     samples = unlabelled(token_samples(5, 0))

@@ -8,7 +8,6 @@ from typing import Any, Literal
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 from torchmetrics import Metric
 from torchmetrics.classification import (
     BinaryAccuracy,
@@ -311,10 +310,14 @@ class TokenClassification(TaskInterface):
             ``(embedding_size, n_classes)``.
         n_classes (int): number of classes.
         class_weights (list[float] | None): per-class cross-entropy weights.
+        label_smoothing (float): share of each residue's target spread over all classes.
+        focal_gamma (float): focal loss exponent; 0 (the default) is plain cross-entropy.
+            Both work as in `SequenceClassification`, over labelled residues only.
         **kwargs (Any): `TaskInterface` options (``optimizer``, ``lr_scheduler``, ...).
 
     Raises:
-        ValueError: fewer than two classes, or ``class_weights`` of the wrong length.
+        ValueError: fewer than two classes, ``class_weights`` of the wrong length, or a
+            loss option out of range.
     """
 
     adapter_type = TokenAdapter
@@ -329,11 +332,16 @@ class TokenClassification(TaskInterface):
         *,
         n_classes: int = 2,
         class_weights: list[float] | None = None,
+        label_smoothing: float = 0.0,
+        focal_gamma: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(backbone, adapter, **kwargs)
         _check_class_options(n_classes, class_weights)
+        check_loss_options(label_smoothing, focal_gamma)
         self.n_classes = n_classes
+        self.label_smoothing = label_smoothing
+        self.focal_gamma = focal_gamma
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         self.register_buffer("class_weights", weights, persistent=False)
 
@@ -353,11 +361,17 @@ class TokenClassification(TaskInterface):
         return self.add_labels(self.tokenize_samples(samples), samples)
 
     def evaluate(self, preds: Tensor, batch: dict[str, Any], stage: Stage) -> dict[str, Tensor]:
-        """Cross-entropy over labelled residues; metrics over the same residues."""
+        """Cross-entropy (focal, smoothed) over labelled residues; metrics over the same."""
         logits = preds.float()
         labels = batch["labels"].to(logits.device)
-        loss = F.cross_entropy(
-            logits.transpose(1, 2), labels, weight=self.class_weights, ignore_index=IGNORE_INDEX
+        # One row per token: the loss averages over labelled residues of the whole batch.
+        loss = classification_loss(
+            logits.reshape(-1, self.n_classes),
+            labels.reshape(-1),
+            self.class_weights,
+            label_smoothing=self.label_smoothing,
+            focal_gamma=self.focal_gamma,
+            ignore_index=IGNORE_INDEX,
         )
         labelled = labels != IGNORE_INDEX
         if labelled.any():
