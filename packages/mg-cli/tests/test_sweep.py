@@ -99,6 +99,29 @@ def test_best_config_is_the_best_trials_and_runs_with_mg_fit(swept) -> None:
     assert (folder / "runs" / "test" / "version_0" / "checkpoints" / "last.ckpt").is_file()
 
 
+def test_mg_report_draws_the_sweep_and_names_its_best_trial(swept) -> None:
+    folder, _, _, _ = swept
+    study = folder / "runs" / "test" / "sweep"
+    rows = _table(folder)
+    values = [float(r["val_loss"]) for r in rows]
+    # The table carries the running best in trial order (the space minimises).
+    assert [float(r["best_so_far"]) for r in rows] == [
+        min(values[: i + 1]) for i in range(len(values))
+    ]
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        assert main(["report", str(study)]) == 0
+    drawn = study / "report"
+    assert {"sweep_history.png", "sweep_options.png", "index.html"} <= {
+        p.name for p in drawn.iterdir()
+    }
+    assert f"Report: {drawn / 'index.html'}" in printed.getvalue()
+    page = (drawn / "index.html").read_text()
+    best = min(rows, key=lambda r: float(r["val_loss"]))
+    assert f"<td>trial</td><td>{best['number']}</td>" in page
+    assert f"<td>{LR}</td><td>{best[LR]}</td>" in page
+    assert f"<td>run folder</td><td>{best['run_folder']}</td>" in page
+
+
 def test_running_again_goes_on_to_the_new_count(swept) -> None:
     folder, config, space, _ = swept
     before = _table(folder)
@@ -130,6 +153,12 @@ def test_a_trial_behind_the_pruner_stops_after_its_first_validation(tmp_path: Pa
         epochs = {r["epoch"] for r in csv.DictReader(handle) if r.get("val_loss")}
     assert epochs == {"0"}
     assert "pruned at step" in out
+    # A sweep with no completed trial still draws: the pruned trial is marked, no best named.
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["report", str(tmp_path / "runs" / "test" / "sweep")]) == 0
+    page = (tmp_path / "runs" / "test" / "sweep" / "report" / "index.html").read_text()
+    assert "sweep_history.png" in page and "Best trial" not in page
+    assert row["best_so_far"] == ""  # Optuna's best trial counts completed trials only
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,8 @@ From ``metrics.csv``: learning curves, one panel per metric, training and valida
 together. From ``test_outputs.pt`` (written by `mg test`, see `mg.cli.outputs`): ROC and
 precision-recall curves and a confusion matrix for classification (sequence, multi-label
 and per-token), predicted-vs-true and residual plots for regression, and predicted beside
-true contact maps for pairwise tasks.
+true contact maps for pairwise tasks. Given a sweep's folder (with ``trials.tsv``), the
+sweep's pictures instead (see `mg.cli.report_sweep`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class Figure:
     caption: str
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """Return matplotlib's pyplot drawing to files only, or say how to install matplotlib."""
     try:
         import matplotlib
     except ImportError as error:
@@ -117,7 +119,7 @@ def learning_curves(rows: list[dict[str, float]], folder: Path) -> Figure | None
             values.append(value)
     if not series:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     names = sorted(series, key=lambda n: (n != "loss", n))
     columns = min(3, len(names))
     lines = math.ceil(len(names) / columns)
@@ -189,7 +191,7 @@ def classification_figures(
         multiclass_confusion_matrix,
     )
 
-    plt = _pyplot()
+    plt = pyplot()
     count = scores.shape[1]
     names = _names(count, class_names)
     # One curve per positive class: class 1 alone when there are two exclusive classes.
@@ -296,7 +298,7 @@ def regression_figures(
     Returns:
         list[Figure]: the figure written.
     """
-    plt = _pyplot()
+    plt = pyplot()
     truth = labels.reshape(labels.shape[0], -1).float()
     predicted = predictions.reshape(predictions.shape[0], -1).float()
     count = truth.shape[1]
@@ -355,7 +357,7 @@ def contact_map_figures(
     Returns:
         list[Figure]: the figure written.
     """
-    plt = _pyplot()
+    plt = pyplot()
     shown = min(MAX_CONTACT_MAPS, len(scores))
     fig, axes = plt.subplots(2, shown, figsize=(3.2 * shown, 6.4), squeeze=False)
     for k in range(shown):
@@ -404,30 +406,36 @@ def write_page(
     run: Path,
     folder: Path,
     figures: list[Figure],
-    metrics: dict[str, float],
+    metrics: dict[str, float] | dict[str, str],
     task: str | None,
     tested: Path | None = None,
+    *,
+    title: str = "Test metrics",
+    kind: str = "Run",
 ) -> Path:
-    """Write ``index.html``: the test metrics as a table, then every figure.
+    """Write ``index.html``: a table (the test metrics by default), then every figure.
 
-    ``tested`` is the test run whose results the page shows beside the fit's curves.
+    ``tested`` is the test run whose results the page shows beside the fit's curves;
+    ``title`` heads the table and ``kind`` names what the page shows (a run, a sweep).
+    Numbers are shown to 4 significant digits, text as written, in the table's order.
     """
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>mg report: {html.escape(run.name)}</title>",
         "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
         "img{max-width:100%}td,th{padding:2px 12px;text-align:left}</style></head><body>",
-        f"<h1>Run {html.escape(str(run))}</h1>",
+        f"<h1>{html.escape(kind)} {html.escape(str(run))}</h1>",
     ]
     if task:
         parts.append(f"<p>Task: {html.escape(task)}</p>")
     if tested is not None:
         parts.append(f"<p>Test results from {html.escape(str(tested))} (mg test).</p>")
     if metrics:
-        parts.append("<h2>Test metrics</h2><table><tr><th>metric</th><th>value</th></tr>")
+        parts.append(f"<h2>{html.escape(title)}</h2><table><tr><th>name</th><th>value</th></tr>")
         parts += [
-            f"<tr><td>{html.escape(k)}</td><td>{v:.4g}</td></tr>"
-            for k, v in sorted(metrics.items())
+            f"<tr><td>{html.escape(k)}</td>"
+            f"<td>{f'{v:.4g}' if isinstance(v, float) else html.escape(v)}</td></tr>"
+            for k, v in metrics.items()
         ]
         parts.append("</table>")
     for figure in figures:
@@ -481,7 +489,7 @@ def render(run: Path, output: Path | None = None) -> tuple[Path, list[Figure]]:
 
     Args:
         run (Path): a run folder (``runs/mg/version_0``) with ``metrics.csv`` and/or
-            ``test_outputs.pt``.
+            ``test_outputs.pt``, or an ``mg sweep`` folder with ``trials.tsv``.
         output (Path | None): where to write; defaults to ``RUN/report``.
 
     Returns:
@@ -491,12 +499,15 @@ def render(run: Path, output: Path | None = None) -> tuple[Path, list[Figure]]:
         FileNotFoundError: the folder does not exist or holds nothing to draw.
     """
     from mg.cli.outputs import OUTPUTS_FILE, load_test_outputs
+    from mg.cli.report_sweep import TRIALS_FILE, render_sweep
 
     if not run.is_dir():
         raise FileNotFoundError(
             f"Run folder {str(run)!r} does not exist: give a folder that `mg fit` or `mg test` "
             "wrote, such as runs/mg/version_0."
         )
+    if (run / TRIALS_FILE).is_file():
+        return render_sweep(run, output)
     metrics_file = run / "metrics.csv"
     rows = read_metrics(metrics_file) if metrics_file.exists() else []
     outputs = load_test_outputs(run)
@@ -521,7 +532,7 @@ def render(run: Path, output: Path | None = None) -> tuple[Path, list[Figure]]:
     if outputs is not None:
         figures += evaluation_figures(outputs, folder)
     task = outputs["task"] if outputs else None
-    metrics = final_test_metrics(test_rows)
+    metrics = dict(sorted(final_test_metrics(test_rows).items()))
     return write_page(run, folder, figures, metrics, task, tested), figures
 
 
@@ -530,9 +541,14 @@ def main(args: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="mg report",
         description="Draw a run's learning curves and test results as PNGs and one HTML page.",
-        epilog="Test plots need test_outputs.pt, which `mg test` writes into its run folder.",
+        epilog="Test plots need test_outputs.pt, which `mg test` writes into its run folder; "
+        "a sweep's folder gives the sweep's trials and options.",
     )
-    parser.add_argument("run", type=Path, help="the run folder, e.g. runs/mg/version_0")
+    parser.add_argument(
+        "run",
+        type=Path,
+        help="a run folder (runs/mg/version_0) or a sweep's folder (runs/mg/sweep)",
+    )
     parser.add_argument("--output", type=Path, help="where to write (default: RUN/report)")
     options = parser.parse_args(args)
     page, figures = render(options.run, options.output)

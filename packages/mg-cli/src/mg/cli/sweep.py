@@ -7,7 +7,8 @@ the results. Layout, under the logger's ``save_dir/name`` (``runs/mg`` by defaul
 
     <study>/optuna.db        the Optuna study (SQLite), unless --storage names another
     <study>/trial_0000/      a normal run folder: config.yaml, checkpoints, metrics.csv
-    <study>/trials.tsv       number, state, value, run folder and options of every trial
+    <study>/trials.tsv       number, state, value, best value so far, run folder and
+                             options of every trial (``mg report <study>`` draws it)
     <study>/best.yaml        the best trial's config, ready for ``mg fit --config``
 
 ``--trials N`` is the number of finished (complete or pruned) trials the study should have:
@@ -237,18 +238,24 @@ def write_results(optuna: Any, study: Any, folder: Path, space: Space, root_name
 
     trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
     names = [p.path for p in space.parameters]
+    better = min if space.direction == "minimize" else max
+    best_so_far: float | None = None
     table = folder / "trials.tsv"
     with table.open("w", newline="") as handle:
         writer = csv.writer(handle, delimiter="\t")
-        writer.writerow(["number", "state", space.metric, "seconds", "run_folder", *names])
+        header = ["number", "state", space.metric, "best_so_far", "seconds", "run_folder"]
+        writer.writerow([*header, *names])
         for t in trials:
             seconds = (
                 f"{(t.datetime_complete - t.datetime_start).total_seconds():.1f}"
                 if t.datetime_complete and t.datetime_start
                 else ""
             )
+            if t.state == optuna.trial.TrialState.COMPLETE:  # as Optuna's best_trial
+                best_so_far = t.value if best_so_far is None else better(best_so_far, t.value)
             value = "" if t.value is None else t.value
-            row = [t.number, t.state.name, value, seconds, t.user_attrs.get("run_folder", "")]
+            best = "" if best_so_far is None else best_so_far
+            row = [t.number, t.state.name, value, best, seconds, t.user_attrs.get("run_folder", "")]
             writer.writerow([*row, *(t.params.get(n, "") for n in names)])
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     if complete:
