@@ -380,7 +380,7 @@ def integration(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """Build the documentation with warnings as errors and run its examples."""
-    _sync(session, "--all-packages", "--group", "dev", "--group", "docs")
+    _sync(session, "--all-packages", "--group", "dev", "--group", "docs", "--extra", "cells")
     session.run("python", "docs/gen_matrix.py")
     session.run(
         "mkdocs", "build", "--strict", "--site-dir", str(Path(session.create_tmp()) / "site")

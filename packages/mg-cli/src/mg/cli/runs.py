@@ -20,7 +20,15 @@ import yaml
 from mg.cli.checkpointing import load_checkpoint_file
 
 NOT_IDENTITY = frozenset(
-    {"predict_file", "test_file", "num_workers", "inference_order", "sort_window", "storage"}
+    {
+        "predict_file",
+        "predict_path",
+        "test_file",
+        "num_workers",
+        "inference_order",
+        "sort_window",
+        "storage",
+    }
 )
 """Data options that never change what a model learns: where predictions and tests read
 from, and how batches are loaded. A run on a new predict file is the same experiment."""

@@ -6,8 +6,10 @@ stage runs. It flows one way, from here into the data module and the backbones' 
 1. tell the data module the task's label kind (`DataInterface.use_label_kind`);
 2. check that task, backbones, adapter and the data's columns fit (`check_compatibility`,
    through the task's ``compatibility``) and the task's own options;
-3. check every sequence column against the alphabet of the backbone that reads it
-   (`DataInterface.check_sequences`), a fusion task's second and third columns too;
+3. for a backbone that reads cells, hand its genes to the data module, which aligns and
+   checks the cells (`DataInterface.use_genes`); check every sequence column against the
+   alphabet of the backbone that reads it (`DataInterface.check_sequences`), a fusion
+   task's second and third columns too;
 4. check every label with the handler of the task's label kind (`task.label_problem`);
 5. hand the task's ``collate`` to the data module.
 
@@ -27,6 +29,7 @@ from mg.core.alphabets import AlphabetCheck
 from mg.core.backbone import BackboneInterface, Capability, Modality
 from mg.core.compat import CompatibilityReport, target_class
 from mg.core.data import DataInterface, stage_name
+from mg.core.inputs import InputKind
 
 if TYPE_CHECKING:
     from mg.core.task import TaskInterface
@@ -53,6 +56,7 @@ def check_run(task: TaskInterface, datamodule: DataInterface, stage: Any) -> Com
     report = task.compatibility(datamodule, stage)
     report.raise_if_incompatible()
     task.check_options()
+    hand_over_genes(getattr(task, "backbone_fn", None), datamodule, stage)
     for column, backbone in task.sequence_backbones().items():
         alphabet = backbone_alphabet(backbone)
         if alphabet is not None and task.extra_characters():
@@ -66,6 +70,26 @@ def check_run(task: TaskInterface, datamodule: DataInterface, stage: Any) -> Com
         datamodule.check_labels(stage, task.label_problem)
     datamodule.collate_fn = task.collate
     return report
+
+
+def hand_over_genes(backbone: Any, datamodule: DataInterface, stage: str) -> None:
+    """Give a cell backbone's genes to the data module, known from its options alone.
+
+    Raises:
+        ValueError: the backbone learns its genes only from the weights it loads.
+    """
+    cls = target_class(backbone)
+    if cls is None or getattr(cls, "input_kind", InputKind.SEQUENCE) != InputKind.CELLS:
+        return
+    vocabulary = cls.declared_gene_vocabulary(backbone_options(backbone))
+    if vocabulary is None:
+        raise ValueError(
+            f"{cls.__name__} names its genes only once its weights load, but mg aligns and "
+            "checks the cells before: give its `genes` option, or a local model folder (or "
+            "dictionary files) that lists them."
+        )
+    expects_counts = bool(getattr(cls, "expects_counts", True))
+    datamodule.use_genes(stage, vocabulary, cls.__name__, expects_counts)
 
 
 NUCLEOTIDES = frozenset("ACGTUN")
@@ -133,12 +157,15 @@ def say_what_is_cut(backbone: BackboneInterface, datamodule: DataInterface) -> N
         backbone (BackboneInterface): the built backbone (its tokenizer counts tokens).
         datamodule (DataInterface): the data whose set-up splits to measure.
     """
+    splits = datamodule.split_sequences()
+    if not splits:
+        return  # cells, or no split set up: nothing is cut
     limit = backbone.get_max_context()
     per_residue = Capability.PER_RESIDUE_TOKENS in backbone.capabilities
     specials = len(backbone.tokenize([backbone.accepted_characters()[:1] or "A"])[0]) - 1
     refuse = backbone.refuses_long_input()
     notes = []
-    for split, sequences in datamodule.split_sequences().items():
+    for split, sequences in splits.items():
         # A token covers at least one residue: only these can reach the limit.
         long = [(i, s) for i, s in enumerate(sequences) if len(s) + specials > limit]
         if refuse:

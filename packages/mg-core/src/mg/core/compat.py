@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from mg.core.backbone import BackboneInterface, Capability
 from mg.core.data import STAGES, stage_name
-from mg.core.inputs import INPUT_NOUNS, InputKind
+from mg.core.inputs import INPUT_COLUMNS, INPUT_NOUNS, InputKind
 
 if TYPE_CHECKING:
     from mg.core.data import DataInterface
@@ -259,7 +259,12 @@ def missing_column_reasons(
     """
     stage = stage_name(stage)
     provided = data.provided_columns(stage)
-    needs = {c: task_cls.__name__ for c in task_cls.required_data_columns(stage)}
+    # A task's input column is whatever its backbone reads: expression for a cell backbone.
+    read = INPUT_COLUMNS[InputKind(backbone_cls.input_kind)]
+    needs = {
+        read if c == INPUT_COLUMNS[InputKind.SEQUENCE] else c: task_cls.__name__
+        for c in task_cls.required_data_columns(stage)
+    }
     for column in backbone_cls.required_data_columns():
         needs.setdefault(column, backbone_cls.__name__)
     return [

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
 import torch
@@ -19,6 +19,9 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from mg.core.alphabets import AlphabetCheck
+
+if TYPE_CHECKING:
+    from mg.core.cells import GeneVocabulary
 
 STAGES = ("fit", "validate", "test", "predict")
 """Lightning's stage names, used for column declarations."""
@@ -120,6 +123,23 @@ class DataInterface(pl.LightningDataModule):
             alphabet (AlphabetCheck): the characters the backbone accepts.
             reader (str): the backbone's name, for messages.
             column (str): the sample key whose sequences the backbone reads.
+        """
+
+    def use_genes(
+        self, stage: str, vocabulary: GeneVocabulary, reader: str, expects_counts: bool
+    ) -> None:
+        """Align cells to a cell backbone's genes and check their values; before any weights load.
+
+        The checks entry point calls this when the task's backbone reads cells. The default
+        does nothing (data of sequences); a cell data module matches its genes to
+        ``vocabulary``, says how many it has, and raises a ``ValueError`` naming the file,
+        cell and gene of the first value the backbone cannot read.
+
+        Args:
+            stage (str): the Lightning stage about to run (its splits are aligned).
+            vocabulary (GeneVocabulary): the genes the backbone reads, in its order.
+            reader (str): the backbone's name, for messages.
+            expects_counts (bool): the backbone reads raw integer counts.
         """
 
     def split_sequences(self) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from mg.core.backbone import BackboneCallable, BackboneInterface, BackboneOutput, Capability
+from mg.core.cells import CellBackboneInterface
 from mg.core.checks import say_what_is_cut
 from mg.core.compat import IncompatibleError, target_class
 from mg.core.data import STAGES, DataInterface, LabelKind, Sample
@@ -262,14 +263,23 @@ class TaskInterface(EpochSums, StageMetrics, TaskChecks, SlimCheckpoints, pl.Lig
             backbone (BackboneInterface | None): the backbone whose tokenizer to use (a
                 task with several); by default ``self.backbone``.
 
+        A cell backbone reads the samples' ``"expression"`` rows instead (its
+        ``batch_cells``), so a task written for sequences reads cells unchanged.
+
         Returns:
-            dict[str, Any]: ``input_ids`` (long), ``attention_mask`` and
-            ``special_tokens_mask`` (bool), and ``ids`` (None where a sample has no id).
+            dict[str, Any]: ``input_ids`` (long; expression values for some cell
+            backbones), ``attention_mask`` and ``special_tokens_mask`` (bool), and ``ids``
+            (None where a sample has no id).
         """
         backbone = backbone or self.backbone
         assert backbone is not None, "configure_model() builds the backbone first"
-        texts = [s["sequences"] for s in samples] if sequences is None else list(sequences)
-        tokens = backbone.batch(texts, pad_to_multiple_of=self.pad_to_multiple_of)
+        if isinstance(backbone, CellBackboneInterface):
+            # Cells: the aligned expression rows, stacked; the backbone makes its inputs.
+            rows = [torch.as_tensor(s["expression"], dtype=torch.float32) for s in samples]
+            tokens = backbone.batch_cells(torch.stack(rows))
+        else:
+            texts = [s["sequences"] for s in samples] if sequences is None else list(sequences)
+            tokens = backbone.batch(texts, pad_to_multiple_of=self.pad_to_multiple_of)
         return {
             "input_ids": tokens.input_ids,
             "attention_mask": tokens.attention_mask,

@@ -12,8 +12,9 @@ from typing import Any
 
 from mg.core.backbone import BackboneCallable
 from mg.core.checks import backbone_options, check_run
-from mg.core.compat import CompatibilityReport, check_compatibility
+from mg.core.compat import CompatibilityReport, check_compatibility, target_class
 from mg.core.data import DataInterface
+from mg.core.inputs import InputKind
 
 
 class TaskChecks:
@@ -74,6 +75,13 @@ class TaskChecks:
         """
         if not self.cache_embeddings:
             return
+        cls = target_class(self.backbone_fn)
+        if getattr(cls, "input_kind", InputKind.SEQUENCE) != InputKind.SEQUENCE:
+            # The cache keys items by token ids; a cell's inputs are expression values.
+            raise ValueError(
+                f"cache_embeddings works for sequence backbones only, not {cls.__name__} "
+                "(it reads cells): set cache_embeddings: false."
+            )
         mode = backbone_options(self.backbone_fn).get("finetune")
         if mode is not None and mode != "frozen":
             raise ValueError(

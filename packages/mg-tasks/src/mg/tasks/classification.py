@@ -38,6 +38,7 @@ from mg.core import (
 )
 from mg.core.compat import CompatibilityReport
 from mg.core.data import DataInterface
+from mg.core.inputs import InputKind
 from mg.core.labels import IGNORE_INDEX
 from mg.core.task import Stage
 from mg.tasks.batching import (
@@ -110,7 +111,8 @@ class SequenceClassification(TaskInterface):
     Single-label (the default) trains with cross-entropy; ``multilabel`` trains one
     independent yes/no decision per label with binary cross-entropy.
 
-    Data: samples with ``"sequences"`` and, except for prediction, ``"labels"``: a class
+    Data: samples with ``"sequences"`` (``"expression"`` with a cell backbone, from
+    `CellData`) and, except for prediction, ``"labels"``: a class
     index in ``[0, n_classes)``, or with ``multilabel`` a list of ``n_classes`` 0/1 values.
 
     Predictions: ``"predictions"``, the predicted class ``(batch,)`` (multilabel: 0/1 per
@@ -143,6 +145,7 @@ class SequenceClassification(TaskInterface):
             ``class_weights`` / ``class_names`` of the wrong length.
     """
 
+    input_kinds = frozenset({InputKind.SEQUENCE, InputKind.CELLS})
     adapter_type = SequenceAdapter
     label_kind = LabelKind.CLASS
     supports_embedding_cache = True

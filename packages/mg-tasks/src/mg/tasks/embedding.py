@@ -9,6 +9,7 @@ from torch import Tensor
 
 from mg.adapters.pooling import pool
 from mg.core import BackboneCallable, TaskInterface
+from mg.core.inputs import InputKind
 from mg.core.task import Stage
 from mg.tasks.batching import (
     Sample,
@@ -31,7 +32,8 @@ class Embed(TaskInterface):
     Pooling reads residue tokens only (special tokens and padding are left out), except
     ``"cls"``, which takes the state of the backbone's leading CLS token.
 
-    Data: samples with ``"sequences"``.
+    Data: samples with ``"sequences"``, or ``"expression"`` with a cell backbone (from
+    `CellData`): one vector per cell.
 
     Predictions: ``"predictions"``: with pooling, a tensor ``(batch, size)``; with
     ``pooling="none"``, per item a tensor ``(residues, size)``. When ``layers`` is set,
@@ -51,6 +53,7 @@ class Embed(TaskInterface):
         ValueError: an unknown ``pooling``, or an empty ``layers`` list.
     """
 
+    input_kinds = frozenset({InputKind.SEQUENCE, InputKind.CELLS})
     supported_stages = frozenset({"predict"})
 
     def __init__(

@@ -27,6 +27,7 @@ from mg.core import (
     TaskInterface,
 )
 from mg.core.data import DataInterface
+from mg.core.inputs import InputKind
 from mg.core.label_values import as_numbers
 from mg.core.task import Stage
 from mg.tasks.batching import Sample
@@ -50,7 +51,8 @@ class SequenceRegression(TaskInterface):
     as buffers (so checkpoints carry them) and are undone before metrics and predictions,
     which therefore come out in the data's own units.
 
-    Data: samples with ``"sequences"`` and, for fit, validate and test, ``"labels"``: a
+    Data: samples with ``"sequences"`` (``"expression"`` with a cell backbone, from
+    `CellData`) and, for fit, validate and test, ``"labels"``: a
     number, or a list of ``num_outputs`` numbers.
 
     Predictions: ``{"ids": [...], "predictions": Tensor}`` in label units, shaped
@@ -90,6 +92,7 @@ class SequenceRegression(TaskInterface):
         ValueError: ``num_outputs`` is below 1 or ``loss`` is an unknown name.
     """
 
+    input_kinds = frozenset({InputKind.SEQUENCE, InputKind.CELLS})
     adapter_type = SequenceAdapter
     label_kind = LabelKind.REGRESSION
     supports_embedding_cache = True

@@ -1,5 +1,6 @@
 """Data modules, file readers, label parsing, splits and synthetic example data for mg tasks."""
 
+from mg.tasks.data.cell_data import CellData
 from mg.tasks.data.columns import MultiColumnData
 from mg.tasks.data.datamodule import SequenceData
 from mg.tasks.data.dataset import SequenceDataset
@@ -19,6 +20,7 @@ from mg.tasks.data.samplers import LengthGroupedBatchSampler
 from mg.tasks.data.store import StoredSequenceDataset
 
 __all__ = [
+    "CellData",
     "FormatReader",
     "LengthGroupedBatchSampler",
     "MultiColumnData",

@@ -28,6 +28,8 @@ class CellDataset(Dataset):
             order; None holds every cell.
         label_columns (Sequence[str]): obs columns read as labels; empty for none.
         alignment (GeneAlignment | None): maps the data's genes to the backbone's.
+        labels (Sequence[Any] | None): each held cell's label, already read (as a task
+            reads it); given, they replace the raw values of ``label_columns``.
     """
 
     def __init__(
@@ -36,6 +38,7 @@ class CellDataset(Dataset):
         rows: Sequence[int] | None = None,
         label_columns: Sequence[str] = (),
         alignment: GeneAlignment | None = None,
+        labels: Sequence[Any] | None = None,
     ) -> None:
         self.source = source
         self.rows = np.arange(len(source)) if rows is None else np.asarray(rows, dtype=np.int64)
@@ -45,6 +48,9 @@ class CellDataset(Dataset):
         self.ids = [ids[r] for r in self.rows]
         obs = source.obs
         self._labels = [obs[c].to_numpy()[self.rows] for c in self.label_columns]
+        self.labels = None if labels is None else list(labels)
+        if self.labels is not None and len(self.labels) != len(self.rows):
+            raise ValueError(f"{len(self.labels)} labels for {len(self.rows)} cells.")
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -64,7 +70,9 @@ class CellDataset(Dataset):
         samples = []
         for k, index in enumerate(positions.tolist()):
             sample: dict[str, Any] = {"ids": self.ids[index], "expression": expression[k]}
-            if self._labels:
+            if self.labels is not None:
+                sample["labels"] = self.labels[index]
+            elif self._labels:
                 values = [_plain(column[index]) for column in self._labels]
                 sample["labels"] = values[0] if len(values) == 1 else values
             samples.append(sample)
