@@ -54,6 +54,32 @@ def pyplot() -> Any:
     return plt
 
 
+def panels(count: int) -> tuple[Any, list[Any]]:
+    """A figure of ``count`` panels, three to a row; unused places in the grid stay blank.
+
+    Returns:
+        tuple[Any, list[Any]]: the figure and its first ``count`` axes, in reading order.
+    """
+    plt = pyplot()
+    columns = min(3, count)
+    lines = math.ceil(count / columns)
+    fig, axes = plt.subplots(lines, columns, figsize=(4.2 * columns, 3.2 * lines), squeeze=False)
+    for ax in list(axes.flat)[count:]:
+        ax.axis("off")
+    return fig, list(axes.flat)[:count]
+
+
+def save_figure(
+    fig: Any, folder: Path, file: str, title: str, caption: str, *, tight: bool = True
+) -> Figure:
+    """Write ``fig`` as ``folder/file``, close it, and return its entry for the page."""
+    if tight:
+        fig.tight_layout()
+    fig.savefig(folder / file, dpi=110)
+    pyplot().close(fig)
+    return Figure(file, title, caption)
+
+
 # --------------------------------------------------------------------------- metrics.csv
 def read_metrics(path: Path) -> list[dict[str, float]]:
     """Read Lightning's ``metrics.csv`` into rows of numbers, empty cells left out.
@@ -119,12 +145,9 @@ def learning_curves(rows: list[dict[str, float]], folder: Path) -> Figure | None
             values.append(value)
     if not series:
         return None
-    plt = pyplot()
     names = sorted(series, key=lambda n: (n != "loss", n))
-    columns = min(3, len(names))
-    lines = math.ceil(len(names) / columns)
-    fig, axes = plt.subplots(lines, columns, figsize=(4.2 * columns, 3.2 * lines), squeeze=False)
-    for ax, name in zip(axes.flat, names, strict=False):
+    fig, axes = panels(len(names))
+    for ax, name in zip(axes, names, strict=True):
         for stage, (steps, values) in sorted(series[name].items()):
             every_step = "every step" in stage
             ax.plot(
@@ -142,12 +165,9 @@ def learning_curves(rows: list[dict[str, float]], folder: Path) -> Figure | None
         ax.set_xlabel("optimizer step")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(names) :]:
-        ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(folder / "learning_curves.png", dpi=110)
-    plt.close(fig)
-    return Figure(
+    return save_figure(
+        fig,
+        folder,
         "learning_curves.png",
         "Learning curves",
         "Each metric against the optimizer step: training (per step, faint, and per epoch) "
@@ -232,11 +252,10 @@ def classification_figures(
     for ax in (roc_ax, pr_ax):
         ax.legend(fontsize=7, loc="lower right" if ax is roc_ax else "lower left")
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(folder / "roc_pr.png", dpi=110)
-    plt.close(fig)
     figures = [
-        Figure(
+        save_figure(
+            fig,
+            folder,
             "roc_pr.png",
             "ROC and precision-recall curves",
             "One curve per class (one-vs-rest); in the PR panel, precision steps from one "
@@ -264,11 +283,10 @@ def classification_figures(
         ax.set_xticks(range(len(ticks)), ticks, rotation=45, ha="right")
         ax.set_yticks(range(len(ticks)), ticks)
         ax.set(xlabel="predicted", ylabel="true", title=title)
-    fig.tight_layout()
-    fig.savefig(folder / "confusion_matrix.png", dpi=110)
-    plt.close(fig)
     figures.append(
-        Figure(
+        save_figure(
+            fig,
+            folder,
             "confusion_matrix.png",
             "Confusion matrix",
             "Counts of test items by true (rows) and predicted (columns) class"
@@ -329,11 +347,10 @@ def regression_figures(
         spread.set(xlabel="predicted", ylabel="predicted - true", title=f"{names[k]} residuals")
         for ax in (scatter, spread):
             ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(folder / "regression.png", dpi=110)
-    plt.close(fig)
     return [
-        Figure(
+        save_figure(
+            fig,
+            folder,
             "regression.png",
             "Predicted against true",
             "Left: each test item's prediction against its label (on the dashed line when "
@@ -370,14 +387,15 @@ def contact_map_figures(
             ax.set_xlabel("residue")
             ax.set_ylabel("residue")
     fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="probability")
-    fig.savefig(folder / "contact_maps.png", dpi=110)
-    plt.close(fig)
     return [
-        Figure(
+        save_figure(
+            fig,
+            folder,
             "contact_maps.png",
             "Contact maps",
             f"Predicted contact probabilities (top) and true contacts (bottom) of the first "
             f"{shown} test items.",
+            tight=False,  # the shared colour bar does not fit a tight layout
         )
     ]
 

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mg.cli.report import Figure, pyplot, spans_decades, write_page
+from mg.cli.report import Figure, panels, pyplot, save_figure, spans_decades, write_page
 
 TRIALS_FILE = "trials.tsv"
 """The results table `mg sweep` writes into its study folder."""
@@ -102,10 +102,9 @@ def history_figure(trials: Trials, folder: Path) -> Figure:
     ax.set_ylabel(trials.metric)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(folder / "sweep_history.png", dpi=110)
-    plt.close(fig)
-    return Figure(
+    return save_figure(
+        fig,
+        folder,
         "sweep_history.png",
         "Trials",
         f"{trials.metric} of each trial in trial order (a pruned trial's last reported value) "
@@ -118,14 +117,11 @@ def options_figure(trials: Trials, folder: Path) -> Figure | None:
     finished = trials.with_state("COMPLETE")
     if not finished or not trials.options:
         return None
-    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
-    columns = min(3, len(trials.options))
-    lines = math.ceil(len(trials.options) / columns)
-    fig, axes = plt.subplots(lines, columns, figsize=(4.2 * columns, 3.2 * lines), squeeze=False)
+    fig, axes = panels(len(trials.options))
     values = [float(row[trials.metric]) for row in finished]
-    for ax, option in zip(axes.flat, trials.options, strict=False):
+    for ax, option in zip(axes, trials.options, strict=True):
         cells = [row[option] for row in finished]
         numbers = [_number(cell) for cell in cells]
         if all(n is not None for n in numbers):
@@ -145,12 +141,9 @@ def options_figure(trials: Trials, folder: Path) -> Figure | None:
         ax.set_xlabel(option, fontsize=6)
         ax.set_ylabel(trials.metric)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(trials.options) :]:
-        ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(folder / "sweep_options.png", dpi=110)
-    plt.close(fig)
-    return Figure(
+    return save_figure(
+        fig,
+        folder,
         "sweep_options.png",
         "Options",
         f"{trials.metric} of each completed trial against the value of each searched option.",
