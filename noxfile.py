@@ -373,14 +373,25 @@ def matrix_gpu(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def integration(session: nox.Session) -> None:
     """The mg command end to end (including a 2-process DDP fit on CPU) and cross-package tests."""
-    _sync(session, "--all-packages", "--group", "dev", "--extra", "cells")
+    _sync(session, "--all-packages", "--group", "dev", "--extra", "cells", "--extra", "genome")
     _pytest(session, "tests", "--ignore=tests/matrix", "--ignore=tests/docs", parallel=True)
 
 
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """Build the documentation with warnings as errors and run its examples."""
-    _sync(session, "--all-packages", "--group", "dev", "--group", "docs", "--extra", "cells")
+    _sync(
+        session,
+        "--all-packages",
+        "--group",
+        "dev",
+        "--group",
+        "docs",
+        "--extra",
+        "cells",
+        "--extra",
+        "genome",
+    )
     session.run("python", "docs/gen_matrix.py")
     session.run(
         "mkdocs", "build", "--strict", "--site-dir", str(Path(session.create_tmp()) / "site")

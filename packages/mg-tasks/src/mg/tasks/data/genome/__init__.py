@@ -6,6 +6,7 @@ bgzip references, pysam, pyBigWig).
 
 from mg.tasks.data.genome.bed import Interval, read_bed
 from mg.tasks.data.genome.reference import PAD, Reference, Window, reverse_complement
+from mg.tasks.data.genome.score_writer import VariantScoreWriter
 from mg.tasks.data.genome.variants import VcfVariantData, VcfVariants, write_variant_scores
 from mg.tasks.data.genome.vcf import Variant, read_variants
 
@@ -14,6 +15,7 @@ __all__ = [
     "Interval",
     "Reference",
     "Variant",
+    "VariantScoreWriter",
     "VcfVariantData",
     "VcfVariants",
     "Window",
