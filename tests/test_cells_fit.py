@@ -20,7 +20,14 @@ import pytest
 import yaml
 
 from mg.cli.main import main
-from mg.tasks.data.cells.synthetic import CELL_TYPES, GENES, marker_cells, write_h5ad, write_soma
+from mg.tasks.data.cells.synthetic import (
+    CELL_TYPES,
+    GENES,
+    ensembl_id,
+    marker_cells,
+    write_h5ad,
+    write_soma,
+)
 
 BASELINE = "mg.backbones.cells.baseline.ExpressionBaseline"
 # The model's genes in another order, two of the data's missing and one the data lacks.
@@ -146,6 +153,83 @@ def test_a_soma_experiment_trains_with_the_same_config(h5ad: Path, tmp_path: Pat
     assert status == 0, err
     (run,) = (tmp_path / "runs" / "cells").iterdir()
     assert _metrics(run)["val_accuracy"] >= 0.9
+
+
+def test_embed_writes_the_cells_to_a_new_h5ad_with_obsm_x_mg(h5ad: Path, tmp_path: Path) -> None:
+    import anndata
+    import torch
+
+    embedded, table = tmp_path / "embedded.h5ad", tmp_path / "vectors.pt"
+    callbacks = [
+        {"class_path": "mg.tasks.data.CellEmbeddingWriter", "init_args": {"output": str(embedded)}},
+        {"class_path": "mg.cli.writer.PredictionWriter", "init_args": {"output": str(table)}},
+    ]
+    config = {
+        "trainer": {"enable_progress_bar": False, "callbacks": callbacks, "logger": False},
+        "model": {
+            "class_path": "Embed",
+            "init_args": {
+                "backbone": {
+                    "class_path": BASELINE,
+                    "init_args": {"genes": MODEL_GENES, "hidden_size": 8},
+                },
+            },
+        },
+        "data": {
+            "class_path": "CellData",
+            "init_args": {"path": str(h5ad), "predict_path": str(h5ad)},
+        },
+    }
+    path = tmp_path / "embed.yaml"
+    path.write_text(yaml.safe_dump(config))
+    status, out, err = _mg("predict", "--config", str(path))
+    assert status == 0, err
+    assert f"Wrote 400 cells with obsm['X_mg'] (8 values each) to {embedded}" in out
+    written, source = anndata.read_h5ad(embedded), anndata.read_h5ad(h5ad)
+    assert list(written.obs_names) == list(source.obs_names)
+    assert (written.X != source.X).nnz == 0 and list(written.var_names) == list(source.var_names)
+    # Each cell's row holds its own vector: the same as the prediction file's, by id.
+    by_id = {}
+    for part in sorted(table.glob("*.pt")):  # the .pt writer keeps one file per batch
+        saved = torch.load(part, weights_only=True)
+        by_id.update(zip(saved["ids"], saved["predictions"], strict=True))
+    assert len(by_id) == 400
+    for k in (0, 133, 399):
+        cell = written.obs_names[k]
+        assert np.allclose(written.obsm["X_mg"][k], by_id[cell].numpy(), atol=1e-6)
+    status, _, err = _mg("predict", "--config", str(path))
+    assert status != 0 and "exists" in err  # never replaced
+
+
+@pytest.mark.parametrize("family", ["aido_cell", "geneformer"])
+def test_tiny_cell_foundation_models_train_through_mg_fit(
+    h5ad: Path, tmp_path: Path, family: str
+) -> None:
+    if family == "aido_cell":
+        backbone = {
+            "class_path": "mg.backbones.cells.aido_cell.AIDOCellTiny",
+            "init_args": {"genes": list(GENES), "hidden_size": 16},
+        }
+        gene_column = None
+    else:  # Geneformer reads Ensembl ids; the data's carry version suffixes
+        backbone = {
+            "class_path": "mg.backbones.cells.geneformer.GeneformerTiny",
+            "init_args": {"genes": [ensembl_id(g).split(".")[0] for g in GENES], "hidden_size": 16},
+        }
+        gene_column = "gene_ids"
+    data = {"path": str(h5ad), "label_columns": "cell_type", "gene_column": gene_column}
+    config = _config(
+        tmp_path,
+        data,
+        backbone=backbone,
+        optimizer={"class_path": "torch.optim.AdamW", "init_args": {"lr": 3e-3}},
+    )
+    status, _, err = _mg("fit", "--config", str(config), "--trainer.max_epochs", "4")
+    assert status == 0, err
+    (run,) = (tmp_path / "runs" / "cells").iterdir()
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    losses = [float(r["train_loss"]) for r in rows if r.get("train_loss")]
+    assert len(losses) == 4 and losses[-1] < losses[0], losses
 
 
 def _bad_h5ad(folder: Path, change: str) -> Path:

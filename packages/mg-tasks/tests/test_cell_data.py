@@ -106,3 +106,20 @@ def test_a_backbone_gene_list_matching_too_little_names_a_better_column(h5ad: Pa
     ensembl = GeneVocabulary.from_names([f"ENSG{i:011d}" for i in range(len(GENES))])
     with pytest.raises(ValueError, match="gene_ids"):
         data.use_genes("fit", ensembl, "ToyReader", False)
+
+
+def test_a_soma_experiment_made_from_the_file_gives_the_same_splits(
+    h5ad: Path, tmp_path: Path
+) -> None:
+    import anndata
+
+    from mg.tasks.data.cells.synthetic import write_soma
+
+    experiment = write_soma(anndata.read_h5ad(h5ad), tmp_path / "soma")
+    for options in ({"group_column": "donor"}, {"val_fraction": 0.2}):
+        from_file = _ready(CellData(str(h5ad), "cell_type", **options))
+        from_soma = _ready(CellData(experiment, "cell_type", **options))
+        for split in ("train", "val"):
+            assert from_soma.datasets[split].ids == from_file.datasets[split].ids
+        first = from_soma.datasets["train"][0]
+        assert first["labels"] == from_file.datasets["train"][0]["labels"]

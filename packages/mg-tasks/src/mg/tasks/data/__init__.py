@@ -1,6 +1,7 @@
 """Data modules, file readers, label parsing, splits and synthetic example data for mg tasks."""
 
 from mg.tasks.data.cell_data import CellData
+from mg.tasks.data.cell_writer import CellEmbeddingWriter
 from mg.tasks.data.columns import MultiColumnData
 from mg.tasks.data.datamodule import SequenceData
 from mg.tasks.data.dataset import SequenceDataset
@@ -21,6 +22,7 @@ from mg.tasks.data.store import StoredSequenceDataset
 
 __all__ = [
     "CellData",
+    "CellEmbeddingWriter",
     "FormatReader",
     "LengthGroupedBatchSampler",
     "MultiColumnData",

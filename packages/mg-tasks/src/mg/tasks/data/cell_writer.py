@@ -1,0 +1,129 @@
+"""`CellEmbeddingWriter`: `mg predict`'s cell embeddings in an ``.h5ad``, ready for scanpy.
+
+Add it to the trainer's callbacks when an `Embed` task reads `CellData`: the predicted
+cells (with their obs, var and expression) go to a new ``.h5ad`` with each cell's vector
+in ``obsm[key]`` (``X_mg`` by default), so ``sc.pp.neighbors(adata, use_rep="X_mg")`` and
+UMAP follow directly. Under distributed prediction the processes' vectors are gathered
+to the first one, which writes; the file appears whole or not at all. The predicted
+cells are held in memory while writing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+
+from mg.tasks.data.cell_data import CellData
+
+
+class CellEmbeddingWriter(pl.Callback):
+    """Write the predicted cells to a new ``.h5ad`` with their embeddings in ``obsm``.
+
+    Args:
+        output (str): the ``.h5ad`` to write (never replaced).
+        key (str): the ``obsm`` key of the embeddings.
+
+    Raises:
+        ValueError: ``output`` does not end in ``.h5ad``, or ``key`` is empty.
+    """
+
+    def __init__(self, output: str, key: str = "X_mg") -> None:
+        if not output.endswith(".h5ad"):
+            raise ValueError(f"CellEmbeddingWriter writes an .h5ad file, not {output!r}.")
+        if not key:
+            raise ValueError("key must name an obsm entry, such as X_mg.")
+        self.output = Path(output)
+        self.key = key
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def on_predict_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Refuse data that is not cells, and an output that exists, before the first batch.
+
+        Raises:
+            ValueError: the data module is not a `CellData`, or the task does not give one
+                vector per cell.
+            FileExistsError: the output exists.
+        """
+        data = getattr(trainer, "datamodule", None)
+        if not isinstance(data, CellData):
+            raise ValueError(
+                f"CellEmbeddingWriter writes the embeddings of CellData's cells, but the data "
+                f"module is {type(data).__name__}: use mg.cli.writer.PredictionWriter."
+            )
+        from mg.tasks.embedding import Embed
+
+        pooled = getattr(pl_module, "pooling", "none") != "none"
+        if not isinstance(pl_module, Embed) or not pooled or pl_module.layers is not None:
+            raise ValueError(
+                "CellEmbeddingWriter writes one vector per cell: use the Embed task with "
+                "pooling (mean, max or cls) and no layers option."
+            )
+        if self.output.exists():
+            raise FileExistsError(
+                f"{self.output} exists: give CellEmbeddingWriter a new path, or remove it."
+            )
+        self._vectors = {}
+
+    def on_predict_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        """Keep each cell's vector by id.
+
+        Raises:
+            ValueError: the predictions are not one vector per cell (not an ``Embed``
+                with pooling, or with several layers).
+        """
+        vectors = outputs["predictions"]
+        if not isinstance(vectors, torch.Tensor) or vectors.dim() != 2:
+            raise ValueError(
+                "CellEmbeddingWriter writes one vector per cell: use the Embed task with "
+                "pooling (mean, max or cls) and a single layer."
+            )
+        array = vectors.float().cpu().numpy()
+        self._vectors.update(zip(outputs["ids"], array, strict=True))
+
+    def on_predict_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Gather the vectors; the first process writes the cells in predict order."""
+        vectors = self._vectors
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            parts: list[dict[str, np.ndarray] | None] = [None] * torch.distributed.get_world_size()
+            torch.distributed.all_gather_object(parts, vectors)
+            vectors = {k: v for part in parts if part for k, v in part.items()}
+        if not trainer.is_global_zero:
+            return
+        import anndata
+
+        data = trainer.datamodule
+        assert isinstance(data, CellData)
+        dataset: Any = data.datasets["predict"]
+        # The cells predicted (all, unless limit_predict_batches stopped early), in order.
+        kept = [k for k, cell in enumerate(dataset.ids) if cell in vectors]
+        rows = dataset.rows[kept]
+        source = dataset.source
+        cells = anndata.AnnData(
+            X=source.read_rows(rows), obs=source.obs.iloc[rows].copy(), var=source.var.copy()
+        )
+        cells.obsm[self.key] = np.stack([vectors[dataset.ids[k]] for k in kept])
+        staged = self.output.with_name(f".part-{self.output.name}")
+        try:
+            cells.write_h5ad(staged)
+            os.replace(staged, self.output)
+        finally:
+            staged.unlink(missing_ok=True)
+        part = "" if len(kept) == len(dataset) else f" (of {len(dataset)} to predict)"
+        print(
+            f"Wrote {cells.n_obs} cells{part} with obsm[{self.key!r}] "
+            f"({cells.obsm[self.key].shape[1]} values each) to {self.output}.",
+            flush=True,
+        )
