@@ -96,10 +96,10 @@ class GeneAlignment:
         """Say how many of the model's genes the data has (what mg prints once)."""
         share = 100.0 * self.found / self.size
         missing = self.size - self.found
-        return (
-            f"{where}: the data has {self.found} of the model's {self.size} genes ({share:.1f}%); "
-            f"the {missing} missing read as {self.fill_value:g}."
-        )
+        said = f"{where}: the data has {self.found} of the model's {self.size} genes ({share:.1f}%)"
+        if not missing:
+            return f"{said}."
+        return f"{said}; the {missing} missing read as {self.fill_value:g}."
 
     def apply(self, rows: sparse.csr_matrix | np.ndarray) -> np.ndarray:
         """Return the rows over the model's vocabulary, as a dense float32 array.
