@@ -243,6 +243,10 @@ def _bad_h5ad(folder: Path, change: str) -> Path:
         from scipy import sparse
 
         adata.X = sparse.csr_matrix(matrix)
+    elif change == "log-normalised":
+        adata.X = adata.X.log1p()
+    elif change == "csc":
+        adata.X = adata.X.tocsc()
     return write_h5ad(adata, folder / f"{change.replace(' ', '_')}.h5ad")
 
 
@@ -254,6 +258,9 @@ def _bad_h5ad(folder: Path, change: str) -> Path:
         ("none", {"label_columns": "celltype"}, "obs has no column 'celltype'"),
         ("none", {"split_column": "donor"}, "holds 'donor"),
         ("none", {}, "classes ['B cell', 'T cell', 'monocyte'], but n_classes is 2"),
+        ("log-normalised", {}, "X looks log-normalised"),
+        ("csc", {}, "X is stored as a CSC sparse matrix"),
+        ("none", {"gene_column": "gene_ids"}, "of the model's"),
     ],
 )
 def test_bad_cells_stop_before_any_weights_load_naming_file_and_cell(
@@ -262,7 +269,13 @@ def test_bad_cells_stop_before_any_weights_load_naming_file_and_cell(
     path = _bad_h5ad(tmp_path, change)
     options = {"path": str(path), "label_columns": "cell_type", **data}
     n_classes = 2 if "n_classes" in named else 3
-    config = _config(tmp_path, options, n_classes=n_classes)
+    model: dict[str, Any] = {"n_classes": n_classes}
+    if change == "log-normalised":  # a model that reads raw counts
+        model["backbone"] = {
+            "class_path": "mg.backbones.cells.aido_cell.AIDOCellTiny",
+            "init_args": {"genes": list(GENES), "hidden_size": 16},
+        }
+    config = _config(tmp_path, options, **model)
     status, _, err = _mg("fit", "--config", str(config))
     assert status != 0
     assert named in err, err
