@@ -10,7 +10,6 @@ cells are held in memory while writing.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 from mg.tasks.data.cell_data import CellData
+from mg.tasks.data.whole_outputs import merged_from_every_process, staged
 
 
 class CellEmbeddingWriter(pl.Callback):
@@ -95,11 +95,7 @@ class CellEmbeddingWriter(pl.Callback):
 
     def on_predict_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Gather the vectors; the first process writes the cells in predict order."""
-        vectors = self._vectors
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            parts: list[dict[str, np.ndarray] | None] = [None] * torch.distributed.get_world_size()
-            torch.distributed.all_gather_object(parts, vectors)
-            vectors = {k: v for part in parts if part for k, v in part.items()}
+        vectors = merged_from_every_process(self._vectors)
         if not trainer.is_global_zero:
             return
         import anndata
@@ -115,12 +111,8 @@ class CellEmbeddingWriter(pl.Callback):
             X=source.read_rows(rows), obs=source.obs.iloc[rows].copy(), var=source.var.copy()
         )
         cells.obsm[self.key] = np.stack([vectors[dataset.ids[k]] for k in kept])
-        staged = self.output.with_name(f".part-{self.output.name}")
-        try:
-            cells.write_h5ad(staged)
-            os.replace(staged, self.output)
-        finally:
-            staged.unlink(missing_ok=True)
+        with staged([self.output]) as temporary:
+            cells.write_h5ad(temporary[self.output])
         part = "" if len(kept) == len(dataset) else f" (of {len(dataset)} to predict)"
         print(
             f"Wrote {cells.n_obs} cells{part} with obsm[{self.key!r}] "

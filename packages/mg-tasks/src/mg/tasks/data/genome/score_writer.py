@@ -9,14 +9,13 @@ are gathered to the first one, which writes. Files appear whole or not at all.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
-import torch
 
 from mg.tasks.data.genome.variants import VcfVariantData, scores_by_id, write_variant_scores
+from mg.tasks.data.whole_outputs import merged_from_every_process, staged
 
 
 class VariantScoreWriter(pl.Callback):
@@ -81,29 +80,18 @@ class VariantScoreWriter(pl.Callback):
 
     def on_predict_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Gather every process's scores; the first process writes both files."""
-        scores = self._scores
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            parts: list[dict[str, float] | None] = [None] * torch.distributed.get_world_size()
-            torch.distributed.all_gather_object(parts, scores)
-            scores = {k: v for part in parts if part for k, v in part.items()}
+        scores = merged_from_every_process(self._scores)
         if not trainer.is_global_zero:
             return
         data = trainer.datamodule
         assert isinstance(data, VcfVariantData)
-        # Written beside the targets under a temporary name, then moved into place whole.
-        staged = {path: path.with_name(f".part-{path.name}") for path in self._paths()}
-        try:
+        with staged(self._paths()) as temporary:
             write_variant_scores(
                 data.vcf,
                 scores,
-                staged[self.output],
-                staged.get(self.vcf_output) if self.vcf_output else None,
+                temporary[self.output],
+                temporary[self.vcf_output] if self.vcf_output else None,
                 self.info_key,
             )
-            for path, temporary in staged.items():
-                os.replace(temporary, path)
-        finally:
-            for temporary in staged.values():
-                temporary.unlink(missing_ok=True)
         shown = f"{self.output}" + (f" and {self.vcf_output}" if self.vcf_output else "")
         print(f"Wrote the scores of {len(scores)} variants to {shown}.", flush=True)
