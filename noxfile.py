@@ -86,6 +86,9 @@ waits on one core): one worker a core, so a 2-core CI machine runs two at once."
 PARALLEL_PACKAGES = ("mg-cli",)
 """Distributions whose own tests run with `PARALLEL` (their test group has pytest-xdist)."""
 
+DOMAIN_EXTRAS = ("--extra", "cells", "--extra", "genome")
+"""The extras with the cell and genome-coordinate readers, for sessions across packages."""
+
 
 def _pytest(session: nox.Session, *paths: str, parallel: bool = False) -> None:
     # pytest exits 5 when nothing ran: that must fail CI, never pass it silently.
@@ -353,14 +356,14 @@ def release(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def matrix(session: nox.Session) -> None:
     """Every compatible backbone × adapter × task triple fits, tests and predicts on CPU."""
-    _sync(session, "--all-packages", "--group", "dev")
+    _sync(session, "--all-packages", "--group", "dev", *DOMAIN_EXTRAS)
     _pytest(session, "tests/matrix", "-m", "not gpu", parallel=True)
 
 
 @nox.session(python=PYTHON)
 def matrix_gpu(session: nox.Session) -> None:
     """The matrix on CUDA with bf16 mixed precision; skips with a message without a GPU."""
-    _sync(session, "--all-packages", "--group", "dev")
+    _sync(session, "--all-packages", "--group", "dev", *DOMAIN_EXTRAS)
     probe = "import torch; print(torch.cuda.is_available())"
     has_gpu = "True" in str(session.run("python", "-c", probe, silent=True))
     if not has_gpu:
@@ -373,7 +376,7 @@ def matrix_gpu(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def integration(session: nox.Session) -> None:
     """The mg command end to end (including a 2-process DDP fit on CPU) and cross-package tests."""
-    _sync(session, "--all-packages", "--group", "dev", "--extra", "cells", "--extra", "genome")
+    _sync(session, "--all-packages", "--group", "dev", *DOMAIN_EXTRAS)
     _pytest(session, "tests", "--ignore=tests/matrix", "--ignore=tests/docs", parallel=True)
 
 
@@ -387,10 +390,7 @@ def docs(session: nox.Session) -> None:
         "dev",
         "--group",
         "docs",
-        "--extra",
-        "cells",
-        "--extra",
-        "genome",
+        *DOMAIN_EXTRAS,
     )
     session.run("python", "docs/gen_matrix.py")
     session.run(

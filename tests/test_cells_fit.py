@@ -200,6 +200,32 @@ def test_embed_writes_the_cells_to_a_new_h5ad_with_obsm_x_mg(h5ad: Path, tmp_pat
     status, _, err = _mg("predict", "--config", str(path))
     assert status != 0 and "exists" in err  # never replaced
 
+    # mg report draws the cells on their first two principal components, by cell type.
+    status, out, err = _mg("report", str(embedded), "--color-by", "cell_type")
+    assert status == 0, err
+    page = tmp_path / "embedded_report" / "index.html"
+    assert f"Report: {page}" in out and (page.parent / "embedding_pca.png").stat().st_size > 0
+    assert "every cell, coloured by cell_type" in page.read_text()
+    status, _, err = _mg("report", str(embedded), "--color-by", "tissue")
+    assert status == 1
+    assert f"{embedded} has no obs column 'tissue' to colour by (its columns: " in err
+
+
+def test_principal_components_recover_a_planted_plane_and_keep_their_signs() -> None:
+    from mg.cli.report_embedding import principal_components
+
+    rng = np.random.default_rng(0)
+    plane = rng.normal(size=(500, 2)) * [5.0, 2.0]
+    basis = np.linalg.qr(rng.normal(size=(8, 8)))[0][:2]
+    vectors = plane @ basis + 0.01 * rng.normal(size=(500, 8)) + 3.0
+    coordinates, shares = principal_components(vectors)
+    assert shares.sum() > 0.999 and shares[0] > shares[1]
+    # Each axis is the planted one (up to sign), and the same vectors give the same signs.
+    for axis in range(2):
+        assert abs(np.corrcoef(coordinates[:, axis], plane[:, axis])[0, 1]) > 0.999
+    again, _ = principal_components(vectors[::-1].copy())
+    assert np.allclose(again[::-1], coordinates, atol=1e-8)
+
 
 @pytest.mark.parametrize("family", ["aido_cell", "geneformer"])
 def test_tiny_cell_foundation_models_train_through_mg_fit(

@@ -12,6 +12,7 @@ from mg.cli.matrix import compute_matrix
 from mg.core.alphabets import RESIDUES
 from mg.core.backbone import Modality
 from mg.core.compat import CompatibilityReport
+from mg.core.inputs import InputKind
 from mg.core.registry import load, load_all, plugins
 
 ALPHABETS = {m: RESIDUES[m] for m in (Modality.DNA, Modality.RNA, Modality.PROTEIN)}
@@ -43,6 +44,10 @@ EXTRA_COLUMNS: dict[str, dict[str, str]] = {
 FUSION_KINDS = ("fusion_class", "fusion_regression")
 # A hub-default family is tested on its tiny variant saved to a folder: the user's path.
 HF_STAND_IN = "BertDNATiny"
+# Cell backbones read these genes (Ensembl-like ids, as Geneformer writes them) from an
+# .h5ad whose label kinds are these; cells of another kind never reach a run (checks stop it).
+CELL_GENES = [f"ENSG{i:011d}" for i in range(16)]
+CELL_KINDS = ("class", "regression", "none")
 
 
 @cache
@@ -70,6 +75,16 @@ def tiny_source(backbone: str) -> str | None:
     if backbone + "Tiny" in plugins("backbones"):
         return backbone + "Tiny"
     return None
+
+
+def reads_cells(backbone: str) -> bool:
+    """Whether a backbone reads cells (expression over genes) rather than sequences."""
+    return load("backbones", backbone).input_kind == InputKind.CELLS
+
+
+def tiny_defaults(name: str) -> dict[str, Any] | None:
+    """The task defaults a tiny backbone is built with: the genes, for a cell backbone."""
+    return {"genes": CELL_GENES} if reads_cells(name) else None
 
 
 def data_modality(backbone: str) -> Modality:
@@ -113,26 +128,47 @@ def write_data(folder: Path, modality: Modality, kind: str, n: int = 12, seed: i
     return path
 
 
-def case_config(
-    folder: Path,
-    task: str,
-    backbone: str,
-    adapter: str | None,
-    model_paths: dict[str, Path],
-    accelerator: str = "cpu",
-) -> dict[str, Any]:
-    """The config `mg fit` would read for one triple: a few steps, one batch of each stage."""
-    kind, options = TASK_SETUP[task]
-    backbone_spec: dict[str, Any] = {"class_path": backbone}
-    source = tiny_source(backbone)
-    if source is not None and source != backbone:
-        backbone_spec["init_args"] = {"model_path": str(model_paths[source])}
-    model: dict[str, Any] = {"backbone": backbone_spec, **options}
-    if kind in FUSION_KINDS:
-        model["backbones"] = {"sequences": model.pop("backbone"), "partner": backbone_spec}
-    if adapter is not None:
-        model["adapter"] = {"class_path": adapter}
-    data_file = str(write_data(folder, data_modality(backbone), kind))
+def write_cells(folder: Path, kind: str, n: int = 16, seed: int = 0) -> Path:
+    """An ``.h5ad`` of raw counts over `CELL_GENES`, split 8/4/4 by a column, labelled."""
+    import anndata
+    import numpy as np
+    import pandas as pd
+    from scipy import sparse
+
+    path = folder / f"cells_{kind}.h5ad"
+    if path.exists():
+        return path
+    rng = np.random.default_rng(seed)
+    obs = pd.DataFrame(
+        {"split": ["train"] * (n // 2) + ["val"] * (n // 4) + ["test"] * (n - n // 2 - n // 4)},
+        index=[f"cell{i}" for i in range(n)],
+    )
+    if kind == "class":
+        obs["label"] = [f"type{i % 2}" for i in range(n)]
+    elif kind == "regression":
+        obs["label"] = rng.uniform(-1, 1, n)
+    counts = sparse.csr_matrix(rng.poisson(3.0, (n, len(CELL_GENES))).astype(np.float32))
+    anndata.AnnData(X=counts, obs=obs, var=pd.DataFrame(index=CELL_GENES)).write_h5ad(path)
+    return path
+
+
+def cell_data(folder: Path, kind: str) -> dict[str, Any]:
+    """The `CellData` section for a cell backbone's case: predict reads every cell."""
+    path = str(write_cells(folder, kind))
+    data: dict[str, Any] = {
+        "path": path,
+        "predict_path": path,
+        "split_column": "split",
+        "batch_size": 4,
+    }
+    if kind != "none":
+        data["label_columns"] = "label"
+    return {"class_path": "CellData", "init_args": data}
+
+
+def sequence_data(folder: Path, kind: str, modality: Modality) -> dict[str, Any]:
+    """The sequence data section: one generated file for every split."""
+    data_file = str(write_data(folder, modality, kind))
     data: dict[str, Any] = {
         "train_file": data_file,
         "val_file": data_file,
@@ -147,6 +183,37 @@ def case_config(
         data["sequence_keys"] = ["partner"]
     if kind != "none":
         data["label_columns"] = "label"
+    return {
+        "class_path": "MultiColumnData" if kind in EXTRA_COLUMNS else "SequenceData",
+        "init_args": data,
+    }
+
+
+def case_config(
+    folder: Path,
+    task: str,
+    backbone: str,
+    adapter: str | None,
+    model_paths: dict[str, Path],
+    accelerator: str = "cpu",
+) -> dict[str, Any]:
+    """The config `mg fit` would read for one triple: a few steps, one batch of each stage."""
+    kind, options = TASK_SETUP[task]
+    backbone_spec: dict[str, Any] = {"class_path": backbone}
+    source = tiny_source(backbone)
+    if source is not None and source != backbone:
+        backbone_spec["init_args"] = {"model_path": str(model_paths[source])}
+    elif reads_cells(backbone):
+        backbone_spec["init_args"] = {"genes": CELL_GENES}
+    model: dict[str, Any] = {"backbone": backbone_spec, **options}
+    if kind in FUSION_KINDS:
+        model["backbones"] = {"sequences": model.pop("backbone"), "partner": backbone_spec}
+    if adapter is not None:
+        model["adapter"] = {"class_path": adapter}
+    if reads_cells(backbone) and kind in CELL_KINDS:
+        data_section = cell_data(folder, kind)
+    else:
+        data_section = sequence_data(folder, kind, data_modality(backbone))
     trainer: dict[str, Any] = {
         "default_root_dir": str(folder),
         "accelerator": accelerator,
@@ -168,8 +235,5 @@ def case_config(
         "seed_everything": 0,
         "trainer": trainer,
         "model": {"class_path": task, "init_args": model},
-        "data": {
-            "class_path": "MultiColumnData" if kind in EXTRA_COLUMNS else "SequenceData",
-            "init_args": data,
-        },
+        "data": data_section,
     }

@@ -9,9 +9,11 @@ import pytest
 import torch
 import yaml
 from matrix_cases import (
+    FUSION_KINDS,
     TASK_SETUP,
     case_config,
     reports,
+    tiny_defaults,
     tiny_source,
     wrong_adapter_cases,
 )
@@ -36,7 +38,8 @@ def model_paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     names = {tiny_source(r.backbone) for r in reports()} - {None}
     paths = {}
     for name in sorted(names):
-        paths[name] = load("backbones", name)(True, None).save_pretrained(folder / name)
+        backbone = load("backbones", name)(True, tiny_defaults(name))
+        paths[name] = backbone.save_pretrained(folder / name)
     return paths
 
 
@@ -115,7 +118,11 @@ def test_incompatible_triple_fails_before_weights_load(
     path.write_text(yaml.safe_dump(config))
     assert main(["fit", "--config", str(path)]) == 1
     err = " ".join(capsys.readouterr().err.split())
-    assert f"{report.triple()} cannot work together" in err
+    named = report.triple()
+    if TASK_SETUP[report.task][0] in FUSION_KINDS:  # the run names each slot's backbone
+        slots = f"partner={report.backbone} & sequences={report.backbone}"
+        named = " + ".join(n for n in (report.task, slots, report.adapter) if n)
+    assert f"{named} cannot work together" in err
     assert all(" ".join(reason.split()) in err for reason in report.reasons)
     assert not built_backbones
 

@@ -114,3 +114,35 @@ def test_baseline_projects_each_cell_and_reads_expression() -> None:
     with pytest.raises(ValueError, match="needs its genes"):
         ExpressionBaseline()
     assert ExpressionBaseline.required_data_columns() == {"expression"}
+
+
+@pytest.mark.parametrize(
+    ("tiny", "family"),
+    [("AIDOCellTiny", "AIDOCell"), ("GeneformerTiny", "Geneformer")],
+)
+@pytest.mark.parametrize("finetune", ["full", "lora"])
+def test_a_saved_tiny_model_reloads_through_its_family_with_its_genes(
+    tiny: str, family: str, finetune: str, tmp_path: Path
+) -> None:
+    from mg.core.registry import load
+
+    genes = [f"ENSG{i:011d}" for i in range(12)]
+    model = load("backbones", tiny)(genes=genes, finetune=finetune).eval()
+    if finetune == "lora":  # trained LoRA weights, so merging them changes the outputs
+        lora_b = [w for n, w in model.named_parameters() if "lora_B" in n]
+        assert lora_b
+        with torch.no_grad():
+            for weight in lora_b:
+                weight.normal_()
+    folder = model.save_pretrained(tmp_path / tiny)
+    cls = load("backbones", family)
+    # The genes are known from the folder before any weights load, as mg's checks need.
+    assert cls.declared_gene_vocabulary({"model_path": str(folder)}).genes == tuple(genes)
+    reloaded = cls(model_path=str(folder)).eval()
+    counts = torch.poisson(torch.full((3, len(genes)), 4.0))
+    batch, again = model.batch_cells(counts), reloaded.batch_cells(counts)
+    assert torch.equal(batch.input_ids, again.input_ids)
+    with torch.no_grad():
+        before = model(batch.input_ids, batch.attention_mask).last_hidden_state
+        after = reloaded(again.input_ids, again.attention_mask).last_hidden_state
+    assert torch.allclose(before, after, atol=1e-5)

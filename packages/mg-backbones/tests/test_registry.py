@@ -26,6 +26,11 @@ EXPECTED = {
     "AIDODNATiny": "mg.backbones.aido.families",
     "AIDORNATiny": "mg.backbones.aido.families",
     "AIDOProteinTiny": "mg.backbones.aido.families",
+    "ExpressionBaseline": "mg.backbones.cells.baseline",
+    "AIDOCell": "mg.backbones.cells.aido_cell",
+    "AIDOCellTiny": "mg.backbones.cells.aido_cell",
+    "Geneformer": "mg.backbones.cells.geneformer",
+    "GeneformerTiny": "mg.backbones.cells.geneformer",
 }
 
 

@@ -34,7 +34,7 @@ Inspecting:
   list       registered backbones, adapters, tasks and data modules: mg list [KIND]
   check      check a config without loading weights:   mg check --config my.yaml
   matrix     the backbone x adapter x task table:    mg matrix [--format text|markdown|json]
-  report     pictures of a run or a sweep:            mg report runs/mg/version_0
+  report     pictures of a run, a sweep or embedded cells: mg report runs/mg/version_0
 
 Options:
   -h, --help     show this message

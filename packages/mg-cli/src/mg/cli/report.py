@@ -502,13 +502,18 @@ def family_test_run(run: Path) -> Path | None:
     return max(tests, key=lambda f: f.stat().st_mtime, default=None)
 
 
-def render(run: Path, output: Path | None = None) -> tuple[Path, list[Figure]]:
+def render(
+    run: Path, output: Path | None = None, *, colour_by: str | None = None, key: str | None = None
+) -> tuple[Path, list[Figure]]:
     """Draw every figure a run folder has the data for, and the HTML page that shows them.
 
     Args:
         run (Path): a run folder (``runs/mg/version_0``) with ``metrics.csv`` and/or
-            ``test_outputs.pt``, or an ``mg sweep`` folder with ``trials.tsv``.
+            ``test_outputs.pt``, an ``mg sweep`` folder with ``trials.tsv``, or an ``.h5ad``
+            that `CellEmbeddingWriter` wrote.
         output (Path | None): where to write; defaults to ``RUN/report``.
+        colour_by (str | None): for an ``.h5ad``, the obs column to colour cells by.
+        key (str | None): for an ``.h5ad``, the obsm entry of the embeddings.
 
     Returns:
         tuple[Path, list[Figure]]: the HTML page and the figures on it.
@@ -517,8 +522,11 @@ def render(run: Path, output: Path | None = None) -> tuple[Path, list[Figure]]:
         FileNotFoundError: the folder does not exist or holds nothing to draw.
     """
     from mg.cli.outputs import OUTPUTS_FILE, load_test_outputs
+    from mg.cli.report_embedding import EMBEDDING_KEY, render_embedding
     from mg.cli.report_sweep import TRIALS_FILE, render_sweep
 
+    if run.suffix == ".h5ad" and run.is_file():
+        return render_embedding(run, output, colour_by, key or EMBEDDING_KEY)
     if not run.is_dir():
         raise FileNotFoundError(
             f"Run folder {str(run)!r} does not exist: give a folder that `mg fit` or `mg test` "
@@ -565,11 +573,21 @@ def main(args: list[str]) -> int:
     parser.add_argument(
         "run",
         type=Path,
-        help="a run folder (runs/mg/version_0) or a sweep's folder (runs/mg/sweep)",
+        help="a run folder (runs/mg/version_0), a sweep's folder (runs/mg/sweep), or an .h5ad "
+        "of embedded cells (CellEmbeddingWriter's output)",
     )
     parser.add_argument("--output", type=Path, help="where to write (default: RUN/report)")
+    parser.add_argument(
+        "--color-by",
+        metavar="COLUMN",
+        help="for an embedded .h5ad: the obs column to colour cells by (default: the first "
+        "column of a few named groups)",
+    )
+    parser.add_argument(
+        "--key", help="for an embedded .h5ad: the obsm entry of the embeddings (default: X_mg)"
+    )
     options = parser.parse_args(args)
-    page, figures = render(options.run, options.output)
+    page, figures = render(options.run, options.output, colour_by=options.color_by, key=options.key)
     for figure in figures:
         print(page.parent / figure.file)
     print(f"Report: {page}")

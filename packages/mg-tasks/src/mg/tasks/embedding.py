@@ -99,12 +99,19 @@ class Embed(TaskInterface):
         )
         # float32 whatever the precision: pooling sums many states, and writers need numpy.
         states = self._select_layers(out.last_hidden_state, out.hidden_states).float()
-        residues = residue_mask(batch)
+        # The output's own masks: a backbone may drop positions it read (AIDO.Cell's
+        # read-depth tokens), so the batch's masks need not line up with its states.
+        special = out.special_tokens_mask
+        masks = {
+            "attention_mask": out.attention_mask,
+            "special_tokens_mask": special if special is not None else batch["special_tokens_mask"],
+        }
+        residues = residue_mask(masks)
         if self.pooling == "none":
             index, packed = pack_index(residues)
             return unpack(gather_tokens(states, index), packed)
         if self.pooling == "cls":
-            first = batch["special_tokens_mask"][:, 0] & batch["attention_mask"][:, 0]
+            first = masks["special_tokens_mask"][:, 0] & masks["attention_mask"][:, 0]
             if not bool(first.all()):
                 raise ValueError(
                     f"pooling='cls' needs a leading CLS token, which "
@@ -113,7 +120,7 @@ class Embed(TaskInterface):
         # Pooling reads (batch, length, features): fold any layer dimension into features.
         flat = states.flatten(2)
         pooled = pool(
-            flat, batch["attention_mask"] if self.pooling == "cls" else residues, self.pooling
+            flat, masks["attention_mask"] if self.pooling == "cls" else residues, self.pooling
         )
         return pooled.view(states.shape[0], *states.shape[2:])
 

@@ -20,8 +20,11 @@ comparisons (see tools/make_aido_cell_fixtures.py).
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -49,6 +52,8 @@ MAX_VALUE = 20.0
 """Every prepared value is capped here."""
 DEPTH_TOKENS = 2
 """Read-depth tokens appended after the genes."""
+GENES_FILE = "genes.txt"
+"""The genes, one per line, that a folder written by `AIDOCell.save_pretrained` carries."""
 
 
 def prepare_counts(counts: Tensor) -> Tensor:
@@ -270,15 +275,27 @@ class AIDOCellModel(nn.Module):
         return self.encoder(hidden)
 
 
+AIDO_CELL_CHECKPOINTS: dict[str, str] = {
+    "3M": "genbio-ai/AIDO.Cell-3M",
+    "10M": "genbio-ai/AIDO.Cell-10M",
+    "100M": "genbio-ai/AIDO.Cell-100M",
+}
+"""Published AIDO.Cell checkpoints by size; pass one (or its local copy) as ``model_path``."""
+
+
 class AIDOCell(FinetunedCellBackbone):
-    """AIDO.Cell from a local folder or a Hub id (``config.json`` and safetensors weights).
+    """AIDO.Cell (3M, 10M, 100M): GenBio's transformer over every gene of a cell.
+
+    Reads a local folder or a Hub id (``config.json`` and safetensors weights); the
+    default is the 100M model (`AIDO_CELL_CHECKPOINTS` lists every size).
 
     Args:
         use_lm_head (bool): reserved; AIDO.Cell has no masked-LM head in mg.
         default_config (dict[str, Any] | None): reserved; task defaults (unused).
         model_path (str | None): a local folder or a Hub id; None uses the class's.
         genes (Sequence[str] | str | None): the model's genes in order (or a file with one
-            per line); None uses the 19,264 symbols the published models read.
+            per line); None uses the ``genes.txt`` of a folder mg saved, else the 19,264
+            symbols the published models read.
         finetune (Literal["full", "frozen", "lora"]): which weights train.
         lora_r (int): LoRA rank.
         lora_alpha (int): LoRA scaling numerator.
@@ -287,7 +304,7 @@ class AIDOCell(FinetunedCellBackbone):
             value and the attention output.
     """
 
-    default_model_path: ClassVar[str | None] = None
+    default_model_path: ClassVar[str] = AIDO_CELL_CHECKPOINTS["100M"]
     lora_target_modules: ClassVar[tuple[str, ...]] = ("query", "key", "value", "dense")
 
     def __init__(
@@ -306,15 +323,8 @@ class AIDOCell(FinetunedCellBackbone):
     ) -> None:
         super().__init__(use_lm_head, default_config)
         path = model_path or self.default_model_path
-        if path is None:
-            raise ValueError(
-                f"{type(self).__name__} needs model_path: a local folder or a Hub id such as "
-                "'genbio-ai/AIDO.Cell-3M'."
-            )
-        self.vocabulary = gene_vocabulary(
-            genes, None, default="aido_cell_genes.txt", who=type(self).__name__
-        )
-        folder = model_folder(path, ["config.json", "model*.safetensors"])
+        folder = model_folder(path, ["config.json", "model*.safetensors", GENES_FILE])
+        self.vocabulary = _genes(genes, folder, type(self).__name__)
         config = AIDOCellConfig.from_dict(read_config(folder), str(path))
         model = AIDOCellModel(config)
         _load_state(model, read_weights(folder), str(path))
@@ -331,10 +341,33 @@ class AIDOCell(FinetunedCellBackbone):
 
     @classmethod
     def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:
-        """Return the ``genes`` option's vocabulary, else the published 19,264 genes."""
-        return gene_vocabulary(
-            options.get("genes"), None, default="aido_cell_genes.txt", who=cls.__name__
-        )
+        """Return the ``genes`` option's, else a local model folder's, else the published genes."""
+        path = options.get("model_path") or cls.default_model_path
+        folder = Path(path).expanduser() if path else None
+        return _genes(options.get("genes"), folder, cls.__name__)
+
+    def save_pretrained(self, folder: str | os.PathLike[str]) -> Path:
+        """Write ``config.json``, ``model.safetensors`` (LoRA merged) and the genes.
+
+        The folder loads back through ``model_path`` of `AIDOCell`, genes included.
+
+        Args:
+            folder (str | os.PathLike[str]): created if missing.
+
+        Returns:
+            Path: the folder.
+        """
+        from safetensors.torch import save_file
+
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        model = self.exportable_model()
+        config = {"model_type": "cellfoundation", **asdict(model.config)}
+        (path / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+        state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(path / "model.safetensors"))
+        (path / GENES_FILE).write_text("\n".join(self.vocabulary.genes) + "\n", encoding="utf-8")
+        return path
 
     def batch_cells(self, expression: Tensor) -> TokenizedBatch:
         """Prepare raw counts (`prepare_counts`); every position is real."""
@@ -374,6 +407,13 @@ class AIDOCell(FinetunedCellBackbone):
         return self.model.config.num_hidden_layers
 
 
+def _genes(genes: Sequence[str] | str | None, folder: Path | None, who: str) -> GeneVocabulary:
+    """The ``genes`` option, else the list a saved folder carries, else the published one."""
+    if genes is None and folder is not None and (folder / GENES_FILE).is_file():
+        genes = str(folder / GENES_FILE)
+    return gene_vocabulary(genes, None, default="aido_cell_genes.txt", who=who)
+
+
 def _load_state(model: nn.Module, state: dict[str, Tensor], where: str) -> None:
     """Load published weights, which may carry a ``bert.`` prefix; every key must fit."""
     state = {k.removeprefix("bert."): v for k, v in state.items()}
@@ -392,19 +432,19 @@ def _load_state(model: nn.Module, state: dict[str, Tensor], where: str) -> None:
 class AIDOCell3M(AIDOCell):
     """AIDO.Cell 3M (``genbio-ai/AIDO.Cell-3M``): 19,264 genes, raw counts in."""
 
-    default_model_path = "genbio-ai/AIDO.Cell-3M"
+    default_model_path = AIDO_CELL_CHECKPOINTS["3M"]
 
 
 class AIDOCell10M(AIDOCell):
     """AIDO.Cell 10M (``genbio-ai/AIDO.Cell-10M``): 19,264 genes, raw counts in."""
 
-    default_model_path = "genbio-ai/AIDO.Cell-10M"
+    default_model_path = AIDO_CELL_CHECKPOINTS["10M"]
 
 
 class AIDOCell100M(AIDOCell):
     """AIDO.Cell 100M (``genbio-ai/AIDO.Cell-100M``): 19,264 genes, raw counts in."""
 
-    default_model_path = "genbio-ai/AIDO.Cell-100M"
+    default_model_path = AIDO_CELL_CHECKPOINTS["100M"]
 
 
 class AIDOCellTiny(AIDOCell):

@@ -13,6 +13,8 @@ The dictionaries (gene → token id, gene → median) are read as data
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -233,6 +235,29 @@ class Geneformer(FinetunedCellBackbone):
     def get_num_layer(self) -> int:
         """Return the number of layers."""
         return int(self.model.config.num_hidden_layers)
+
+    def save_pretrained(self, folder: str | os.PathLike[str]) -> Path:
+        """Write the BERT (LoRA merged) and both dictionaries as JSON.
+
+        The folder loads back through ``model_path`` of `Geneformer`.
+
+        Args:
+            folder (str | os.PathLike[str]): created if missing.
+
+        Returns:
+            Path: the folder.
+        """
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        self.exportable_model().save_pretrained(path)
+        tokenizer = self.cell_tokenizer
+        medians = dict(zip(tokenizer.vocabulary.genes, tokenizer.medians.tolist(), strict=True))
+        for name, values in (
+            ("token_dictionary", tokenizer.tokens),
+            ("gene_median_dictionary", medians),
+        ):
+            (path / f"{name}.json").write_text(json.dumps(values), encoding="utf-8")
+        return path
 
 
 def _in_folder(folder: Path, name: str) -> Path:

@@ -58,3 +58,32 @@ def write_soma(adata, folder: Path) -> str:
     import tiledbsoma.io
 
     return tiledbsoma.io.from_anndata(str(folder), adata, "RNA")
+
+
+EXAMPLE_CELLS = "marker_cells.h5ad"
+"""The example cells `write_example` writes (and ``configs/cells.yaml`` reads)."""
+EXAMPLE_GENES = "marker_genes.txt"
+"""The genes of the example cells, one per line: the baseline backbone's ``genes`` file."""
+
+
+def write_example(folder: str | Path) -> list[Path]:
+    """Write the example cells (400, 8 donors) and their gene list into ``folder``.
+
+    Returns:
+        list[Path]: the ``.h5ad`` and the gene list.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cells = write_h5ad(marker_cells(n_cells=400, seed=4), folder / EXAMPLE_CELLS)
+    genes = folder / EXAMPLE_GENES
+    genes.write_text("\n".join(GENES) + "\n", encoding="utf-8")
+    return [cells, genes]
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m mg.tasks.data.cells.synthetic FOLDER")
+    for written in write_example(sys.argv[1]):
+        print(written)
