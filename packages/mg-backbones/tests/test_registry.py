@@ -26,6 +26,8 @@ EXPECTED = {
     "AIDODNATiny": "mg.backbones.aido.families",
     "AIDORNATiny": "mg.backbones.aido.families",
     "AIDOProteinTiny": "mg.backbones.aido.families",
+    "ESMC": "mg.backbones.esmc.families",
+    "ESMCTiny": "mg.backbones.esmc.families",
 }
 
 
