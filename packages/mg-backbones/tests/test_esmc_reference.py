@@ -164,3 +164,8 @@ def test_a_hub_id_without_network_says_how_to_use_a_local_folder(
 def test_a_missing_local_folder_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="nothing at"):
         ESMC(False, None, model_path=str(tmp_path / "absent"))
+
+
+def test_a_folder_without_either_layout_names_both(tmp_path: Path) -> None:
+    with pytest.raises(BackboneLoadError, match="data/weights"):
+        ESMC(False, None, model_path=str(tmp_path))

@@ -176,6 +176,12 @@ class ESMC(ESMCFamily, HFBackbone):
         refuse_remote_code_override("model_init_args", init_args)
         folder = self._folder(model_path, options)
         weights = sorted(folder.glob(PUBLISHED_WEIGHTS))
+        if not weights and not (folder / "config.json").is_file():
+            raise BackboneLoadError(
+                f"model_path {model_path!r} holds no ESM C model: neither a published snapshot "
+                f"({PUBLISHED_WEIGHTS}, as `hf download {ESMC_CHECKPOINTS['300M']} --local-dir "
+                "<folder>` writes it) nor a folder save_pretrained wrote (config.json)."
+            )
         if not weights:
             return super().load_pretrained(
                 str(folder), options, config_overwrites, model_init_args, None

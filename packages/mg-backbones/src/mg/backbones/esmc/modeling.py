@@ -236,12 +236,15 @@ def published_sizes(state: Mapping[str, Tensor]) -> dict[str, int]:
     blocks = {int(m.group(1)) for k in state if (m := re.match(r"transformer\.blocks\.(\d+)\.", k))}
     if not blocks:
         raise ValueError("The ESM C weights hold no transformer.blocks: the file is incomplete.")
-    return {
+    sizes = {
         "vocab_size": int(vocab_size),
         "hidden_size": int(hidden_size),
         "num_hidden_layers": max(blocks) + 1,
-        "intermediate_size": int(state["transformer.blocks.0.ffn.3.weight"].shape[1]),
     }
+    down = state.get("transformer.blocks.0.ffn.3.weight")
+    if down is not None:  # else ESM C's rule; a missing weight is reported when loading
+        sizes["intermediate_size"] = int(down.shape[1])
+    return sizes
 
 
 def from_published(state: Mapping[str, Tensor], config: ESMCConfig) -> ESMCForMaskedLM:
