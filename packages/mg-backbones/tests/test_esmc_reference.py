@@ -13,6 +13,8 @@ output, the final embeddings and the sequence logits; ``source.json`` the versio
 from __future__ import annotations
 
 import json
+import logging
+import warnings
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,12 @@ import torch
 from safetensors.torch import load_file
 
 from mg.backbones import ESMC, BackboneLoadError, ESMCTiny
-from mg.backbones.esmc.modeling import ESMCForMaskedLM, from_published, published_key
+from mg.backbones.esmc.modeling import (
+    ESMCForMaskedLM,
+    ESMCModel,
+    from_published,
+    published_key,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "esmc_tiny"
 HEADS = {"num_attention_heads": 4}  # the published layout has no config; see source.json
@@ -169,3 +176,21 @@ def test_a_missing_local_folder_is_one_clear_error(tmp_path: Path) -> None:
 def test_a_folder_without_either_layout_names_both(tmp_path: Path) -> None:
     with pytest.raises(BackboneLoadError, match="data/weights"):
         ESMC(False, None, model_path=str(tmp_path))
+
+
+@pytest.mark.parametrize("cls", [ESMCModel, ESMCForMaskedLM])
+def test_a_folder_saved_by_mg_loads_without_missing_or_unexpected_keys(
+    cls: type,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    _published().save_pretrained(tmp_path)
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
+        warnings.simplefilter("always")
+        model, info = cls.from_pretrained(tmp_path, output_loading_info=True)
+    assert not any(info.values()), info
+    assert not caught, [str(w.message) for w in caught]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "UNEXPECTED" not in capsys.readouterr().out
+    assert type(model) is cls
