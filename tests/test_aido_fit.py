@@ -1,9 +1,10 @@
-"""`mg fit` fine-tunes each tiny AIDO configuration until it finds a planted signal.
+"""`mg fit` fine-tunes each tiny AIDO (and ESM C) configuration until it finds a planted signal.
 
 Sequences are random with labels half 0, half 1. For DNA and RNA, class 1 is GC-rich
 (G or C with probability 0.7, against 0.3 for class 0); for protein, class 1 carries a
 motif at a random place. Chance is 0.5, so validation accuracy well above it means the
-signal went through the AIDO encoder (full fine-tuning, and LoRA for one) into the head.
+signal went through the encoder (full fine-tuning, and LoRA for AIDO.RNA and ESM C) into
+the head.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ CASES = {
     "AIDODNATiny": ("ACGT", None, "full", "mean"),
     "AIDORNATiny": ("ACGU", None, "lora", "mean"),
     "AIDOProteinTiny": ("ACDEFGHIKLMNPQRSTVWY", "WCWHW", "full", "max"),
+    "ESMCTiny": ("ACDEFGHIKLMNPQRSTVWY", "WCWHW", "lora", "max"),
 }
 
 

@@ -13,6 +13,7 @@ from mg.backbones import (
     AIDODNA,
     AIDORNA,
     ESM2,
+    ESMC,
     AIDODNATiny,
     AIDOProtein,
     AIDOProteinTiny,
@@ -22,6 +23,7 @@ from mg.backbones import (
     BertRNA,
     BertRNATiny,
     ESM2Tiny,
+    ESMCTiny,
     HFBackbone,
     NucleotideTransformer,
     NucleotideTransformerTiny,
@@ -83,6 +85,11 @@ class TestAIDOProteinTiny(BackboneContract):
         return AIDOProteinTiny(use_lm_head, None, max_length=48)
 
 
+class TestESMCTiny(BackboneContract):
+    def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
+        return ESMCTiny(use_lm_head, None, max_length=48)
+
+
 class FromFolder(BackboneContract):
     """Load ``family`` from the folder ``tiny`` was saved to."""
 
@@ -123,6 +130,10 @@ class TestAIDORNA(FromFolder):
 
 class TestAIDOProtein(FromFolder):
     family, tiny = AIDOProtein, AIDOProteinTiny
+
+
+class TestESMC(FromFolder):
+    family, tiny = ESMC, ESMCTiny
 
 
 class TestHFBackboneOnESM2(FromFolder):

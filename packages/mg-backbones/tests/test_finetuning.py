@@ -13,11 +13,13 @@ from backbone_toys import MeanPoolRegression, TinyFolders, gc_data
 
 from mg.backbones import (
     ESM2,
+    ESMC,
     AIDODNATiny,
     AIDOProtein,
     AIDOProteinTiny,
     BertRNATiny,
     ESM2Tiny,
+    ESMCTiny,
     HFBackbone,
     NucleotideTransformerTiny,
 )
@@ -97,11 +99,12 @@ def _lora_cases(folders: TinyFolders) -> dict[str, Any]:
         "AIDOProtein": functools.partial(
             AIDOProtein, model_path=str(folders(AIDOProteinTiny)), finetune="lora"
         ),
+        "ESMC": functools.partial(ESMC, model_path=str(folders(ESMCTiny)), finetune="lora"),
     }
 
 
 @pytest.mark.parametrize(
-    "case", ["ESM2", "NucleotideTransformerTiny", "AIDODNATiny", "AIDOProtein"]
+    "case", ["ESM2", "NucleotideTransformerTiny", "AIDODNATiny", "AIDOProtein", "ESMC"]
 )
 def test_lora_trains_only_lora_weights_and_the_slim_checkpoint_reloads_exactly(
     case: str, tiny_folders: TinyFolders, tmp_path: Path
@@ -111,7 +114,8 @@ def test_lora_trains_only_lora_weights_and_the_slim_checkpoint_reloads_exactly(
     backbone_before, head_before = _snapshot(task.backbone), _snapshot(task.adapter)
     lora = {n for n, p in task.backbone.named_parameters() if p.requires_grad}
     assert lora and all(".lora_A." in n or ".lora_B." in n for n in lora)
-    assert all(".query." in n or ".value." in n for n in lora)  # the family's default targets
+    targets = type(task.backbone).lora_target_modules  # the family's default targets
+    assert all(any(f".{t}." in n for t in targets) for n in lora)
     checkpoint = _fit_and_checkpoint(task, data, tmp_path / "lora.ckpt")
 
     changed = _changed(backbone_before, task.backbone)

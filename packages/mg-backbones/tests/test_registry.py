@@ -31,6 +31,8 @@ EXPECTED = {
     "AIDOCellTiny": "mg.backbones.cells.aido_cell",
     "Geneformer": "mg.backbones.cells.geneformer",
     "GeneformerTiny": "mg.backbones.cells.geneformer",
+    "ESMC": "mg.backbones.esmc.families",
+    "ESMCTiny": "mg.backbones.esmc.families",
 }
 
 

@@ -1,6 +1,6 @@
 """mg-backbones: pretrained models and their tokenizers, behind mg's backbone interface.
 
-One-hot baselines, any Hugging Face model (`HFBackbone`), ESM-2, Nucleotide Transformer,
+One-hot baselines, any Hugging Face model (`HFBackbone`), ESM-2, ESM C, Nucleotide Transformer,
 AIDO.DNA, AIDO.RNA and AIDO.Protein,
 character-level BERT-style DNA and RNA models, and a tiny seeded variant of each family.
 Every backbone takes local weights through ``model_path``.
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         AIDORNATiny,
     )
     from mg.backbones.base import TokenizerBackbone
+    from mg.backbones.esmc.families import ESMC, ESMC_CHECKPOINTS, ESMCTiny
     from mg.backbones.families import (
         ESM2,
         ESM2_CHECKPOINTS,
@@ -63,6 +64,7 @@ _EXPORTS = {
         "AIDORNATiny",
     ],
     "mg.backbones.base": ["TokenizerBackbone"],
+    "mg.backbones.esmc.families": ["ESMC", "ESMC_CHECKPOINTS", "ESMCTiny"],
     "mg.backbones.families": [
         "ESM2",
         "ESM2_CHECKPOINTS",
@@ -93,6 +95,8 @@ __all__ = [
     "AIDO_RNA_CHECKPOINTS",
     "ESM2",
     "ESM2_CHECKPOINTS",
+    "ESMC",
+    "ESMC_CHECKPOINTS",
     "NUCLEOTIDE_TRANSFORMER_CHECKPOINTS",
     "PEFT_MISSING",
     "AIDODNATiny",
@@ -105,6 +109,7 @@ __all__ = [
     "BertRNA",
     "BertRNATiny",
     "ESM2Tiny",
+    "ESMCTiny",
     "FinetuneMode",
     "HFBackbone",
     "LoraSettings",

@@ -420,15 +420,12 @@ class HFBackbone(TransformersBackbone):
                 "writes) or a Hub id."
             )
         self.model_path = str(model_path)
-        source, is_local = resolve_model_path(self.model_path)
         options = HubOptions(
             revision=revision, cache_dir=cache_dir, trust_remote_code=trust_remote_code
         )
-        classes = resolve_model_class(model_class) if model_class else self.model_classes
-        config = load_config(source, is_local, options, classes.config_class if classes else None)
-        apply_config_values(config, self.default_config, config_overwrites)
-        tokenizer = self.load_tokenizer(source, is_local, options)
-        model = load_model(source, is_local, config, use_lm_head, options, model_init_args, classes)
+        tokenizer, model = self.load_pretrained(
+            self.model_path, options, config_overwrites, model_init_args, model_class
+        )
         self.attach(
             tokenizer,
             model,
@@ -442,6 +439,32 @@ class HFBackbone(TransformersBackbone):
             finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules, lora_options
         )
         self.set_gradient_checkpointing(gradient_checkpointing)
+
+    def load_pretrained(
+        self,
+        model_path: str,
+        options: HubOptions,
+        config_overwrites: dict[str, Any] | None,
+        model_init_args: dict[str, Any] | None,
+        model_class: str | None,
+    ) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
+        """Load the tokenizer and the model (with its head when ``use_lm_head``).
+
+        Families whose published weights are not laid out as transformers saves them
+        override this; the arguments are those of `HFBackbone`.
+
+        Returns:
+            tuple[PreTrainedTokenizerBase, PreTrainedModel]: the tokenizer and the model.
+        """
+        source, is_local = resolve_model_path(model_path)
+        classes = resolve_model_class(model_class) if model_class else self.model_classes
+        config = load_config(source, is_local, options, classes.config_class if classes else None)
+        apply_config_values(config, self.default_config, config_overwrites)
+        tokenizer = self.load_tokenizer(source, is_local, options)
+        model = load_model(
+            source, is_local, config, self.use_lm_head, options, model_init_args, classes
+        )
+        return tokenizer, model
 
     def load_tokenizer(
         self, source: str, is_local: bool, options: HubOptions

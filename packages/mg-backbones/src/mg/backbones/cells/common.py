@@ -78,8 +78,15 @@ def read_config(folder: Path) -> dict[str, Any]:
     return json.loads((folder / "config.json").read_text(encoding="utf-8"))
 
 
-def read_weights(folder: Path) -> dict[str, torch.Tensor]:
+def read_weights(
+    folder: Path, torch_files: Sequence[str] = ("pytorch_model.bin",)
+) -> dict[str, torch.Tensor]:
     """Read a model folder's weights as data: safetensors, else a weights-only torch load.
+
+    Args:
+        folder (Path): the model folder.
+        torch_files (Sequence[str]): glob patterns, relative to ``folder``, of torch state
+            dicts read when there is no ``model*.safetensors``; the first that matches wins.
 
     Raises:
         BackboneLoadError: the folder holds no weights file.
@@ -92,12 +99,16 @@ def read_weights(folder: Path) -> dict[str, torch.Tensor]:
         for path in safetensors:
             state.update(load_file(str(path)))
         return state
-    binary = folder / "pytorch_model.bin"
-    if binary.is_file():
-        return torch.load(binary, map_location="cpu", weights_only=True)
+    for pattern in torch_files:
+        binaries = sorted(folder.glob(pattern))
+        if binaries:
+            state = {}
+            for path in binaries:
+                state.update(torch.load(path, map_location="cpu", weights_only=True))
+            return state
     raise BackboneLoadError(
-        f"{folder} holds no weights (model.safetensors or pytorch_model.bin): point model_path "
-        "at the folder that save_pretrained wrote."
+        f"{folder} holds no weights (model.safetensors or {', '.join(torch_files)}): point "
+        "model_path at the folder that save_pretrained wrote."
     )
 
 

@@ -1,0 +1,1 @@
+"""ESM C (EvolutionaryScale): architecture, published-weight mapping and named families."""
