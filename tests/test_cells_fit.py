@@ -143,6 +143,71 @@ def test_fit_test_predict_on_h5ad_cells_learns_the_cell_types(
     assert right >= 0.9
 
 
+def _predictions(config: Path, output: Path, *extra: str) -> list[dict[str, str]]:
+    writer = output.with_suffix(".yaml")
+    callback = {
+        "class_path": "mg.cli.writer.PredictionWriter",
+        "init_args": {"output": str(output)},
+    }
+    writer.write_text(yaml.safe_dump({"trainer": {"callbacks": [callback]}}))
+    status, _, err = _mg("predict", "--config", str(config), "--config", str(writer), *extra)
+    assert status == 0, err
+    with output.open() as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+@pytest.mark.parametrize("family", ["baseline", "aido_cell"])
+def test_an_exported_cell_model_predicts_new_cells_without_its_training_file(
+    family: str, h5ad: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    genes = tmp_path / "genes.txt"  # a file on this machine: the export must carry the genes
+    genes.write_text("\n".join(MODEL_GENES) + "\n")
+    backbone = {
+        "baseline": {"class_path": "ExpressionBaseline", "init_args": {"genes": str(genes)}},
+        "aido_cell": {"class_path": "AIDOCellTiny", "init_args": {"genes": str(genes)}},
+    }[family]
+    training = tmp_path / "training.h5ad"
+    shutil.copy(h5ad, training)
+    data = {"path": str(training), "label_columns": "cell_type", "group_column": "donor"}
+    config = _config(tmp_path, data, backbone=backbone)
+    status, _, err = _mg("fit", "--config", str(config), "--trainer.max_epochs", "2")
+    assert status == 0, err
+    export = tmp_path / "export"
+    status, _, err = _mg(
+        "export", "--config", str(config), "--ckpt_path", "best", "--output", str(export)
+    )
+    assert status == 0, err
+    new_cells = tmp_path / "new_cells.h5ad"
+    shutil.copy(h5ad, new_cells)
+    expected = _predictions(
+        config,
+        tmp_path / "from_checkpoint.tsv",
+        "--ckpt_path",
+        "best",
+        "--data.init_args.predict_path",
+        str(new_cells),
+    )
+    # Elsewhere, with neither the training cells nor the gene file: the folder alone.
+    moved = shutil.move(export, tmp_path / "elsewhere" / "export")
+    training.unlink()
+    genes.unlink()
+    got = _predictions(
+        Path(moved) / "config.yaml",
+        tmp_path / "from_export.tsv",
+        "--data.init_args.predict_path",
+        str(new_cells),
+    )
+    assert [r["ids"] for r in got] == [r["ids"] for r in expected]
+    assert [r["predictions"] for r in got] == [r["predictions"] for r in expected]
+    assert {r["predictions"] for r in got} <= set(CELL_TYPES)  # the names, kept in the export
+    for mine, theirs in zip(got, expected, strict=True):
+        for name in CELL_TYPES:
+            key = f"probabilities_{name}"
+            assert float(mine[key]) == pytest.approx(float(theirs[key]), abs=1e-5)
+
+
 def test_a_soma_experiment_trains_with_the_same_config(h5ad: Path, tmp_path: Path) -> None:
     import anndata
 

@@ -102,6 +102,10 @@ def _exported_backbone_class(backbone: torch.nn.Module) -> type | None:
     own = type(backbone)
     if "model_path" in inspect.signature(own).parameters:
         return own
+    # A tiny cell backbone subclasses the family that reads its saved folder.
+    parent = own.__mro__[1]
+    if "model_path" in inspect.signature(parent).parameters:
+        return parent
     from mg.backbones.huggingface import HFBackbone
 
     for family in own.__mro__[1:]:
@@ -112,6 +116,16 @@ def _exported_backbone_class(backbone: torch.nn.Module) -> type | None:
                 return candidate
         break
     return HFBackbone
+
+
+def _inline_gene_file(backbone_spec: dict[str, Any], backbone: Any) -> None:
+    """Write a cell backbone's genes into the config when the option names a file.
+
+    The file lives on the exporting machine; the export must carry the genes itself.
+    """
+    init_args = backbone_spec.get("init_args") or {}
+    if isinstance(init_args.get("genes"), str) and hasattr(backbone, "gene_vocabulary"):
+        init_args["genes"] = list(backbone.gene_vocabulary().genes)
 
 
 def _subclasses(cls: type) -> list[type]:
@@ -198,6 +212,7 @@ def export(args: list[str], ckpt_path: str, output: Path, overwrite: bool = Fals
     class_names = _learned_class_names(task, cli.datamodule, state)
     config = _portable_config(config, class_names)
     backbone_spec = config["model"]["init_args"]["backbone"]
+    _inline_gene_file(backbone_spec, task.backbone)
     target = _exported_backbone_class(task.backbone)
     weights = task.state_dict()
     if target is not None:

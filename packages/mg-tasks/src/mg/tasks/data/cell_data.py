@@ -47,7 +47,8 @@ class CellData(DataInterface):
     file, the cell and the column or gene.
 
     Args:
-        path (str): the ``.h5ad`` file or SOMA experiment.
+        path (str | None): the ``.h5ad`` file or SOMA experiment of the train, val and test
+            splits; None when only predicting from ``predict_path`` (an exported model).
         label_columns (str | list[str] | None): obs column(s) holding labels; None for none.
         split_column (str | None): obs column naming each cell's split.
         group_column (str | None): obs column whose groups (donors, samples) stay whole.
@@ -77,7 +78,7 @@ class CellData(DataInterface):
 
     def __init__(
         self,
-        path: str,
+        path: str | None = None,
         label_columns: str | list[str] | None = None,
         *,
         split_column: str | None = None,
@@ -128,6 +129,7 @@ class CellData(DataInterface):
         self._rows: dict[str, list[int]] = {}
         self._alignments: dict[str, GeneAlignment] = {}
         self._resume_position: tuple[int, int] | None = None
+        self._names_known = False  # learned from the training cells, or restored
 
     # ----------------------------------------------------------------- sources and splits
     def _open(self, where: str) -> CellSource:
@@ -144,8 +146,11 @@ class CellData(DataInterface):
         return self._sources[where]
 
     def _source_of(self, split: str) -> CellSource:
-        where = self.predict_path if split == "predict" and self.predict_path else self.path
-        return self._open(where)
+        if split == "predict" and self.predict_path:
+            return self._open(self.predict_path)
+        self._split_rows()  # says when path is missing
+        assert self.path is not None
+        return self._open(self.path)
 
     def _split_rows(self) -> dict[str, list[int]]:
         """Each split's cells (positions in obs), decided once from the options."""
@@ -153,6 +158,11 @@ class CellData(DataInterface):
             return self._rows
         from mg.tasks.data.cells import check_label_columns, group_split, stratified_split
 
+        if self.path is None:
+            raise ValueError(
+                "CellData needs path (the cells of the train, val and test splits) for this "
+                "stage; only predicting from predict_path runs without it."
+            )
         source = self._open(self.path)
         obs = source.obs
         if self.label_columns:
@@ -209,10 +219,15 @@ class CellData(DataInterface):
         return bool(self.label_columns) and split != "predict" and self.kind != LabelKind.NONE
 
     def _learn_class_names(self) -> None:
-        """Sorted training labels as class names, unless given or written as indices."""
-        if self.given_class_names or self.kind != LabelKind.CLASS or not self.label_columns:
+        """Sorted training labels as class names, unless given, restored or indices.
+
+        Only a labelled split needs them, so predicting reads no training cells.
+        """
+        if self._names_known or self.given_class_names or self.kind != LabelKind.CLASS:
             return
+        self._names_known = True
         train = self._split_rows()["train"]  # checks the label columns first
+        assert self.path is not None
         values = self._open(self.path).obs[self.label_columns[0]].to_numpy()[train]
         if all(as_int(v) is not None for v in values):
             self.class_names = None
@@ -246,6 +261,7 @@ class CellData(DataInterface):
         labelled = self._labelled(split)
         if labelled:
             check_label_columns(source, self.label_columns)
+            self._learn_class_names()
         labels = self._read_labels(split, source, rows) if labelled and self.kind else None
         return CellDataset(
             source,
@@ -276,8 +292,6 @@ class CellData(DataInterface):
     def use_label_kind(self, kind: LabelKind) -> None:
         """Read the labels as ``kind`` (see `DataInterface.use_label_kind`)."""
         self.kind = LabelKind(str(getattr(kind, "value", kind)))
-        if self.label_columns and self.kind != LabelKind.NONE:
-            self._learn_class_names()
         self._build(list(self.datasets))
 
     def use_genes(
@@ -363,6 +377,8 @@ class CellData(DataInterface):
         if position is not None:
             self._resume_position = (int(position["epoch"]), int(position["batches_done"]))
         saved = state_dict.get("class_names")
-        if saved and not self.given_class_names and saved != self.class_names:
-            self.class_names = list(saved)
-            self._build(list(self.datasets))
+        if saved and not self.given_class_names:
+            self._names_known = True
+            if saved != self.class_names:
+                self.class_names = list(saved)
+                self._build(list(self.datasets))
