@@ -19,6 +19,8 @@ SHORT = [
     "--trainer.enable_model_summary",
     "false",
 ]
+# Configs that read the genome files docs/tutorials/tracks.md writes into genome/.
+GENOME_CONFIGS = {"tracks.yaml", "saturation.yaml"}
 PER_STAGE = {
     "fit": [
         "--trainer.max_epochs",
@@ -57,6 +59,10 @@ def test_config_runs_on_the_shipped_data(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MG_DEBUG", "1")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    if config in GENOME_CONFIGS:
+        from mg.tasks.data.genome.synthetic import write_planted_tracks
+
+        write_planted_tracks(tmp_path / "genome")
     for stage in _stages(config):
         extra = ["--ckpt_path", "last"] if stage != "fit" and "fit" in _stages(config) else []
         if stage == "predict":
