@@ -547,7 +547,8 @@ def render(run: Path, output: Path | None = None) -> tuple[Path, list[Figure]]:
     if not rows and outputs is None and saturation is None:
         raise FileNotFoundError(
             f"Nothing to draw in {str(run)!r}: it has neither metrics.csv nor {OUTPUTS_FILE}. "
-            "Give the folder of a `mg fit` or `mg test` run (with the CSV logger)."
+            "Give the folder of a `mg fit` or `mg test` run (with the CSV logger), or of a "
+            "SaturationMutagenesis `mg predict` run."
         )
     folder = output or run / "report"
     folder.mkdir(parents=True, exist_ok=True)
