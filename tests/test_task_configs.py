@@ -39,8 +39,19 @@ def _write_example_cells(folder: Path) -> None:
     write_example(folder)
 
 
-# Configs whose data the user writes first, with the command their comments give.
-PREPARE = {"cells.yaml": _write_example_cells}
+def _write_genome(folder: Path) -> None:
+    from mg.tasks.data.genome.synthetic import write_planted_tracks
+
+    write_planted_tracks(folder / "genome")
+
+
+# Configs whose data the user writes first: the cells their comments' command writes, the
+# genome files docs/tutorials/tracks.md writes into genome/.
+PREPARE = {
+    "cells.yaml": _write_example_cells,
+    "tracks.yaml": _write_genome,
+    "saturation.yaml": _write_genome,
+}
 
 
 def _stages(config: str) -> list[str]:

@@ -33,6 +33,8 @@ TASK_SETUP: dict[str, tuple[str, dict[str, Any]]] = {
     "VariantEmbeddingDistance": ("variant", {}),
     "FusionClassification": ("fusion_class", {"n_classes": 2}),
     "FusionRegression": ("fusion_regression", {}),
+    "TrackRegression": ("tracks", {"num_tracks": 1, "bin_size": 8}),
+    "SaturationMutagenesis": ("windows", {}),
 }
 # Label kinds whose data also carries columns beyond sequence and label (MultiColumnData).
 EXTRA_COLUMNS: dict[str, dict[str, str]] = {
@@ -42,6 +44,8 @@ EXTRA_COLUMNS: dict[str, dict[str, str]] = {
 }
 # Multi-backbone tasks run with the matrix's backbone in both slots, each on its own column.
 FUSION_KINDS = ("fusion_class", "fusion_regression")
+# Coordinate tasks read windows of a small genome (a FASTA, BEDs, a bigWig) in the case folder.
+GENOME_KINDS = ("tracks", "windows")
 # A hub-default family is tested on its tiny variant saved to a folder: the user's path.
 HF_STAND_IN = "BertDNATiny"
 # Cell backbones read these genes (Ensembl-like ids, as Geneformer writes them) from an
@@ -128,6 +132,19 @@ def write_data(folder: Path, modality: Modality, kind: str, n: int = 12, seed: i
     return path
 
 
+def genome_data(folder: Path, kind: str) -> dict[str, Any]:
+    """`IntervalTrackData` on a planted genome: BED windows, with a bigWig track for ``tracks``."""
+    from mg.tasks.data.genome.synthetic import write_planted_tracks
+
+    files = write_planted_tracks(folder / "genome", chromosomes={"chr1": 800}, tracks=1)
+    beds = {split: str(files[split]) for split in ("train", "val", "test")}
+    init: dict[str, Any] = {"reference": str(files["fasta"]), "predict": beds["test"]}
+    if kind == "tracks":
+        init |= {**beds, "tracks": [str(p) for p in files["tracks"]]}  # type: ignore[union-attr]
+    init |= {"context_length": 32, "bin_size": 8, "batch_size": 4}
+    return {"class_path": "IntervalTrackData", "init_args": init}
+
+
 def write_cells(folder: Path, kind: str, n: int = 16, seed: int = 0) -> Path:
     """An ``.h5ad`` of raw counts over `CELL_GENES`, split 8/4/4 by a column, labelled."""
     import anndata
@@ -199,6 +216,8 @@ def case_config(
 ) -> dict[str, Any]:
     """The config `mg fit` would read for one triple: a few steps, one batch of each stage."""
     kind, options = TASK_SETUP[task]
+    if kind == "windows" and data_modality(backbone) is not Modality.DNA:
+        kind = "none"  # windows of an RNA backbone: sequences over its alphabet
     backbone_spec: dict[str, Any] = {"class_path": backbone}
     source = tiny_source(backbone)
     if source is not None and source != backbone:
@@ -212,6 +231,8 @@ def case_config(
         model["adapter"] = {"class_path": adapter}
     if reads_cells(backbone) and kind in CELL_KINDS:
         data_section = cell_data(folder, kind)
+    elif kind in GENOME_KINDS:
+        data_section = genome_data(folder, kind)
     else:
         data_section = sequence_data(folder, kind, data_modality(backbone))
     trainer: dict[str, Any] = {

@@ -8,7 +8,9 @@ import pytest
 import torch
 from task_helpers import column, tiny_backbone
 
-from mg.core.testing import InMemoryData
+from mg.core.backbone import Modality
+from mg.core.compat import check_compatibility
+from mg.core.testing import InMemoryData, ToyBackbone
 from mg.core.testing.contracts import fast_trainer
 from mg.tasks import VariantLikelihoodRatio
 from mg.tasks.saturation import SaturationMutagenesis
@@ -53,3 +55,34 @@ def test_bad_options_are_named() -> None:
         SaturationMutagenesis(backbone, bases="AAC")
     with pytest.raises(ValueError, match="chunk"):
         SaturationMutagenesis(backbone, chunk=0)
+
+
+def test_default_bases_follow_an_rna_backbone() -> None:
+    rna = partial(tiny_backbone, alphabet="ACGU", seed=3)
+    task = SaturationMutagenesis(rna)
+    windows = [{"ids": "r0", "sequences": "ACGUUGCA"}]
+    (batch,) = fast_trainer().predict(task, datamodule=InMemoryData(test=windows))
+    assert batch["bases"] == ["ACGU"] and batch["sequences"] == ["ACGUUGCA"]
+    matrix = batch["predictions"][0]
+    at_reference = matrix[torch.arange(8), ["ACGU".index(b) for b in "ACGUUGCA"]]
+    assert torch.equal(at_reference, torch.zeros(8)) and (matrix != 0).any()
+
+
+def test_dna_bases_on_an_rna_backbone_stop_before_weights_load() -> None:
+    task = SaturationMutagenesis(partial(tiny_backbone, alphabet="ACGU"), bases="ACGT")
+    windows = [{"ids": "r0", "sequences": "ACGU"}]
+    with pytest.raises(ValueError) as error:
+        fast_trainer().predict(task, datamodule=InMemoryData(test=windows))
+    message = str(error.value)
+    assert "'T'" in message and "bases: ACGU" in message and "\n" not in message
+    assert task.backbone is None
+
+
+def test_a_protein_backbone_is_refused_by_the_compatibility_check() -> None:
+    class ProteinToy(ToyBackbone):
+        modality = Modality.PROTEIN
+
+    report = check_compatibility(SaturationMutagenesis, ProteinToy)
+    assert not report.compatible
+    assert any("reads protein" in r and "DNA or RNA backbone" in r for r in report.reasons)
+    assert check_compatibility(SaturationMutagenesis, ToyBackbone).compatible

@@ -4,7 +4,9 @@ From ``metrics.csv``: learning curves, one panel per metric, training and valida
 together. From ``test_outputs.pt`` (written by `mg test`, see `mg.cli.outputs`): ROC and
 precision-recall curves and a confusion matrix for classification (sequence, multi-label
 and per-token), predicted-vs-true and residual plots for regression, and predicted beside
-true contact maps for pairwise tasks. Given a sweep's folder (with ``trials.tsv``), the
+true contact maps for pairwise tasks, observed and predicted tracks for track regression.
+From a saturation-mutagenesis ``predictions.tsv``: one heat-map per window (see
+`mg.cli.report_genome`). Given a sweep's folder (with ``trials.tsv``), the
 sweep's pictures instead (see `mg.cli.report_sweep`).
 """
 
@@ -414,6 +416,10 @@ def evaluation_figures(outputs: dict[str, Any], folder: Path) -> list[Figure]:
         multilabel = handler.figures == "multilabel"
         return classification_figures(labels, scores, names, folder, multilabel=multilabel)
     if handler.figures == "regression":
+        if labels.ndim == 3:  # (items, bins, tracks): binned signal tracks
+            from mg.cli.report_genome import track_figures
+
+            return track_figures(labels, scores, outputs["ids"], folder)
         return regression_figures(labels, scores, names, folder)
     if handler.figures == "pairwise":
         return contact_map_figures(labels, scores, outputs["ids"], folder)
@@ -523,6 +529,7 @@ def render(
     """
     from mg.cli.outputs import OUTPUTS_FILE, load_test_outputs
     from mg.cli.report_embedding import EMBEDDING_KEY, render_embedding
+    from mg.cli.report_genome import saturation_figures, saturation_table
     from mg.cli.report_sweep import TRIALS_FILE, render_sweep
 
     if run.suffix == ".h5ad" and run.is_file():
@@ -544,10 +551,12 @@ def render(
         outputs = load_test_outputs(tested)
         tested_metrics = tested / "metrics.csv"
         test_rows = read_metrics(tested_metrics) if tested_metrics.exists() else []
-    if not rows and outputs is None:
+    saturation = saturation_table(run)
+    if not rows and outputs is None and saturation is None:
         raise FileNotFoundError(
             f"Nothing to draw in {str(run)!r}: it has neither metrics.csv nor {OUTPUTS_FILE}. "
-            "Give the folder of a `mg fit` or `mg test` run (with the CSV logger)."
+            "Give the folder of a `mg fit` or `mg test` run (with the CSV logger), or of a "
+            "SaturationMutagenesis `mg predict` run."
         )
     folder = output or run / "report"
     folder.mkdir(parents=True, exist_ok=True)
@@ -557,6 +566,8 @@ def render(
         figures.append(curves)
     if outputs is not None:
         figures += evaluation_figures(outputs, folder)
+    if saturation is not None:
+        figures += saturation_figures(saturation, folder)
     task = outputs["task"] if outputs else None
     metrics = dict(sorted(final_test_metrics(test_rows).items()))
     return write_page(run, folder, figures, metrics, task, tested), figures

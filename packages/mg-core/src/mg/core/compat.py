@@ -142,6 +142,7 @@ def check_compatibility(
         needs = task_cls.required_capabilities()
         reasons += _capability_reasons(task_cls.__name__, needs, backbone_cls)
         reasons += input_kind_reasons(task_cls, backbone_cls, data)
+        reasons += getattr(task_cls, "backbone_reasons", lambda _: [])(backbone_cls)
     reasons += adapter_reasons(task_cls, adapter_cls)
     if adapter_cls is not None and is_backbone:
         needs = frozenset(getattr(adapter_cls, "required_capabilities", frozenset()))

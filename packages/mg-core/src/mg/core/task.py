@@ -151,6 +151,21 @@ class TaskInterface(EpochSums, StageMetrics, TaskChecks, SlimCheckpoints, pl.Lig
         return frozenset(needs)
 
     @classmethod
+    def backbone_reasons(cls, backbone_cls: type[BackboneInterface]) -> list[str]:
+        """Say why a backbone class cannot serve this task beyond its capabilities.
+
+        Read from class declarations alone (no weights), for `mg matrix` and the checks:
+        e.g. a task that scores nucleotide substitutions refuses a protein backbone.
+
+        Args:
+            backbone_cls (type[BackboneInterface]): the backbone class.
+
+        Returns:
+            list[str]: one plain-language reason with its fix per problem; empty by default.
+        """
+        return []
+
+    @classmethod
     def required_data_columns(cls, stage: str) -> set[str]:
         """Return the data columns this task reads in ``stage``.
 

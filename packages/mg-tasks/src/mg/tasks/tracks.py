@@ -10,7 +10,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torchmetrics import MeanSquaredError, Metric, PearsonCorrCoef
 
-from mg.core import BackboneCallable, LabelKind, TaskInterface
+from mg.core import BackboneCallable, Capability, LabelKind, TaskInterface
+from mg.core.backbone import BackboneInterface, Modality
 from mg.core.task import Stage
 from mg.tasks.batching import Sample, pack_index, residue_mask
 from mg.tasks.metrics import MeanOverOutputs, SelectOutput
@@ -64,6 +65,19 @@ class TrackRegression(TaskInterface):
     """
 
     label_kind = LabelKind.REGRESSION
+    # Bins are cut from residue states: a k-mer token would straddle two bins.
+    needs_capabilities = frozenset({Capability.PER_RESIDUE_TOKENS})
+
+    @classmethod
+    def backbone_reasons(cls, backbone_cls: type[BackboneInterface]) -> list[str]:
+        """Windows are cut from a DNA reference: an RNA or protein backbone cannot read them."""
+        if backbone_cls.modality in (Modality.RNA, Modality.PROTEIN):
+            return [
+                f"{cls.__name__} reads windows of a DNA reference genome, but "
+                f"{backbone_cls.__name__} reads {backbone_cls.modality.value}: choose a DNA "
+                "backbone (`mg list backbones`)."
+            ]
+        return []
 
     def __init__(
         self,

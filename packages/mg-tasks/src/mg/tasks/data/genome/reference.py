@@ -85,6 +85,14 @@ class Reference:
             raise ValueError(
                 f"reference {str(self.path)!r} could not be indexed: {_one_line(error)}"
             ) from None
+        except (pyfaidx.IndexNotFoundError, OSError) as error:
+            # No index could be read or written beside the FASTA (read-only folder, a
+            # broken index in the way): mg never reads a whole genome without one.
+            raise ValueError(
+                f"reference {str(self.path)!r} has no readable index and none could be written "
+                f"({_one_line(error)}): write one with `samtools faidx {self.path.name}` where "
+                f"the folder is writable, or remove a broken {index.name}."
+            ) from None
         if not self._fasta.keys():
             raise ValueError(f"reference {str(self.path)!r} holds no sequence (is it a FASTA?).")
         self.lengths: dict[str, int] = {name: len(self._fasta[name]) for name in self._fasta.keys()}

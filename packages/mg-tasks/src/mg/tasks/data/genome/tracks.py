@@ -80,10 +80,13 @@ class BigWigTracks:
 class IntervalTracks:
     """BED intervals as samples: a window centred on each, its tracks' binned signal.
 
+    Without tracks the samples are the windows alone (for `SaturationMutagenesis`, or to
+    predict tracks where none was measured).
+
     Args:
         intervals (str | Path): BED file.
         reference (str | Path | Reference): the genome FASTA.
-        tracks (Sequence[str | Path]): bigWig files, one per track.
+        tracks (Sequence[str | Path]): bigWig files, one per track; may be empty.
         context_length (int): residues per window; a multiple of ``bin_size``.
         bin_size (int): residues per target bin.
 
@@ -108,7 +111,7 @@ class IntervalTracks:
         self.path = Path(intervals)
         self.reference = reference if isinstance(reference, Reference) else Reference(reference)
         self.intervals: list[Interval] = read_bed(self.path, self.reference)
-        self.tracks = BigWigTracks(tracks)
+        self.tracks = BigWigTracks(tracks) if tracks else None
         bins = context_length // bin_size
         padding = PaddingCount()
         self.samples: list[Sample] = []
@@ -117,12 +120,11 @@ class IntervalTracks:
                 interval.ref_chrom, interval.center, context_length, interval.strand
             )
             padding.add(window.padded)
-            targets = self.tracks.binned(interval.ref_chrom, window.start, bins, bin_size)
-            if interval.strand == "-":
-                targets = targets[::-1].copy()
-            self.samples.append(
-                {"ids": interval.name, "sequences": window.sequence, "labels": targets}
-            )
+            sample: Sample = {"ids": interval.name, "sequences": window.sequence}
+            if self.tracks is not None:
+                targets = self.tracks.binned(interval.ref_chrom, window.start, bins, bin_size)
+                sample["labels"] = targets[::-1].copy() if interval.strand == "-" else targets
+            self.samples.append(sample)
         padding.say(self.path.name)
 
     def __len__(self) -> int:
@@ -139,13 +141,18 @@ class IntervalTracks:
 class IntervalTrackData(DataInterface):
     """Intervals (BED) on a reference with bigWig track targets, for `TrackRegression`.
 
+    Each interval is one window of ``context_length`` residues centred on it (reverse-
+    complemented on the minus strand; padded with ``N`` off a chromosome end); its targets
+    are the mean signal of each bigWig over ``bin_size`` bins. Without ``tracks`` it gives
+    the windows alone: `TrackRegression` predicts them, `SaturationMutagenesis` scores them.
+
     Args:
         train (str | None): BED of training intervals.
         val (str | None): BED of validation intervals.
         test (str | None): BED of test intervals.
         predict (str | None): BED of intervals to predict.
         reference (str): the genome FASTA.
-        tracks (list[str] | None): bigWig files, one per track.
+        tracks (list[str] | None): bigWig files, one per track; none gives windows alone.
         context_length (int): residues per window (a multiple of ``bin_size``).
         bin_size (int): residues per target bin.
         batch_size (int): windows per batch.
@@ -173,8 +180,8 @@ class IntervalTrackData(DataInterface):
         self.bin_size = bin_size
 
     def provided_columns(self, stage: str) -> set[str]:
-        """``ids``, ``sequences`` and ``labels`` (the binned tracks)."""
-        return {"ids", "sequences", "labels"}
+        """``ids``, ``sequences`` and, with tracks, ``labels`` (the binned tracks)."""
+        return {"ids", "sequences", "labels"} if self.tracks else {"ids", "sequences"}
 
     def setup(self, stage: str | None = None) -> None:
         """Read every given BED with its windows and targets (once)."""
