@@ -1,7 +1,7 @@
 """mg-backbones: pretrained models and their tokenizers, behind mg's backbone interface.
 
 One-hot baselines, any Hugging Face model (`HFBackbone`), ESM-2, Nucleotide Transformer,
-AIDO.DNA, AIDO.RNA and AIDO.Protein,
+AIDO.DNA, AIDO.RNA and AIDO.Protein, Enformer,
 character-level BERT-style DNA and RNA models, and a tiny seeded variant of each family.
 Every backbone takes local weights through ``model_path``.
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         AIDORNATiny,
     )
     from mg.backbones.base import TokenizerBackbone
+    from mg.backbones.enformer.families import ENFORMER_CHECKPOINTS, Enformer, EnformerTiny
     from mg.backbones.families import (
         ESM2,
         ESM2_CHECKPOINTS,
@@ -63,6 +64,7 @@ _EXPORTS = {
         "AIDORNATiny",
     ],
     "mg.backbones.base": ["TokenizerBackbone"],
+    "mg.backbones.enformer.families": ["ENFORMER_CHECKPOINTS", "Enformer", "EnformerTiny"],
     "mg.backbones.families": [
         "ESM2",
         "ESM2_CHECKPOINTS",
@@ -91,6 +93,7 @@ __all__ = [
     "AIDO_DNA_CHECKPOINTS",
     "AIDO_PROTEIN_CHECKPOINTS",
     "AIDO_RNA_CHECKPOINTS",
+    "ENFORMER_CHECKPOINTS",
     "ESM2",
     "ESM2_CHECKPOINTS",
     "NUCLEOTIDE_TRANSFORMER_CHECKPOINTS",
@@ -105,6 +108,8 @@ __all__ = [
     "BertRNA",
     "BertRNATiny",
     "ESM2Tiny",
+    "Enformer",
+    "EnformerTiny",
     "FinetuneMode",
     "HFBackbone",
     "LoraSettings",
