@@ -21,6 +21,8 @@ from mg.backbones import (
     BertDNATiny,
     BertRNA,
     BertRNATiny,
+    Enformer,
+    EnformerTiny,
     ESM2Tiny,
     HFBackbone,
     NucleotideTransformer,
@@ -83,6 +85,11 @@ class TestAIDOProteinTiny(BackboneContract):
         return AIDOProteinTiny(use_lm_head, None, max_length=48)
 
 
+class TestEnformerTiny(BackboneContract):
+    def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
+        return EnformerTiny(use_lm_head, None, max_length=48)
+
+
 class FromFolder(BackboneContract):
     """Load ``family`` from the folder ``tiny`` was saved to."""
 
@@ -123,6 +130,10 @@ class TestAIDORNA(FromFolder):
 
 class TestAIDOProtein(FromFolder):
     family, tiny = AIDOProtein, AIDOProteinTiny
+
+
+class TestEnformer(FromFolder):
+    family, tiny = Enformer, EnformerTiny
 
 
 class TestHFBackboneOnESM2(FromFolder):
