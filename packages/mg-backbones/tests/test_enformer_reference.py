@@ -155,3 +155,14 @@ def test_frozen_lora_and_checkpointing() -> None:
         backbone(batch.input_ids, batch.attention_mask).last_hidden_state.sum().backward()
         grads.append(backbone.model.transformer[0].attention.query.weight.grad)
     torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_training_runs_a_mixed_batch_as_one_and_masks_each_items_bins() -> None:
+    backbone = EnformerTiny(max_length=1024).train()
+    batch = backbone.batch(["ACGT" * 100, "ACGTN" * 10, "ACG"])
+    out = backbone(batch.input_ids, batch.attention_mask)
+    assert out.attention_mask.sum(1).tolist() == [4, 1, 1]  # ceil(length / 128)
+    assert not out.last_hidden_state[~out.attention_mask].any()
+    alone = backbone.batch(["ACG"])
+    with pytest.raises(ValueError, match="larger batch_size or longer windows"):
+        backbone(alone.input_ids, alone.attention_mask)

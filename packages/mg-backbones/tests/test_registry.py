@@ -26,6 +26,8 @@ EXPECTED = {
     "AIDODNATiny": "mg.backbones.aido.families",
     "AIDORNATiny": "mg.backbones.aido.families",
     "AIDOProteinTiny": "mg.backbones.aido.families",
+    "Enformer": "mg.backbones.enformer.families",
+    "EnformerTiny": "mg.backbones.enformer.families",
 }
 
 

@@ -194,8 +194,8 @@ def binned_output_reasons(task_cls: type, backbone_cls: type[BackboneInterface])
     return [
         f"{task_cls.__name__} reads one hidden state per token, but {backbone_cls.__name__} "
         f"gives one per {size}-residue bin: use it with a task that reads bins or pools the "
-        "sequence (TrackRegression, SequenceClassification, SequenceRegression), or choose a "
-        "backbone with one token per residue."
+        "sequence (TrackRegression, SequenceClassification, SequenceRegression, the fusion "
+        "tasks), or choose a backbone with one token per residue."
     ]
 
 

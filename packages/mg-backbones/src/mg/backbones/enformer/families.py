@@ -156,13 +156,20 @@ class EnformerFamily(TokenizerBackbone):
     ) -> BackboneOutput:
         """Encode a padded batch into one state per bin of each window.
 
-        Items of different lengths run apart (Enformer has no attention mask, so padding
-        would change the states); a window of ``L`` residues gives ``ceil(L / 128)`` bins,
-        or the central ``target_length``.
+        Enformer has no attention mask, so padding would change the states: in eval mode
+        items of different lengths run apart, and no item's states depend on its
+        batch-mates. In training the batch runs as one (batch norm takes its statistics
+        over the batch, as in the reference), shorter windows padded with all-zero (N)
+        positions. A window of ``L`` residues gives ``ceil(L / 128)`` bins, or the central
+        ``target_length``.
 
         Returns:
             BackboneOutput: ``last_hidden_state`` ``(batch, bins, 2 * dim)`` and an
             ``attention_mask`` over bins; ``hidden_states`` holds that output alone.
+
+        Raises:
+            ValueError: in training, a batch of one window of at most 128 residues (batch
+                norm needs more than one value per channel).
         """
         mask = attention_mask.bool()
         weight = self.model.stem.conv.weight
@@ -170,9 +177,20 @@ class EnformerFamily(TokenizerBackbone):
         lengths = mask.sum(1)
         crop = -1 if self.target_length is None else self.target_length
         groups = lengths.unique().tolist()
-        if len(groups) == 1:
-            states = self.model(onehot[:, : groups[0]], target_length=crop)
+        if self.training or len(groups) == 1:
+            if self.training and input_ids.shape[0] == 1 and groups[0] <= self.output_bin_size:
+                raise ValueError(
+                    f"{type(self).__name__} cannot train on a batch of one window of "
+                    f"{groups[0]} residues: its batch norm needs more than one bin per batch. "
+                    "Use a larger batch_size or longer windows."
+                )
+            states = self.model(onehot[:, : max(groups)], target_length=crop)
             bins_mask = torch.ones(states.shape[:2], dtype=torch.bool, device=states.device)
+            if crop == -1 and len(groups) > 1:
+                bins = -(-lengths // self.output_bin_size)
+                positions = torch.arange(states.shape[1], device=states.device)
+                bins_mask = positions[None] < bins.to(states.device)[:, None]
+                states = states * bins_mask[..., None]
         else:
             outputs = {}
             for length in groups:
