@@ -103,6 +103,11 @@ def test_a_bin_size_other_than_the_backbones_bins_fails_at_construction() -> Non
         TrackRegression(partial(EnformerTiny, max_length=WINDOW), bin_size=32)
     # A backbone with one state per residue keeps the old default of 32-residue bins.
     assert TrackRegression(OneHotDNA).bin_size == 32
+    # Data binned at 32 bp for a task at the backbone's 128: the batch names the window.
+    task = TrackRegression(partial(EnformerTiny, max_length=WINDOW))
+    window = {"ids": "w0", "sequences": "ACGT" * 64, "labels": np.zeros((8, 1))}
+    with pytest.raises(ValueError, match=r"'w0'.*8 bins.*makes 2 bins.*same bin_size"):
+        task.collate([window])
 
 
 def test_tasks_reading_token_states_refuse_binned_outputs_with_the_reason() -> None:

@@ -129,13 +129,21 @@ class TrackRegression(TaskInterface):
         """Tokenize the windows and stack targets ``(batch, bins, tracks)``.
 
         Raises:
-            ValueError: a window is not a whole number of bins.
+            ValueError: a window is not a whole number of bins, or its targets have another
+                number of bins (the data's bin_size differs from the task's).
         """
         for sample in samples:
-            if len(sample["sequences"]) % self.bin_size:
+            length = len(sample["sequences"])
+            if length % self.bin_size:
                 raise ValueError(
-                    f"id {sample.get('ids')!r}: its window of {len(sample['sequences'])} "
+                    f"id {sample.get('ids')!r}: its window of {length} "
                     f"residues is not a whole number of {self.bin_size}-residue bins."
+                )
+            if "labels" in sample and len(sample["labels"]) != length // self.bin_size:
+                raise ValueError(
+                    f"id {sample.get('ids')!r}: its targets have {len(sample['labels'])} bins, "
+                    f"but its window of {length} residues makes {length // self.bin_size} bins "
+                    f"of the task's bin_size {self.bin_size}: give the data the same bin_size."
                 )
         batch = self.tokenize_samples(samples)
         if samples and "labels" in samples[0]:
