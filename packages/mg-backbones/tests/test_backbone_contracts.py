@@ -22,6 +22,8 @@ from mg.backbones import (
     BertDNATiny,
     BertRNA,
     BertRNATiny,
+    Enformer,
+    EnformerTiny,
     ESM2Tiny,
     ESMCTiny,
     HFBackbone,
@@ -90,6 +92,11 @@ class TestESMCTiny(BackboneContract):
         return ESMCTiny(use_lm_head, None, max_length=48)
 
 
+class TestEnformerTiny(BackboneContract):
+    def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
+        return EnformerTiny(use_lm_head, None, max_length=48)
+
+
 class FromFolder(BackboneContract):
     """Load ``family`` from the folder ``tiny`` was saved to."""
 
@@ -134,6 +141,10 @@ class TestAIDOProtein(FromFolder):
 
 class TestESMC(FromFolder):
     family, tiny = ESMC, ESMCTiny
+
+
+class TestEnformer(FromFolder):
+    family, tiny = Enformer, EnformerTiny
 
 
 class TestHFBackboneOnESM2(FromFolder):

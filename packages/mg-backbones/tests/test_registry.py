@@ -33,6 +33,8 @@ EXPECTED = {
     "GeneformerTiny": "mg.backbones.cells.geneformer",
     "ESMC": "mg.backbones.esmc.families",
     "ESMCTiny": "mg.backbones.esmc.families",
+    "Enformer": "mg.backbones.enformer.families",
+    "EnformerTiny": "mg.backbones.enformer.families",
 }
 
 

@@ -1,7 +1,7 @@
 """mg-backbones: pretrained models and their tokenizers, behind mg's backbone interface.
 
 One-hot baselines, any Hugging Face model (`HFBackbone`), ESM-2, ESM C, Nucleotide Transformer,
-AIDO.DNA, AIDO.RNA and AIDO.Protein,
+AIDO.DNA, AIDO.RNA and AIDO.Protein, Enformer,
 character-level BERT-style DNA and RNA models, and a tiny seeded variant of each family.
 Every backbone takes local weights through ``model_path``.
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         AIDORNATiny,
     )
     from mg.backbones.base import TokenizerBackbone
+    from mg.backbones.enformer.families import ENFORMER_CHECKPOINTS, Enformer, EnformerTiny
     from mg.backbones.esmc.families import ESMC, ESMC_CHECKPOINTS, ESMCTiny
     from mg.backbones.families import (
         ESM2,
@@ -65,6 +66,7 @@ _EXPORTS = {
     ],
     "mg.backbones.base": ["TokenizerBackbone"],
     "mg.backbones.esmc.families": ["ESMC", "ESMC_CHECKPOINTS", "ESMCTiny"],
+    "mg.backbones.enformer.families": ["ENFORMER_CHECKPOINTS", "Enformer", "EnformerTiny"],
     "mg.backbones.families": [
         "ESM2",
         "ESM2_CHECKPOINTS",
@@ -93,6 +95,7 @@ __all__ = [
     "AIDO_DNA_CHECKPOINTS",
     "AIDO_PROTEIN_CHECKPOINTS",
     "AIDO_RNA_CHECKPOINTS",
+    "ENFORMER_CHECKPOINTS",
     "ESM2",
     "ESM2_CHECKPOINTS",
     "ESMC",
@@ -110,6 +113,8 @@ __all__ = [
     "BertRNATiny",
     "ESM2Tiny",
     "ESMCTiny",
+    "Enformer",
+    "EnformerTiny",
     "FinetuneMode",
     "HFBackbone",
     "LoraSettings",

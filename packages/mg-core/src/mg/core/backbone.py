@@ -103,6 +103,11 @@ class BackboneInterface(nn.Module, ABC):
         extra_residues: further characters accepted in input (ambiguity codes).
         special_tokens: role (``"pad"``, ``"mask"``, ``"cls"``, ``"eos"``, ``"unk"``) →
             token, for the default lookups.
+        output_bin_size: None when the hidden states line up with the tokens (one state
+            per token, the masks of the batch apply to them); n when the backbone gives one
+            state per n-residue bin instead (Enformer: 128), with its own ``attention_mask``
+            over bins. Only tasks that declare ``accepts_binned_outputs`` take such a
+            backbone (`mg.core.compat`).
     """
 
     input_kind: ClassVar[InputKind] = InputKind.SEQUENCE
@@ -111,6 +116,7 @@ class BackboneInterface(nn.Module, ABC):
     residues: ClassVar[str | None] = None
     extra_residues: ClassVar[str] = ""
     special_tokens: ClassVar[Mapping[str, str]] = {}
+    output_bin_size: ClassVar[int | None] = None
 
     def __init__(
         self, use_lm_head: bool = False, default_config: dict[str, Any] | None = None, /

@@ -140,6 +140,13 @@ def check_compatibility(
         )
     else:
         needs = task_cls.required_capabilities()
+        binned = binned_output_reasons(task_cls, backbone_cls)
+        # A binned backbone's unit is the bin: refused by a task that needs residues (the
+        # binned reason says more than "no token per residue"), taken whole by one that
+        # accepts bins.
+        if getattr(backbone_cls, "output_bin_size", None) is not None:
+            needs = needs - {Capability.PER_RESIDUE_TOKENS}
+        reasons += binned
         reasons += _capability_reasons(task_cls.__name__, needs, backbone_cls)
         reasons += input_kind_reasons(task_cls, backbone_cls, data)
         reasons += getattr(task_cls, "backbone_reasons", lambda _: [])(backbone_cls)
@@ -172,6 +179,28 @@ def _capability_reasons(
             f"{who} needs a backbone with {what}; {backbone_cls.__name__} has none: {fix}."
         )
     return reasons
+
+
+def binned_output_reasons(task_cls: type, backbone_cls: type[BackboneInterface]) -> list[str]:
+    """Say why a backbone with one output per bin of residues does not fit a task.
+
+    Args:
+        task_cls (type): the task class (``accepts_binned_outputs``, default False).
+        backbone_cls (type[BackboneInterface]): the backbone class (``output_bin_size``).
+
+    Returns:
+        list[str]: one reason, or none when the backbone's outputs are per token or the
+        task reads bins.
+    """
+    size = getattr(backbone_cls, "output_bin_size", None)
+    if size is None or getattr(task_cls, "accepts_binned_outputs", False):
+        return []
+    return [
+        f"{task_cls.__name__} reads one hidden state per token, but {backbone_cls.__name__} "
+        f"gives one per {size}-residue bin: use it with a task that reads bins or pools the "
+        "sequence (TrackRegression, SequenceClassification, SequenceRegression, the fusion "
+        "tasks), or choose a backbone with one token per residue."
+    ]
 
 
 def task_input_kinds(task_cls: type) -> frozenset[InputKind]:

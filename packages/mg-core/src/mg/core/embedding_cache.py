@@ -294,8 +294,14 @@ def open_backbone_cache(
         rank (int): this process's global rank.
 
     Raises:
-        ValueError: a backbone parameter trains (LoRA or fine-tuning).
+        ValueError: a backbone parameter trains (LoRA or fine-tuning), or the backbone
+            gives one state per bin rather than per token (the cache stores token states).
     """
+    if backbone.output_bin_size is not None:
+        raise ValueError(
+            f"cache_embeddings stores one hidden state per token, but {type(backbone).__name__} "
+            f"gives one per {backbone.output_bin_size}-residue bin. Set cache_embeddings: false."
+        )
     trainable = [name for name, p in backbone.named_parameters() if p.requires_grad]
     if trainable:
         raise ValueError(

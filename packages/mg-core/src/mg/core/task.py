@@ -95,6 +95,10 @@ class TaskInterface(EpochSums, StageMetrics, TaskChecks, SlimCheckpoints, pl.Lig
     labels_are_targets: ClassVar[bool] = True
     """The labels are what the task predicts (False: a condition the task is given), so a
     test run keeps each prediction beside its label for `mg report`."""
+    accepts_binned_outputs: ClassVar[bool] = False
+    """The task reads only the backbone's own output masks, never the batch's token masks,
+    so it also takes a backbone with one hidden state per bin of residues
+    (``output_bin_size``, e.g. Enformer)."""
     supports_embedding_cache: ClassVar[bool] = False
     """The task gets backbone outputs from `backbone_outputs` alone and feeds it the same
     inputs every epoch (no per-step masking), so a cache of them gives identical results."""

@@ -149,6 +149,7 @@ class SequenceClassification(TaskInterface):
     adapter_type = SequenceAdapter
     label_kind = LabelKind.CLASS
     supports_embedding_cache = True
+    accepts_binned_outputs = True  # the adapter pools with the backbone's own mask
 
     def __init__(
         self,

@@ -36,6 +36,7 @@ class _FusionTask(TaskInterface):
     """Builds one backbone per sequence column and a fusion adapter over all of them."""
 
     adapter_type = FusionAdapter
+    accepts_binned_outputs = True  # the adapter reads each backbone's own mask
 
     def __init__(
         self,

@@ -96,6 +96,7 @@ class SequenceRegression(TaskInterface):
     adapter_type = SequenceAdapter
     label_kind = LabelKind.REGRESSION
     supports_embedding_cache = True
+    accepts_binned_outputs = True  # the adapter pools with the backbone's own mask
 
     def __init__(
         self,

@@ -12,9 +12,13 @@ from torchmetrics import MeanSquaredError, Metric, PearsonCorrCoef
 
 from mg.core import BackboneCallable, Capability, LabelKind, TaskInterface
 from mg.core.backbone import BackboneInterface, Modality
+from mg.core.compat import IncompatibleError, target_class
 from mg.core.task import Stage
 from mg.tasks.batching import Sample, pack_index, residue_mask
 from mg.tasks.metrics import MeanOverOutputs, SelectOutput
+
+DEFAULT_BIN_SIZE = 32
+"""Residues per bin for a backbone with one state per residue, when none is given."""
 
 TrackLoss = Literal["poisson", "multinomial"]
 """Poisson on every bin, or multinomial over a track's bins plus Poisson on its total."""
@@ -43,7 +47,9 @@ class TrackRegression(TaskInterface):
     """Predict several signal tracks over fixed-size bins of a genome window.
 
     The backbone encodes the window; each bin's residue states are averaged and a linear
-    head gives one positive rate (softplus) per track.
+    head gives one positive rate (softplus) per track. A backbone that gives one state per
+    bin itself (``output_bin_size``, e.g. Enformer's 128-residue bins) feeds its bins to the
+    head directly; ``bin_size`` must then equal its bins.
 
     Data: samples with ``"sequences"`` (windows of ``bins * bin_size`` residues) and
     ``"labels"``: a ``(bins, tracks)`` array of non-negative signal (`IntervalTrackData`).
@@ -54,18 +60,23 @@ class TrackRegression(TaskInterface):
     ``mse`` and, on test, ``pearson_track{i}`` per track.
 
     Args:
-        backbone (BackboneCallable): builds the backbone (one token per residue).
+        backbone (BackboneCallable): builds the backbone (one token per residue, or one
+            state per bin).
         num_tracks (int): tracks per window.
-        bin_size (int): residues per bin.
+        bin_size (int | None): residues per bin; None takes the backbone's own bins where
+            it declares them (``output_bin_size``), else 32.
         loss (TrackLoss): ``"poisson"`` or ``"multinomial"``.
         **kwargs (Any): other `TaskInterface` options.
 
     Raises:
         ValueError: ``num_tracks`` or ``bin_size`` below 1, or an unknown ``loss``.
+        IncompatibleError: ``bin_size`` differs from the backbone class's own bins.
     """
 
     label_kind = LabelKind.REGRESSION
-    # Bins are cut from residue states: a k-mer token would straddle two bins.
+    accepts_binned_outputs = True
+    # Bins are cut from residue states (unless the backbone gives bins): a k-mer token
+    # would straddle two bins.
     needs_capabilities = frozenset({Capability.PER_RESIDUE_TOKENS})
 
     @classmethod
@@ -84,17 +95,21 @@ class TrackRegression(TaskInterface):
         backbone: BackboneCallable,
         *,
         num_tracks: int = 1,
-        bin_size: int = 32,
+        bin_size: int | None = None,
         loss: TrackLoss = "poisson",
         **kwargs: Any,
     ) -> None:
         super().__init__(backbone, **kwargs)
+        bins_of = getattr(target_class(backbone), "output_bin_size", None)
+        if bin_size is None:
+            bin_size = bins_of or DEFAULT_BIN_SIZE
         if num_tracks < 1 or bin_size < 1:
             raise ValueError(f"num_tracks ({num_tracks}) and bin_size ({bin_size}) must be >= 1.")
         if loss not in ("poisson", "multinomial"):
             raise ValueError(f"loss must be 'poisson' or 'multinomial', not {loss!r}.")
         self.num_tracks = num_tracks
         self.bin_size = bin_size
+        self._check_bins(bins_of, getattr(target_class(backbone), "__name__", "the backbone"))
         self.loss_fn = poisson_loss if loss == "poisson" else multinomial_loss
         self.head: nn.Module | None = None
 
@@ -104,7 +119,17 @@ class TrackRegression(TaskInterface):
             return
         super().configure_model()
         assert self.backbone is not None
+        self._check_bins(self.backbone.output_bin_size, type(self.backbone).__name__)
         self.head = nn.Linear(self.backbone.get_embedding_size(), self.num_tracks)
+
+    def _check_bins(self, bins: int | None, name: str) -> None:
+        """Refuse a backbone whose own bins differ from ``bin_size``."""
+        if bins is not None and bins != self.bin_size:
+            raise IncompatibleError(
+                f"TrackRegression has bin_size={self.bin_size}, but {name} gives one state per "
+                f"{bins}-residue bin: set the task's bin_size to {bins} (or leave it unset) "
+                "and the data's bin_size to match."
+            )
 
     def label_problem(self, label: Any) -> str | None:
         """Targets are a ``(bins, num_tracks)`` array of finite non-negative numbers."""
@@ -119,13 +144,21 @@ class TrackRegression(TaskInterface):
         """Tokenize the windows and stack targets ``(batch, bins, tracks)``.
 
         Raises:
-            ValueError: a window is not a whole number of bins.
+            ValueError: a window is not a whole number of bins, or its targets have another
+                number of bins (the data's bin_size differs from the task's).
         """
         for sample in samples:
-            if len(sample["sequences"]) % self.bin_size:
+            length = len(sample["sequences"])
+            if length % self.bin_size:
                 raise ValueError(
-                    f"id {sample.get('ids')!r}: its window of {len(sample['sequences'])} "
+                    f"id {sample.get('ids')!r}: its window of {length} "
                     f"residues is not a whole number of {self.bin_size}-residue bins."
+                )
+            if "labels" in sample and len(sample["labels"]) != length // self.bin_size:
+                raise ValueError(
+                    f"id {sample.get('ids')!r}: its targets have {len(sample['labels'])} bins, "
+                    f"but its window of {length} residues makes {length // self.bin_size} bins "
+                    f"of the task's bin_size {self.bin_size}: give the data the same bin_size."
                 )
         batch = self.tokenize_samples(samples)
         if samples and "labels" in samples[0]:
@@ -136,8 +169,10 @@ class TrackRegression(TaskInterface):
 
     def forward(self, batch: dict[str, Any]) -> Tensor:
         """Return the predicted rates ``(batch, bins, tracks)``."""
-        assert self.head is not None
+        assert self.head is not None and self.backbone is not None
         states = self.backbone_outputs(batch).last_hidden_state
+        if self.backbone.output_bin_size is not None:  # already one state per bin
+            return F.softplus(self.head(states))
         index, _ = pack_index(residue_mask(batch))  # every window has the same length
         residues = states.gather(1, index[..., None].expand(-1, -1, states.shape[-1]))
         bins = residues.shape[1] // self.bin_size

@@ -1,0 +1,1 @@
+"""Enformer: its architecture in mg's own code, the published layout, and the backbones."""
