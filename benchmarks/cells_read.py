@@ -34,10 +34,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 
-def generate(cells: int, genes: int, density: float, folder: Path) -> tuple[Path, str]:
-    """Write the data set as .h5ad and as a SOMA experiment; return both locations."""
+def generate(
+    cells: int, genes: int, density: float, folder: Path, soma: bool = True
+) -> tuple[Path, str | None]:
+    """Write the data set as .h5ad and (unless told not to) as a SOMA experiment."""
     import anndata
     import numpy as np
     import pandas as pd
@@ -57,8 +60,9 @@ def generate(cells: int, genes: int, density: float, folder: Path) -> tuple[Path
     adata = anndata.AnnData(counts, obs=obs, var=var)
     h5ad = folder / f"cells_{cells}.h5ad"
     adata.write_h5ad(h5ad)
-    soma = tiledbsoma.io.from_anndata(str(folder / f"soma_{cells}"), adata, "RNA")
-    return h5ad, soma
+    if not soma:
+        return h5ad, None
+    return h5ad, tiledbsoma.io.from_anndata(str(folder / f"soma_{cells}"), adata, "RNA")
 
 
 def read_all(kind: str, location: str, batch_size: int) -> dict[str, float]:
@@ -80,6 +84,55 @@ def read_all(kind: str, location: str, batch_size: int) -> dict[str, float]:
     return {"cells": seen, "cells_per_s": seen / seconds, "peak_mib": peak_mib}
 
 
+def predict_all(kind: str, location: str, batch_size: int, folder: Path) -> dict[str, float]:
+    """Embed every cell through `mg predict` (the baseline backbone, a .npy writer)."""
+    import yaml
+
+    import mg.tasks  # imported before the clock starts: the run is timed, not the imports
+    from mg.cli.main import main as mg
+    from mg.tasks.data.cells import H5adSource, SomaSource
+
+    source = H5adSource(location) if kind == "h5ad" else SomaSource(location)
+    genes = folder / f"genes_{kind}.txt"
+    genes.write_text("\n".join(source.gene_names()) + "\n")
+    cells = len(source)
+    output = folder / f"embedded_{kind}_{cells}.npy"
+    writer = {"class_path": "mg.cli.writer.PredictionWriter", "init_args": {"output": str(output)}}
+    config = {
+        "trainer": {"logger": False, "enable_progress_bar": False, "callbacks": [writer]},
+        "model": {
+            "class_path": "Embed",
+            "init_args": {
+                "backbone": {
+                    "class_path": "ExpressionBaseline",
+                    "init_args": {"genes": str(genes), "hidden_size": 64},
+                }
+            },
+        },
+        "data": {
+            "class_path": "CellData",
+            "init_args": {"predict_path": location, "batch_size": batch_size},
+        },
+    }
+    path = folder / f"embed_{kind}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    start = time.perf_counter()
+    status = mg(["predict", "--config", str(path)])
+    seconds = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"mg predict exited {status}")
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"cells": cells, "cells_per_s": cells / seconds, "peak_mib": peak_mib}
+
+
+def _child(*args: str) -> Any:
+    """Run this script in a fresh process and read the JSON line it prints last."""
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     """Generate, then measure each source in its own process."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -89,30 +142,48 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--read", nargs=2, metavar=("KIND", "LOCATION"), help=argparse.SUPPRESS)
     parser.add_argument("--write", metavar="FOLDER", help=argparse.SUPPRESS)
+    parser.add_argument("--predict", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--sources", default="h5ad,soma", help="h5ad, soma or both")
     args = parser.parse_args()
     if args.read:
         print(json.dumps(read_all(args.read[0], args.read[1], args.batch_size)))
         return
+    if args.predict:
+        kind, location, folder = args.predict
+        print(json.dumps(predict_all(kind, location, args.batch_size, Path(folder))))
+        return
     if args.write:
-        h5ad, soma = generate(int(args.cells), args.genes, args.density, Path(args.write))
+        with_soma = "soma" in args.sources.split(",")
+        h5ad, soma = generate(
+            int(args.cells), args.genes, args.density, Path(args.write), with_soma
+        )
         print(json.dumps([str(h5ad), soma]))
         return
-    print("| cells | source | cells/s | peak RSS (MiB) |\n|---|---|---|---|")
+    print(
+        "| cells | source | read cells/s | read peak RSS (MiB) | predict cells/s "
+        "| predict peak RSS (MiB) | predict time / read time |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    sources = args.sources.split(",")
     with tempfile.TemporaryDirectory() as tmp:
         for cells in (int(c) for c in args.cells.split(",")):
             # Every step in its own process: a child's peak memory counts from its fork, so
             # this parent stays small and never holds the data.
-            write = [sys.executable, __file__, "--write", tmp, "--cells", str(cells)]
-            write += ["--genes", str(args.genes), "--density", str(args.density)]
-            made = subprocess.run(write, capture_output=True, text=True, check=True)
-            h5ad, soma = json.loads(made.stdout.strip().splitlines()[-1])
+            write = ["--write", tmp, "--cells", str(cells), "--genes", str(args.genes)]
+            write += ["--density", str(args.density), "--sources", args.sources]
+            h5ad, soma = _child(*write)
             for kind, location in (("h5ad", h5ad), ("soma", soma)):
-                command = [sys.executable, __file__, "--read", kind, location]
-                command += ["--batch-size", str(args.batch_size)]
-                out = subprocess.run(command, capture_output=True, text=True, check=True)
-                result = json.loads(out.stdout.strip().splitlines()[-1])
+                if kind not in sources:
+                    continue
+                size = ["--batch-size", str(args.batch_size)]
+                read = _child("--read", kind, location, *size)
+                predicted = _child("--predict", kind, location, tmp, *size)
+                ratio = read["cells_per_s"] / predicted["cells_per_s"]
                 print(
-                    f"| {cells} | {kind} | {result['cells_per_s']:.0f} | {result['peak_mib']:.0f} |"
+                    f"| {cells} | {kind} | {read['cells_per_s']:.0f} | {read['peak_mib']:.0f} "
+                    f"| {predicted['cells_per_s']:.0f} | {predicted['peak_mib']:.0f} "
+                    f"| {ratio:.2f} |",
+                    flush=True,
                 )
 
 

@@ -33,7 +33,7 @@ TASK_SETUP: dict[str, tuple[str, dict[str, Any]]] = {
     "VariantEmbeddingDistance": ("variant", {}),
     "FusionClassification": ("fusion_class", {"n_classes": 2}),
     "FusionRegression": ("fusion_regression", {}),
-    "TrackRegression": ("tracks", {"num_tracks": 1, "bin_size": 8}),
+    "TrackRegression": ("tracks", {"num_tracks": 1}),  # bin_size: the data's (see below)
     "SaturationMutagenesis": ("windows", {}),
 }
 # Label kinds whose data also carries columns beyond sequence and label (MultiColumnData).
@@ -132,8 +132,16 @@ def write_data(folder: Path, modality: Modality, kind: str, n: int = 12, seed: i
     return path
 
 
-def genome_data(folder: Path, kind: str) -> dict[str, Any]:
-    """`IntervalTrackData` on a planted genome: BED windows, with a bigWig track for ``tracks``."""
+def track_bin_size(backbone: str) -> int:
+    """Residues per bin: a binned backbone's own (Enformer's 128), else 8."""
+    return load("backbones", backbone).output_bin_size or 8
+
+
+def genome_data(folder: Path, kind: str, bin_size: int) -> dict[str, Any]:
+    """`IntervalTrackData` on a planted genome: BED windows, with a bigWig track for ``tracks``.
+
+    Windows are four bins wide.
+    """
     from mg.tasks.data.genome.synthetic import write_planted_tracks
 
     files = write_planted_tracks(folder / "genome", chromosomes={"chr1": 800}, tracks=1)
@@ -141,7 +149,7 @@ def genome_data(folder: Path, kind: str) -> dict[str, Any]:
     init: dict[str, Any] = {"reference": str(files["fasta"]), "predict": beds["test"]}
     if kind == "tracks":
         init |= {**beds, "tracks": [str(p) for p in files["tracks"]]}  # type: ignore[union-attr]
-    init |= {"context_length": 32, "bin_size": 8, "batch_size": 4}
+    init |= {"context_length": 4 * bin_size, "bin_size": bin_size, "batch_size": 4}
     return {"class_path": "IntervalTrackData", "init_args": init}
 
 
@@ -225,6 +233,8 @@ def case_config(
     elif reads_cells(backbone):
         backbone_spec["init_args"] = {"genes": CELL_GENES}
     model: dict[str, Any] = {"backbone": backbone_spec, **options}
+    if kind == "tracks":
+        model["bin_size"] = track_bin_size(backbone)
     if kind in FUSION_KINDS:
         model["backbones"] = {"sequences": model.pop("backbone"), "partner": backbone_spec}
     if adapter is not None:
@@ -232,7 +242,7 @@ def case_config(
     if reads_cells(backbone) and kind in CELL_KINDS:
         data_section = cell_data(folder, kind)
     elif kind in GENOME_KINDS:
-        data_section = genome_data(folder, kind)
+        data_section = genome_data(folder, kind, track_bin_size(backbone))
     else:
         data_section = sequence_data(folder, kind, data_modality(backbone))
     trainer: dict[str, Any] = {
