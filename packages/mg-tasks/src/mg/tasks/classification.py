@@ -147,13 +147,14 @@ class SequenceClassification(TaskInterface):
 
     input_kinds = frozenset({InputKind.SEQUENCE, InputKind.CELLS})
     adapter_type = SequenceAdapter
+    default_adapter = LinearCLSAdapter
     label_kind = LabelKind.CLASS
     supports_embedding_cache = True
 
     def __init__(
         self,
         backbone: BackboneCallable,
-        adapter: SequenceAdapterCallable = LinearCLSAdapter,
+        adapter: SequenceAdapterCallable = default_adapter,
         *,
         n_classes: int = 2,
         multilabel: bool = False,
@@ -324,6 +325,7 @@ class TokenClassification(TaskInterface):
     """
 
     adapter_type = TokenAdapter
+    default_adapter = LinearTokenAdapter
     label_kind = LabelKind.TOKEN
     supports_embedding_cache = True
     needs_capabilities = frozenset({Capability.PER_RESIDUE_TOKENS})
@@ -331,7 +333,7 @@ class TokenClassification(TaskInterface):
     def __init__(
         self,
         backbone: BackboneCallable,
-        adapter: TokenAdapterCallable = LinearTokenAdapter,
+        adapter: TokenAdapterCallable = default_adapter,
         *,
         n_classes: int = 2,
         class_weights: list[float] | None = None,

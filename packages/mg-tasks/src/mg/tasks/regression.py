@@ -94,13 +94,14 @@ class SequenceRegression(TaskInterface):
 
     input_kinds = frozenset({InputKind.SEQUENCE, InputKind.CELLS})
     adapter_type = SequenceAdapter
+    default_adapter = LinearCLSAdapter
     label_kind = LabelKind.REGRESSION
     supports_embedding_cache = True
 
     def __init__(
         self,
         backbone: BackboneCallable,
-        adapter: SequenceAdapterCallable = LinearCLSAdapter,
+        adapter: SequenceAdapterCallable = default_adapter,
         *,
         num_outputs: int = 1,
         loss: RegressionLoss | LossCallable = "mse",

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -38,7 +38,7 @@ from mg.backbones.cells.common import (
 )
 from mg.backbones.loading import BackboneLoadError
 from mg.core.backbone import BackboneOutput
-from mg.core.cells import CellBackboneInterface, GeneVocabulary
+from mg.core.cells import GeneVocabulary
 from mg.core.padding import TokenizedBatch
 
 TARGET_SUM = 1e4
@@ -279,12 +279,8 @@ class AIDOCell(FinetunedCellBackbone):
         model_path (str | None): a local folder or a Hub id; None uses the class's.
         genes (Sequence[str] | str | None): the model's genes in order (or a file with one
             per line); None uses the 19,264 symbols the published models read.
-        finetune (Literal["full", "frozen", "lora"]): which weights train.
-        lora_r (int): LoRA rank.
-        lora_alpha (int): LoRA scaling numerator.
-        lora_dropout (float): dropout on the LoRA input.
-        lora_target_modules (list[str] | None): linear layers to adapt; None: query, key,
-            value and the attention output.
+        **finetuning (Any): ``finetune`` and the ``lora_*`` options; see
+            `FinetunedCellBackbone`.
     """
 
     default_model_path: ClassVar[str | None] = None
@@ -298,13 +294,9 @@ class AIDOCell(FinetunedCellBackbone):
         *,
         model_path: str | None = None,
         genes: Sequence[str] | str | None = None,
-        finetune: Literal["full", "frozen", "lora"] = "full",
-        lora_r: int = 8,
-        lora_alpha: int = 16,
-        lora_dropout: float = 0.05,
-        lora_target_modules: list[str] | None = None,
+        **finetuning: Any,
     ) -> None:
-        super().__init__(use_lm_head, default_config)
+        super().__init__(use_lm_head, default_config, **finetuning)
         path = model_path or self.default_model_path
         if path is None:
             raise ValueError(
@@ -323,7 +315,7 @@ class AIDOCell(FinetunedCellBackbone):
                 f"{type(self).__name__} reads {len(self.vocabulary)} genes, but the model has "
                 f"positions for {config.max_position_embeddings}: give its own gene list."
             )
-        self.attach_model(model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
+        self.attach_model(model)
 
     def gene_vocabulary(self) -> GeneVocabulary:
         """Return the genes the model reads, in order."""
@@ -420,11 +412,8 @@ class AIDOCellTiny(AIDOCell):
         num_heads (int): attention heads.
         bin_num (int): value bins.
         seed (int): seed of the random initialisation.
-        finetune (Literal["full", "frozen", "lora"]): which weights train.
-        lora_r (int): LoRA rank.
-        lora_alpha (int): LoRA scaling numerator.
-        lora_dropout (float): dropout on the LoRA input.
-        lora_target_modules (list[str] | None): linear layers to adapt.
+        **finetuning (Any): ``finetune`` and the ``lora_*`` options; see
+            `FinetunedCellBackbone`.
     """
 
     def __init__(
@@ -439,13 +428,9 @@ class AIDOCellTiny(AIDOCell):
         num_heads: int = 4,
         bin_num: int = 16,
         seed: int = 0,
-        finetune: Literal["full", "frozen", "lora"] = "full",
-        lora_r: int = 8,
-        lora_alpha: int = 16,
-        lora_dropout: float = 0.05,
-        lora_target_modules: list[str] | None = None,
+        **finetuning: Any,
     ) -> None:
-        CellBackboneInterface.__init__(self, use_lm_head, default_config)
+        FinetunedCellBackbone.__init__(self, use_lm_head, default_config, **finetuning)
         self.vocabulary = gene_vocabulary(genes, self.default_config, who=type(self).__name__)
         config = AIDOCellConfig(
             hidden_size=hidden_size,
@@ -458,7 +443,7 @@ class AIDOCellTiny(AIDOCell):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = AIDOCellModel(config)
-        self.attach_model(model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
+        self.attach_model(model)
 
     @classmethod
     def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:

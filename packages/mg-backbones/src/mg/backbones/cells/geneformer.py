@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -24,7 +24,7 @@ from torch import Tensor
 from mg.backbones.cells.common import FinetunedCellBackbone, model_folder
 from mg.backbones.cells.dictionaries import read_dictionary
 from mg.core.backbone import BackboneOutput
-from mg.core.cells import CellBackboneInterface, GeneVocabulary
+from mg.core.cells import GeneVocabulary
 from mg.core.padding import TokenizedBatch
 
 SPECIAL_TOKENS = ("<pad>", "<mask>", "<cls>", "<eos>")
@@ -126,11 +126,8 @@ class Geneformer(FinetunedCellBackbone):
             model folder for ``gene_median_dictionary.json`` then ``.pkl``.
         max_length (int | None): tokens per cell; None uses the model's positions.
         special_tokens (bool | None): ``<cls>``/``<eos>`` framing; None from the tokens.
-        finetune (Literal["full", "frozen", "lora"]): which weights train.
-        lora_r (int): LoRA rank.
-        lora_alpha (int): LoRA scaling numerator.
-        lora_dropout (float): dropout on the LoRA input.
-        lora_target_modules (list[str] | None): layers to adapt; None: query and value.
+        **finetuning (Any): ``finetune`` and the ``lora_*`` options; see
+            `FinetunedCellBackbone`.
     """
 
     default_model_path: ClassVar[str | None] = None
@@ -146,13 +143,9 @@ class Geneformer(FinetunedCellBackbone):
         gene_median_dictionary: str | None = None,
         max_length: int | None = None,
         special_tokens: bool | None = None,
-        finetune: Literal["full", "frozen", "lora"] = "full",
-        lora_r: int = 8,
-        lora_alpha: int = 16,
-        lora_dropout: float = 0.05,
-        lora_target_modules: list[str] | None = None,
+        **finetuning: Any,
     ) -> None:
-        super().__init__(use_lm_head, default_config)
+        super().__init__(use_lm_head, default_config, **finetuning)
         from transformers import BertModel
 
         path = model_path or self.default_model_path
@@ -172,7 +165,7 @@ class Geneformer(FinetunedCellBackbone):
             found["token_dictionary"], found["gene_median_dictionary"], limit, special_tokens
         )
         self.cell_tokenizer = tokenizer
-        self.attach_model(model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
+        self.attach_model(model)
 
     def gene_vocabulary(self) -> GeneVocabulary:
         """Return the genes with both a token and a median (Ensembl ids)."""
@@ -260,11 +253,8 @@ class GeneformerTiny(Geneformer):
         num_heads (int): attention heads.
         max_length (int): tokens per cell, ``<cls>`` and ``<eos>`` included.
         seed (int): seed of the random initialisation.
-        finetune (Literal["full", "frozen", "lora"]): which weights train.
-        lora_r (int): LoRA rank.
-        lora_alpha (int): LoRA scaling numerator.
-        lora_dropout (float): dropout on the LoRA input.
-        lora_target_modules (list[str] | None): layers to adapt.
+        **finetuning (Any): ``finetune`` and the ``lora_*`` options; see
+            `FinetunedCellBackbone`.
     """
 
     def __init__(
@@ -280,13 +270,9 @@ class GeneformerTiny(Geneformer):
         num_heads: int = 4,
         max_length: int = 64,
         seed: int = 0,
-        finetune: Literal["full", "frozen", "lora"] = "full",
-        lora_r: int = 8,
-        lora_alpha: int = 16,
-        lora_dropout: float = 0.05,
-        lora_target_modules: list[str] | None = None,
+        **finetuning: Any,
     ) -> None:
-        CellBackboneInterface.__init__(self, use_lm_head, default_config)
+        FinetunedCellBackbone.__init__(self, use_lm_head, default_config, **finetuning)
         from transformers import BertConfig, BertModel
 
         names = list(genes if genes is not None else self.default_config.get("genes") or [])
@@ -309,7 +295,7 @@ class GeneformerTiny(Geneformer):
             torch.manual_seed(seed)
             model = BertModel(config, add_pooling_layer=False)
         self.cell_tokenizer = tokenizer
-        self.attach_model(model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
+        self.attach_model(model)
 
     @classmethod
     def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:
