@@ -270,63 +270,19 @@ class AIDOCellModel(nn.Module):
         return self.encoder(hidden)
 
 
-class AIDOCell(FinetunedCellBackbone):
-    """AIDO.Cell from a local folder or a Hub id (``config.json`` and safetensors weights).
+class AIDOCellNetwork(FinetunedCellBackbone):
+    """AIDO.Cell's network over a gene list: what `AIDOCell` and `AIDOCellTiny` share.
 
-    Args:
-        use_lm_head (bool): reserved; AIDO.Cell has no masked-LM head in mg.
-        default_config (dict[str, Any] | None): reserved; task defaults (unused).
-        model_path (str | None): a local folder or a Hub id; None uses the class's.
-        genes (Sequence[str] | str | None): the model's genes in order (or a file with one
-            per line); None uses the 19,264 symbols the published models read.
-        **finetuning (Any): ``finetune`` and the ``lora_*`` options; see
-            `FinetunedCellBackbone`.
+    A subclass builds or loads the network, sets ``self.vocabulary`` and calls
+    `attach_model`; the fine-tuning options are `FinetunedCellBackbone`'s.
     """
 
-    default_model_path: ClassVar[str | None] = None
     lora_target_modules: ClassVar[tuple[str, ...]] = ("query", "key", "value", "dense")
-
-    def __init__(
-        self,
-        use_lm_head: bool = False,
-        default_config: dict[str, Any] | None = None,
-        /,
-        *,
-        model_path: str | None = None,
-        genes: Sequence[str] | str | None = None,
-        **finetuning: Any,
-    ) -> None:
-        super().__init__(use_lm_head, default_config, **finetuning)
-        path = model_path or self.default_model_path
-        if path is None:
-            raise ValueError(
-                f"{type(self).__name__} needs model_path: a local folder or a Hub id such as "
-                "'genbio-ai/AIDO.Cell-3M'."
-            )
-        self.vocabulary = gene_vocabulary(
-            genes, None, default="aido_cell_genes.txt", who=type(self).__name__
-        )
-        folder = model_folder(path, ["config.json", "model*.safetensors"])
-        config = AIDOCellConfig.from_dict(read_config(folder), str(path))
-        model = AIDOCellModel(config)
-        _load_state(model, read_weights(folder), str(path))
-        if config.max_position_embeddings < len(self.vocabulary):
-            raise ValueError(
-                f"{type(self).__name__} reads {len(self.vocabulary)} genes, but the model has "
-                f"positions for {config.max_position_embeddings}: give its own gene list."
-            )
-        self.attach_model(model)
+    vocabulary: GeneVocabulary
 
     def gene_vocabulary(self) -> GeneVocabulary:
         """Return the genes the model reads, in order."""
         return self.vocabulary
-
-    @classmethod
-    def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:
-        """Return the ``genes`` option's vocabulary, else the published 19,264 genes."""
-        return gene_vocabulary(
-            options.get("genes"), None, default="aido_cell_genes.txt", who=cls.__name__
-        )
 
     def batch_cells(self, expression: Tensor) -> TokenizedBatch:
         """Prepare raw counts (`prepare_counts`); every position is real."""
@@ -366,6 +322,60 @@ class AIDOCell(FinetunedCellBackbone):
         return self.model.config.num_hidden_layers
 
 
+class AIDOCell(AIDOCellNetwork):
+    """AIDO.Cell from a local folder or a Hub id (``config.json`` and safetensors weights).
+
+    Args:
+        use_lm_head (bool): reserved; AIDO.Cell has no masked-LM head in mg.
+        default_config (dict[str, Any] | None): reserved; task defaults (unused).
+        model_path (str | None): a local folder or a Hub id; None uses the class's.
+        genes (Sequence[str] | str | None): the model's genes in order (or a file with one
+            per line); None uses the 19,264 symbols the published models read.
+        **finetuning (Any): ``finetune`` and the ``lora_*`` options; see
+            `FinetunedCellBackbone`.
+    """
+
+    default_model_path: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        use_lm_head: bool = False,
+        default_config: dict[str, Any] | None = None,
+        /,
+        *,
+        model_path: str | None = None,
+        genes: Sequence[str] | str | None = None,
+        **finetuning: Any,
+    ) -> None:
+        super().__init__(use_lm_head, default_config, **finetuning)
+        path = model_path or self.default_model_path
+        if path is None:
+            raise ValueError(
+                f"{type(self).__name__} needs model_path: a local folder or a Hub id such as "
+                "'genbio-ai/AIDO.Cell-3M'."
+            )
+        self.vocabulary = gene_vocabulary(
+            genes, None, default="aido_cell_genes.txt", who=type(self).__name__
+        )
+        folder = model_folder(path, ["config.json", "model*.safetensors"])
+        config = AIDOCellConfig.from_dict(read_config(folder), str(path))
+        model = AIDOCellModel(config)
+        _load_state(model, read_weights(folder), str(path))
+        if config.max_position_embeddings < len(self.vocabulary):
+            raise ValueError(
+                f"{type(self).__name__} reads {len(self.vocabulary)} genes, but the model has "
+                f"positions for {config.max_position_embeddings}: give its own gene list."
+            )
+        self.attach_model(model)
+
+    @classmethod
+    def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:
+        """Return the ``genes`` option's vocabulary, else the published 19,264 genes."""
+        return gene_vocabulary(
+            options.get("genes"), None, default="aido_cell_genes.txt", who=cls.__name__
+        )
+
+
 def _load_state(model: nn.Module, state: dict[str, Tensor], where: str) -> None:
     """Load published weights, which may carry a ``bert.`` prefix; every key must fit."""
     state = {k.removeprefix("bert."): v for k, v in state.items()}
@@ -399,7 +409,7 @@ class AIDOCell100M(AIDOCell):
     default_model_path = "genbio-ai/AIDO.Cell-100M"
 
 
-class AIDOCellTiny(AIDOCell):
+class AIDOCellTiny(AIDOCellNetwork):
     """A tiny AIDO.Cell (seeded random weights) over a given gene list; for tests.
 
     Args:
@@ -430,7 +440,7 @@ class AIDOCellTiny(AIDOCell):
         seed: int = 0,
         **finetuning: Any,
     ) -> None:
-        FinetunedCellBackbone.__init__(self, use_lm_head, default_config, **finetuning)
+        super().__init__(use_lm_head, default_config, **finetuning)
         self.vocabulary = gene_vocabulary(genes, self.default_config, who=type(self).__name__)
         config = AIDOCellConfig(
             hidden_size=hidden_size,

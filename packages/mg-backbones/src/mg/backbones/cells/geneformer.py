@@ -113,7 +113,59 @@ class RankValueTokenizer:
         return TokenizedBatch(ids, mask, special)
 
 
-class Geneformer(FinetunedCellBackbone):
+class GeneformerNetwork(FinetunedCellBackbone):
+    """Geneformer's BERT over rank-value tokens: what `Geneformer` and `GeneformerTiny` share.
+
+    A subclass builds or loads the model, sets ``self.cell_tokenizer`` and calls
+    `attach_model`; the fine-tuning options are `FinetunedCellBackbone`'s.
+    """
+
+    cell_tokenizer: RankValueTokenizer
+
+    def gene_vocabulary(self) -> GeneVocabulary:
+        """Return the genes with both a token and a median (Ensembl ids)."""
+        return self.cell_tokenizer.vocabulary
+
+    def batch_cells(self, expression: Tensor) -> TokenizedBatch:
+        """Rank each cell's genes into tokens and pad the batch."""
+        return self.cell_tokenizer.batch(expression)
+
+    def forward(
+        self, input_ids: Tensor, attention_mask: Tensor, all_hidden_states: bool = False
+    ) -> BackboneOutput:
+        """Encode ranked gene tokens; padding never reaches a real token."""
+        mask = attention_mask.bool()
+        out = self.model(
+            input_ids=input_ids,
+            attention_mask=mask.long(),
+            output_hidden_states=all_hidden_states,
+            return_dict=True,
+        )
+        special = ~mask
+        if self.cell_tokenizer.special_tokens:
+            tokens = self.cell_tokenizer.tokens
+            special = special | (input_ids == tokens["<cls>"]) | (input_ids == tokens["<eos>"])
+        return BackboneOutput(
+            last_hidden_state=out.last_hidden_state,
+            attention_mask=mask,
+            special_tokens_mask=special,
+            hidden_states=tuple(out.hidden_states) if all_hidden_states else None,
+        )
+
+    def get_max_context(self) -> int:
+        """Return the tokens per cell, special tokens included."""
+        return self.cell_tokenizer.max_length
+
+    def get_embedding_size(self) -> int:
+        """Return the hidden size."""
+        return int(self.model.config.hidden_size)
+
+    def get_num_layer(self) -> int:
+        """Return the number of layers."""
+        return int(self.model.config.num_hidden_layers)
+
+
+class Geneformer(GeneformerNetwork):
     """Geneformer from a folder holding the BERT model and the two gene dictionaries.
 
     Args:
@@ -167,10 +219,6 @@ class Geneformer(FinetunedCellBackbone):
         self.cell_tokenizer = tokenizer
         self.attach_model(model)
 
-    def gene_vocabulary(self) -> GeneVocabulary:
-        """Return the genes with both a token and a median (Ensembl ids)."""
-        return self.cell_tokenizer.vocabulary
-
     @classmethod
     def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:
         """Read the genes from the dictionaries (options, or a local model folder's files).
@@ -189,44 +237,6 @@ class Geneformer(FinetunedCellBackbone):
         )
         return tokenizer.vocabulary
 
-    def batch_cells(self, expression: Tensor) -> TokenizedBatch:
-        """Rank each cell's genes into tokens and pad the batch."""
-        return self.cell_tokenizer.batch(expression)
-
-    def forward(
-        self, input_ids: Tensor, attention_mask: Tensor, all_hidden_states: bool = False
-    ) -> BackboneOutput:
-        """Encode ranked gene tokens; padding never reaches a real token."""
-        mask = attention_mask.bool()
-        out = self.model(
-            input_ids=input_ids,
-            attention_mask=mask.long(),
-            output_hidden_states=all_hidden_states,
-            return_dict=True,
-        )
-        special = ~mask
-        if self.cell_tokenizer.special_tokens:
-            tokens = self.cell_tokenizer.tokens
-            special = special | (input_ids == tokens["<cls>"]) | (input_ids == tokens["<eos>"])
-        return BackboneOutput(
-            last_hidden_state=out.last_hidden_state,
-            attention_mask=mask,
-            special_tokens_mask=special,
-            hidden_states=tuple(out.hidden_states) if all_hidden_states else None,
-        )
-
-    def get_max_context(self) -> int:
-        """Return the tokens per cell, special tokens included."""
-        return self.cell_tokenizer.max_length
-
-    def get_embedding_size(self) -> int:
-        """Return the hidden size."""
-        return int(self.model.config.hidden_size)
-
-    def get_num_layer(self) -> int:
-        """Return the number of layers."""
-        return int(self.model.config.num_hidden_layers)
-
 
 def _in_folder(folder: Path, name: str) -> Path:
     for suffix in (".json", ".pkl"):
@@ -239,7 +249,7 @@ def _in_folder(folder: Path, name: str) -> Path:
     )
 
 
-class GeneformerTiny(Geneformer):
+class GeneformerTiny(GeneformerNetwork):
     """A tiny Geneformer (seeded random BERT) over a given gene list; for tests.
 
     Args:
@@ -272,7 +282,7 @@ class GeneformerTiny(Geneformer):
         seed: int = 0,
         **finetuning: Any,
     ) -> None:
-        FinetunedCellBackbone.__init__(self, use_lm_head, default_config, **finetuning)
+        super().__init__(use_lm_head, default_config, **finetuning)
         from transformers import BertConfig, BertModel
 
         names = list(genes if genes is not None else self.default_config.get("genes") or [])
