@@ -9,157 +9,69 @@ from __future__ import annotations
 import pytest
 from backbone_toys import TinyFolders
 
-from mg.backbones import (
-    AIDODNA,
-    AIDORNA,
-    ESM2,
-    ESMC,
-    AIDODNATiny,
-    AIDOProtein,
-    AIDOProteinTiny,
-    AIDORNATiny,
-    BertDNA,
-    BertDNATiny,
-    BertRNA,
-    BertRNATiny,
-    Enformer,
-    EnformerTiny,
-    ESM2Tiny,
-    ESMCTiny,
-    HFBackbone,
-    NucleotideTransformer,
-    NucleotideTransformerTiny,
-    OneHotDNA,
-    OneHotProtein,
-    OneHotRNA,
-)
+import mg.backbones as bb
 from mg.core.backbone import BackboneInterface
 from mg.core.testing.contracts import BackboneContract
 
+BUILT = {
+    bb.OneHotDNA: 40,
+    bb.OneHotRNA: 40,
+    bb.OneHotProtein: 40,
+    bb.ESM2Tiny: 48,
+    bb.NucleotideTransformerTiny: 48,
+    bb.BertDNATiny: 48,
+    bb.BertRNATiny: 48,
+    bb.AIDODNATiny: 48,
+    bb.AIDORNATiny: 48,
+    bb.AIDOProteinTiny: 48,
+    bb.ESMCTiny: 48,
+    bb.EnformerTiny: 48,
+}
+"""Backbones built from options alone, with their ``max_length``."""
 
-class TestOneHotDNA(BackboneContract):
-    def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
-        return OneHotDNA(use_lm_head, None, max_length=40)
-
-
-class TestOneHotRNA(BackboneContract):
-    def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
-        return OneHotRNA(use_lm_head, None, max_length=40)
-
-
-class TestOneHotProtein(BackboneContract):
-    def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
-        return OneHotProtein(use_lm_head, None, max_length=40)
-
-
-class TestESM2Tiny(BackboneContract):
-    def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
-        return ESM2Tiny(use_lm_head, None, max_length=48)
-
-
-class TestNucleotideTransformerTiny(BackboneContract):
-    def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
-        return NucleotideTransformerTiny(use_lm_head, None, max_length=48)
-
-
-class TestBertDNATiny(BackboneContract):
-    def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
-        return BertDNATiny(use_lm_head, None, max_length=48)
-
-
-class TestBertRNATiny(BackboneContract):
-    def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
-        return BertRNATiny(use_lm_head, None, max_length=48)
+FROM_FOLDER = [
+    (bb.ESM2, bb.ESM2Tiny),
+    (bb.NucleotideTransformer, bb.NucleotideTransformerTiny),
+    (bb.BertDNA, bb.BertDNATiny),
+    (bb.BertRNA, bb.BertRNATiny),
+    (bb.AIDODNA, bb.AIDODNATiny),
+    (bb.AIDORNA, bb.AIDORNATiny),
+    (bb.AIDOProtein, bb.AIDOProteinTiny),
+    (bb.ESMC, bb.ESMCTiny),
+    (bb.Enformer, bb.EnformerTiny),
+    (bb.HFBackbone, bb.ESM2Tiny),
+    (bb.HFBackbone, bb.NucleotideTransformerTiny),
+    (bb.HFBackbone, bb.BertDNATiny),
+]
+"""(family, tiny variant): the family loads the folder the tiny variant was saved to."""
 
 
-class TestAIDODNATiny(BackboneContract):
-    def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
-        return AIDODNATiny(use_lm_head, None, max_length=48)
+def _name(case: object) -> str:
+    if isinstance(case, tuple):
+        return f"{case[0].__name__}-on-{case[1].__name__}"
+    return getattr(case, "__name__", str(case))
 
 
-class TestAIDORNATiny(BackboneContract):
-    def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
-        return AIDORNATiny(use_lm_head, None, max_length=48)
-
-
-class TestAIDOProteinTiny(BackboneContract):
-    def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
-        return AIDOProteinTiny(use_lm_head, None, max_length=48)
-
-
-class TestESMCTiny(BackboneContract):
-    def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
-        return ESMCTiny(use_lm_head, None, max_length=48)
-
-
-class TestEnformerTiny(BackboneContract):
-    def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
-        return EnformerTiny(use_lm_head, None, max_length=48)
-
-
-class FromFolder(BackboneContract):
-    """Load ``family`` from the folder ``tiny`` was saved to."""
-
-    family: type[BackboneInterface]
-    tiny: type
-
-    @pytest.fixture(autouse=True)
-    def _folder(self, tiny_folders: TinyFolders) -> None:
-        self.folder = str(tiny_folders(self.tiny))
+class TestBuilt(BackboneContract):
+    @pytest.fixture(autouse=True, params=list(BUILT), ids=_name)
+    def _backbone_class(self, request: pytest.FixtureRequest) -> None:
+        self.backbone_class = request.param
 
     def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
-        return self.family(use_lm_head, None, model_path=self.folder, max_length=48)
+        cls = self.backbone_class
+        return cls(use_lm_head, None, max_length=BUILT[cls])
 
 
-class TestESM2(FromFolder):
-    family, tiny = ESM2, ESM2Tiny
+class TestFromFolder(BackboneContract):
+    """Load each family from the folder its tiny variant was saved to."""
 
-
-class TestNucleotideTransformer(FromFolder):
-    family, tiny = NucleotideTransformer, NucleotideTransformerTiny
-
-
-class TestBertDNA(FromFolder):
-    family, tiny = BertDNA, BertDNATiny
-
-
-class TestBertRNA(FromFolder):
-    family, tiny = BertRNA, BertRNATiny
-
-
-class TestAIDODNA(FromFolder):
-    family, tiny = AIDODNA, AIDODNATiny
-
-
-class TestAIDORNA(FromFolder):
-    family, tiny = AIDORNA, AIDORNATiny
-
-
-class TestAIDOProtein(FromFolder):
-    family, tiny = AIDOProtein, AIDOProteinTiny
-
-
-class TestESMC(FromFolder):
-    family, tiny = ESMC, ESMCTiny
-
-
-class TestEnformer(FromFolder):
-    family, tiny = Enformer, EnformerTiny
-
-
-class TestHFBackboneOnESM2(FromFolder):
-    family, tiny = HFBackbone, ESM2Tiny
-
-
-class TestHFBackboneOnNucleotideTransformer(FromFolder):
-    family, tiny = HFBackbone, NucleotideTransformerTiny
-
-
-class TestHFBackboneOnBertDNA(FromFolder):
-    family, tiny = HFBackbone, BertDNATiny
-
-    def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
+    @pytest.fixture(autouse=True, params=FROM_FOLDER, ids=_name)
+    def _folder(self, request: pytest.FixtureRequest, tiny_folders: TinyFolders) -> None:
+        self.family, tiny = request.param
+        self.folder = str(tiny_folders(tiny))
         # A character-level BERT vocabulary needs one word per character.
-        return HFBackbone(
-            use_lm_head, None, model_path=self.folder, max_length=48, split_characters=True
-        )
+        generic_bert = self.family is bb.HFBackbone and tiny is bb.BertDNATiny
+        self.options = {"split_characters": True} if generic_bert else {}
+
+    def make_backbone(self, use_lm_head: bool = False) -> BackboneInterface:
+        return self.family(use_lm_head, None, model_path=self.folder, max_length=48, **self.options)

@@ -131,18 +131,21 @@ def test_a_saved_tiny_model_reloads_through_its_family_with_its_genes(
     if finetune == "lora":  # trained LoRA weights, so merging them changes the outputs
         lora_b = [w for n, w in model.named_parameters() if "lora_B" in n]
         assert lora_b
-        with torch.no_grad():
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
             for weight in lora_b:
-                weight.normal_()
+                weight.normal_(std=0.1)
     folder = model.save_pretrained(tmp_path / tiny)
     cls = load("backbones", family)
     # The genes are known from the folder before any weights load, as mg's checks need.
     assert cls.declared_gene_vocabulary({"model_path": str(folder)}).genes == tuple(genes)
     reloaded = cls(model_path=str(folder)).eval()
-    counts = torch.poisson(torch.full((3, len(genes)), 4.0))
+    counts = torch.poisson(
+        torch.full((3, len(genes)), 4.0), generator=torch.Generator().manual_seed(0)
+    )
     batch, again = model.batch_cells(counts), reloaded.batch_cells(counts)
     assert torch.equal(batch.input_ids, again.input_ids)
     with torch.no_grad():
         before = model(batch.input_ids, batch.attention_mask).last_hidden_state
         after = reloaded(again.input_ids, again.attention_mask).last_hidden_state
-    assert torch.allclose(before, after, atol=1e-5)
+    assert torch.allclose(before, after, atol=1e-4, rtol=1e-4)

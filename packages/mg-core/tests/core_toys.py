@@ -31,10 +31,11 @@ class MeanPoolLinear(SequenceAdapter):
 
 class ToyRegression(TaskInterface):
     adapter_type = SequenceAdapter
+    default_adapter = MeanPoolLinear
     label_kind = LabelKind.REGRESSION
 
     def __init__(
-        self, backbone: Any, adapter: SequenceAdapterCallable = MeanPoolLinear, **kwargs: Any
+        self, backbone: Any, adapter: SequenceAdapterCallable = default_adapter, **kwargs: Any
     ) -> None:
         super().__init__(backbone, adapter, **kwargs)
 

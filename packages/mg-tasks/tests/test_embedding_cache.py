@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from mg.tasks import MLM, Embed, SequenceRegression, TokenClassification
 
 
 class FinetunedToy(ToyBackbone):
-    """ToyBackbone with a ``finetune`` option, like the mg-backbones families."""
+    """ToyBackbone with a ``finetune`` option it declares, like the mg-backbones families."""
 
     def __init__(
         self,
@@ -34,6 +35,11 @@ class FinetunedToy(ToyBackbone):
         self.finetune = finetune
         if finetune == "frozen":
             self.requires_grad_(False)
+
+    @classmethod
+    def declared_finetune(cls, options: Mapping[str, Any]) -> str | None:
+        """Say the ``finetune`` option, so mg can refuse a cache before building."""
+        return str(options["finetune"])
 
 
 class Recorder:

@@ -8,7 +8,8 @@ declares its ``modality`` and alphabet (``residues``, ``extra_residues``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from torch import Tensor
 
@@ -22,6 +23,13 @@ class TokenizerBackbone(BackboneInterface):
     """A backbone whose tokens come from a `SequenceTokenizer` in ``self.sequence_tokenizer``."""
 
     sequence_tokenizer: SequenceTokenizer
+
+    @classmethod
+    def input_alphabet(cls, options: Mapping[str, Any]) -> str | None:
+        """Return None with ``unknown="map"`` (any character is read), else the class's."""
+        if options.get("unknown") == "map":
+            return None
+        return super().input_alphabet(options)
 
     @property
     def max_length(self) -> int:

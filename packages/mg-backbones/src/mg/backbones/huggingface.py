@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -63,6 +64,104 @@ class TransformersBackbone(TokenizerBackbone):
 
     model: PreTrainedModel
     sequence_tokenizer: SequenceTokenizer
+
+    def __init__(
+        self,
+        use_lm_head: bool = False,
+        default_config: dict[str, Any] | None = None,
+        /,
+        *,
+        config_overwrites: dict[str, Any] | None = None,
+        model_init_args: dict[str, Any] | None = None,
+        unknown: Literal["error", "map"] = "error",
+        truncation: Literal["cut", "error"] = "cut",
+        finetune: Literal["full", "frozen", "lora"] = "full",
+        lora_r: int = 8,
+        lora_alpha: int = 16,
+        lora_dropout: float = 0.05,
+        lora_target_modules: list[str] | None = None,
+        lora_options: dict[str, Any] | None = None,
+        gradient_checkpointing: bool = False,
+    ) -> None:
+        """Keep the options every loaded or built variant shares; `finish` applies them.
+
+        `HFBackbone` and `TinyBackbone` take these through ``**options``, so they are
+        declared here once. A subclass that calls ``attach`` and ``set_finetuning`` itself
+        may ignore them.
+
+        Args:
+            use_lm_head (bool): reserved; keep the masked-LM head.
+            default_config (dict[str, Any] | None): reserved; task defaults for the model
+                config. ``config_overwrites`` wins over them.
+            config_overwrites (dict[str, Any] | None): values set on the model config
+                (e.g. ``{"hidden_dropout_prob": 0.1}``); a key the config lacks is an error.
+            model_init_args (dict[str, Any] | None): further ``from_pretrained`` (or
+                ``from_config``) arguments (e.g. ``{"dtype": "bfloat16",
+                "attn_implementation": "sdpa"}``).
+            unknown (Literal["error", "map"]): a character outside the alphabet raises, or
+                is read as the unknown token.
+            truncation (Literal["cut", "error"]): longer sequences are cut to
+                ``max_length``, or raise.
+            finetune (Literal["full", "frozen", "lora"]): which weights train.
+            lora_r (int): LoRA rank.
+            lora_alpha (int): LoRA scaling numerator.
+            lora_dropout (float): dropout on the LoRA input.
+            lora_target_modules (list[str] | None): linear layers to adapt; None uses the
+                family's default (``query`` and ``value`` for the named families; peft's
+                choice for the model type for HFBackbone).
+            lora_options (dict[str, Any] | None): more of peft's LoRA settings:
+                ``use_rslora: true`` (scale by alpha / sqrt(r)), ``target_pattern`` (a
+                regular expression over full module names, instead of
+                ``lora_target_modules``), ``modules_to_save`` (modules trained in full
+                beside LoRA, kept through merges).
+            gradient_checkpointing (bool): recompute each layer's activations in the
+                backward pass instead of keeping them (non-reentrant activation
+                checkpointing): training memory no longer grows with the number of layers,
+                so long sequences fit, for about a third more time per step. Same gradients.
+        """
+        super().__init__(use_lm_head, default_config)
+        self.config_overwrites = dict(config_overwrites or {})
+        self.model_init_args = dict(model_init_args or {})
+        self._reading = {"unknown": unknown, "truncation": truncation}
+        self._finetuning = (
+            (finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules, lora_options),
+            gradient_checkpointing,
+        )
+
+    @classmethod
+    def declared_finetune(cls, options: Mapping[str, Any]) -> str | None:
+        """Return the ``finetune`` option (``"full"`` when unset)."""
+        return str(options.get("finetune", "full"))
+
+    def finish(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        model: PreTrainedModel,
+        *,
+        max_length: int | None,
+        residues: str | None = None,
+        split_characters: bool | None = None,
+    ) -> None:
+        """Attach a loaded or built model, then apply the kept fine-tuning options.
+
+        Args:
+            tokenizer (PreTrainedTokenizerBase): the model's tokenizer.
+            model (PreTrainedModel): as for `attach`.
+            max_length (int | None): as for `attach`.
+            residues (str | None): as for `attach`.
+            split_characters (bool | None): as for `attach`.
+        """
+        self.attach(
+            tokenizer,
+            model,
+            max_length=max_length,
+            residues=residues,
+            split_characters=split_characters,
+            **self._reading,
+        )
+        finetuning, checkpointing = self._finetuning
+        self.set_finetuning(*finetuning)
+        self.set_gradient_checkpointing(checkpointing)
 
     def attach(
         self,
@@ -335,23 +434,13 @@ class HFBackbone(TransformersBackbone):
         *,
         model_path: str | None = None,
         max_length: int | None = None,
-        config_overwrites: dict[str, Any] | None = None,
-        model_init_args: dict[str, Any] | None = None,
         revision: str | None = None,
         cache_dir: str | None = None,
         trust_remote_code: bool = False,
         alphabet: str | None = None,
         split_characters: bool | None = None,
-        unknown: Literal["error", "map"] = "error",
-        truncation: Literal["cut", "error"] = "cut",
-        finetune: Literal["full", "frozen", "lora"] = "full",
-        lora_r: int = 8,
-        lora_alpha: int = 16,
-        lora_dropout: float = 0.05,
-        lora_target_modules: list[str] | None = None,
-        lora_options: dict[str, Any] | None = None,
-        gradient_checkpointing: bool = False,
         model_class: str | None = None,
+        **options: Any,
     ) -> None:
         """Load the model and tokenizer, then set up fine-tuning.
 
@@ -366,10 +455,6 @@ class HFBackbone(TransformersBackbone):
                 BertDNA and BertRNA have none, so for them it is required.
             max_length (int | None): tokens per sequence, special tokens included; None
                 uses all the model takes.
-            config_overwrites (dict[str, Any] | None): values set on the model config
-                (e.g. ``{"hidden_dropout_prob": 0.1}``); a key the config lacks is an error.
-            model_init_args (dict[str, Any] | None): further ``from_pretrained`` arguments
-                (e.g. ``{"dtype": "bfloat16", "attn_implementation": "sdpa"}``).
             revision (str | None): branch, tag or commit of a Hub repository.
             cache_dir (str | None): Hub cache folder (default: ``HF_HOME``).
             trust_remote_code (bool): run modeling code shipped with the checkpoint. Off by
@@ -380,30 +465,13 @@ class HFBackbone(TransformersBackbone):
                 BERT-style WordPiece vocabularies of single characters need; None uses the
                 family's setting (off for HFBackbone: k-mer and BPE tokenizers must read
                 whole strings).
-            unknown (Literal["error", "map"]): a character outside the alphabet raises, or
-                is read as the unknown token.
-            truncation (Literal["cut", "error"]): longer sequences are cut to
-                ``max_length``, or raise.
-            finetune (Literal["full", "frozen", "lora"]): which weights train.
-            lora_r (int): LoRA rank.
-            lora_alpha (int): LoRA scaling numerator.
-            lora_dropout (float): dropout on the LoRA input.
-            lora_target_modules (list[str] | None): linear layers to adapt; None uses the
-                family's default (``query`` and ``value`` for the named families; peft's
-                choice for the model type for HFBackbone).
-            lora_options (dict[str, Any] | None): more of peft's LoRA settings:
-                ``use_rslora: true`` (scale by alpha / sqrt(r)), ``target_pattern`` (a
-                regular expression over full module names, instead of
-                ``lora_target_modules``), ``modules_to_save`` (modules trained in full
-                beside LoRA, kept through merges).
-            gradient_checkpointing (bool): recompute each layer's activations in the
-                backward pass instead of keeping them (non-reentrant activation
-                checkpointing): training memory no longer grows with the number of layers,
-                so long sequences fit, for about a third more time per step. Same gradients.
             model_class (str | None): load with this installed class instead of the Auto
                 classes: ``package.module:Class`` or a name registered under the
                 ``mg.model_classes`` entry points. The code is your installed package's, so
                 it needs no ``trust_remote_code`` (DNABERT-2, HyenaDNA, Caduceus, ...).
+            **options (Any): the options every variant shares (``config_overwrites``,
+                ``model_init_args``, ``unknown``, ``truncation``, ``finetune``, the
+                ``lora_*`` options, ``gradient_checkpointing``); see `TransformersBackbone`.
 
         Raises:
             ValueError: no ``model_path`` and no ``default_model_path``, or
@@ -412,7 +480,7 @@ class HFBackbone(TransformersBackbone):
             BackboneLoadError: a Hub id that cannot be reached or is not cached, or a folder
                 without a model.
         """
-        super().__init__(use_lm_head, default_config)
+        super().__init__(use_lm_head, default_config, **options)
         model_path = model_path or self.default_model_path
         if model_path is None:
             raise ValueError(
@@ -420,25 +488,26 @@ class HFBackbone(TransformersBackbone):
                 "writes) or a Hub id."
             )
         self.model_path = str(model_path)
-        options = HubOptions(
+        hub = HubOptions(
             revision=revision, cache_dir=cache_dir, trust_remote_code=trust_remote_code
         )
         tokenizer, model = self.load_pretrained(
-            self.model_path, options, config_overwrites, model_init_args, model_class
+            self.model_path, hub, self.config_overwrites, self.model_init_args, model_class
         )
-        self.attach(
+        self.finish(
             tokenizer,
             model,
             max_length=max_length,
-            unknown=unknown,
-            truncation=truncation,
             residues=alphabet,
             split_characters=split_characters,
         )
-        self.set_finetuning(
-            finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules, lora_options
-        )
-        self.set_gradient_checkpointing(gradient_checkpointing)
+
+    @classmethod
+    def input_alphabet(cls, options: Mapping[str, Any]) -> str | None:
+        """Return the ``alphabet`` option with the extras, else the class's alphabet."""
+        if options.get("alphabet"):
+            return str(options["alphabet"]) + cls.extra_residues
+        return super().input_alphabet(options)
 
     def load_pretrained(
         self,

@@ -9,7 +9,7 @@ gives the same weights. ``save_pretrained`` writes one to a folder that the name
 from __future__ import annotations
 
 import copy
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from transformers import (
@@ -59,18 +59,8 @@ class TinyBackbone(TransformersBackbone):
         num_layers: int = 2,
         num_heads: int = 4,
         max_length: int = 128,
-        config_overwrites: dict[str, Any] | None = None,
-        model_init_args: dict[str, Any] | None = None,
-        unknown: Literal["error", "map"] = "error",
-        truncation: Literal["cut", "error"] = "cut",
-        finetune: Literal["full", "frozen", "lora"] = "full",
-        lora_r: int = 8,
-        lora_alpha: int = 16,
-        lora_dropout: float = 0.05,
-        lora_target_modules: list[str] | None = None,
-        lora_options: dict[str, Any] | None = None,
-        gradient_checkpointing: bool = False,
         seed: int = 0,
+        **options: Any,
     ) -> None:
         """Build the tokenizer and a seeded random model of the given size.
 
@@ -81,23 +71,13 @@ class TinyBackbone(TransformersBackbone):
             num_layers (int): encoder layers.
             num_heads (int): attention heads (must divide ``hidden_size``).
             max_length (int): tokens per sequence, special tokens included.
-            config_overwrites (dict[str, Any] | None): values set on the model config.
-            model_init_args (dict[str, Any] | None): further ``from_config`` arguments.
-            unknown (Literal["error", "map"]): a character outside the alphabet raises, or is
-                read as the unknown token.
-            truncation (Literal["cut", "error"]): longer sequences are cut, or raise.
-            finetune (Literal["full", "frozen", "lora"]): which weights train.
-            lora_r (int): LoRA rank.
-            lora_alpha (int): LoRA scaling numerator.
-            lora_dropout (float): dropout on the LoRA input.
-            lora_target_modules (list[str] | None): layers to adapt; None: the family default.
-            lora_options (dict[str, Any] | None): more LoRA settings (``use_rslora``,
-                ``target_pattern``, ``modules_to_save``); see `HFBackbone`.
-            gradient_checkpointing (bool): recompute each layer's activations in the
-                backward pass instead of keeping them; see `HFBackbone`.
             seed (int): seed of the random initialisation.
+            **options (Any): the options every variant shares (``config_overwrites``,
+                ``model_init_args`` for ``from_config``, ``unknown``, ``truncation``,
+                ``finetune``, the ``lora_*`` options, ``gradient_checkpointing``); see
+                `TransformersBackbone`.
         """
-        super().__init__(use_lm_head, default_config)
+        super().__init__(use_lm_head, default_config, **options)
         if hidden_size % num_heads:
             raise ValueError(f"num_heads={num_heads} must divide hidden_size={hidden_size}.")
         self.seed = seed
@@ -109,17 +89,12 @@ class TinyBackbone(TransformersBackbone):
             num_heads=num_heads,
             max_length=max_length,
         )
-        apply_config_values(config, self.default_config, config_overwrites)
+        apply_config_values(config, self.default_config, self.config_overwrites)
         self._config = config
-        self._model_init_args = dict(model_init_args or {})
         masked_lm = self._build_masked_lm()
         # The head is built either way, so the encoder's weights do not depend on use_lm_head.
         model = masked_lm if use_lm_head else masked_lm.base_model
-        self.attach(tokenizer, model, max_length=max_length, unknown=unknown, truncation=truncation)
-        self.set_finetuning(
-            finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules, lora_options
-        )
-        self.set_gradient_checkpointing(gradient_checkpointing)
+        self.finish(tokenizer, model, max_length=max_length)
 
     def _build_masked_lm(self) -> PreTrainedModel:
         config = copy.deepcopy(self._config)
@@ -127,8 +102,8 @@ class TinyBackbone(TransformersBackbone):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             if classes is not None:  # a family whose architecture is mg's, not transformers'
-                return classes.masked_lm(config, **self._model_init_args)
-            return AutoModelForMaskedLM.from_config(config, **self._model_init_args)
+                return classes.masked_lm(config, **self.model_init_args)
+            return AutoModelForMaskedLM.from_config(config, **self.model_init_args)
 
     def exportable_model(self) -> PreTrainedModel:
         """Return the model with its masked-LM head, so the saved folder serves every task.

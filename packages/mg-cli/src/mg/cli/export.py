@@ -22,7 +22,6 @@ components, never ``trust_remote_code``, no path outside the folder.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import shutil
 import sys
@@ -34,6 +33,7 @@ import yaml
 from safetensors.torch import load_file, save_file
 
 from mg.cli.export_config import CONFIG, RECORD, read_export_config
+from mg.core.signatures import init_options
 
 WEIGHTS = "weights.safetensors"
 CHECKPOINT = "model.ckpt"
@@ -100,12 +100,14 @@ def _exported_backbone_class(backbone: torch.nn.Module) -> type | None:
     if not hasattr(backbone, "save_pretrained"):
         return None
     own = type(backbone)
-    if "model_path" in inspect.signature(own).parameters:
+    if "model_path" in init_options(own):
         return own
-    # A tiny cell backbone subclasses the family that reads its saved folder.
-    parent = own.__mro__[1]
-    if "model_path" in inspect.signature(parent).parameters:
-        return parent
+    # A tiny cell backbone names the registered family that reads its saved folder.
+    reloads_as = getattr(own, "reloads_as", None)
+    if reloads_as is not None:
+        from mg.core.registry import load as load_component
+
+        return load_component("backbones", reloads_as)
     from mg.backbones.huggingface import HFBackbone
 
     for family in own.__mro__[1:]:
@@ -217,7 +219,7 @@ def export(args: list[str], ckpt_path: str, output: Path, overwrite: bool = Fals
     weights = task.state_dict()
     if target is not None:
         task.backbone.save_pretrained(output / BACKBONE)
-        accepted = inspect.signature(target).parameters
+        accepted = init_options(target)
         init_args = {
             k: v
             for k, v in (backbone_spec.get("init_args") or {}).items()

@@ -9,13 +9,13 @@ component (or file and line), say what is wrong and suggest the fix, in one line
 from __future__ import annotations
 
 import difflib
-import inspect
 import re
 from collections.abc import Iterable
 
 from mg.cli.config_files import _short, check_config_files, config_files, fail
 from mg.core.compat import adapter_reasons
 from mg.core.registry import GROUPS, PluginNotFoundError, load, plugins
+from mg.core.signatures import init_options
 
 KIND_OF_KEY = {"model": "tasks", "data": "data", "backbone": "backbones", "adapter": "adapters"}
 NOUN = {"tasks": "task", "data": "data module", "backbones": "backbone", "adapters": "adapter"}
@@ -184,19 +184,7 @@ def _explain_unknown(given: str, options: Iterable[str], command: str) -> str:
 
 def _options_of(cls: type) -> list[str]:
     """Constructor options of a class, following ``**kwargs`` into its bases."""
-    names: list[str] = []
-    for klass in cls.__mro__:
-        if "__init__" not in vars(klass):
-            continue
-        parameters = list(inspect.signature(klass.__init__).parameters.values())[1:]
-        names += [
-            p.name
-            for p in parameters
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in names
-        ]
-        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
-            break
-    return names
+    return list(init_options(cls))
 
 
 def _import(path: str) -> type:

@@ -254,6 +254,35 @@ class BackboneInterface(nn.Module, ABC):
         """
         return None if cls.residues is None else cls.residues + cls.extra_residues
 
+    @classmethod
+    def input_alphabet(cls, options: Mapping[str, Any]) -> str | None:
+        """Return the characters input may hold with these options, before anything loads.
+
+        mg checks every sequence against it before weights load. The default is
+        `declared_alphabet`; a class whose options change its alphabet (an ``alphabet``
+        option, unknown characters mapped to a token) says so by overriding this.
+
+        Args:
+            options (Mapping[str, Any]): the constructor's options, defaults included.
+
+        Returns:
+            str | None: the accepted characters; None where any character is read or only
+            the built backbone knows.
+        """
+        return cls.declared_alphabet()
+
+    @classmethod
+    def declared_finetune(cls, options: Mapping[str, Any]) -> str | None:
+        """Return which weights these options train (``"full"``, ``"frozen"``, ``"lora"``).
+
+        mg refuses options that need a frozen backbone (``cache_embeddings``) before weights
+        load with it. The default, None, leaves the check to the built backbone.
+
+        Args:
+            options (Mapping[str, Any]): the constructor's options, defaults included.
+        """
+        return None
+
     def accepted_characters(self) -> str:
         """Return the characters input may hold: ``residues`` then ``extra_residues``."""
         return (self.residues or "") + self.extra_residues

@@ -20,7 +20,6 @@ The task never reads the data module's datasets, and the data module never reads
 
 from __future__ import annotations
 
-import inspect
 from typing import TYPE_CHECKING, Any
 
 from lightning.pytorch.utilities import rank_zero_warn
@@ -30,6 +29,7 @@ from mg.core.backbone import BackboneInterface, Capability, Modality
 from mg.core.compat import CompatibilityReport, target_class
 from mg.core.data import DataInterface, stage_name
 from mg.core.inputs import InputKind
+from mg.core.signatures import init_options
 
 if TYPE_CHECKING:
     from mg.core.task import TaskInterface
@@ -126,7 +126,7 @@ def backbone_options(backbone: Any) -> dict[str, Any]:
     cls = target_class(backbone)
     defaults: dict[str, Any] = {}
     if cls is not None:
-        parameters = inspect.signature(cls.__init__).parameters.values()
+        parameters = init_options(cls).values()
         defaults = {p.name: p.default for p in parameters if p.default is not p.empty}
     return defaults | (getattr(backbone, "keywords", None) or {})
 
@@ -134,19 +134,14 @@ def backbone_options(backbone: Any) -> dict[str, Any]:
 def backbone_alphabet(backbone: Any) -> AlphabetCheck | None:
     """Return the characters a backbone callable accepts, known without building it.
 
-    Read from its ``alphabet`` and ``unknown`` options (set or default), else from the
-    class (``residues``, ``extra_residues``); None when the backbone reads any character
-    (``unknown="map"``) or learns its alphabet only from a tokenizer it loads.
+    The class says it from the callable's options (`BackboneInterface.input_alphabet`);
+    None when the backbone reads any character or learns its alphabet only from a
+    tokenizer it loads.
     """
     cls = target_class(backbone)
     if cls is None or not issubclass(cls, BackboneInterface):
         return None
-    options = backbone_options(backbone)
-    if options.get("unknown") == "map":
-        return None
-    if options.get("alphabet"):
-        return AlphabetCheck(options["alphabet"] + cls.extra_residues)
-    declared = cls.declared_alphabet()
+    declared = cls.input_alphabet(backbone_options(backbone))
     return AlphabetCheck(declared) if declared else None
 
 

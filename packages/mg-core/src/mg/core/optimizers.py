@@ -11,6 +11,7 @@ kernels for, and the run's precision plugin does not need to unscale gradients i
 from __future__ import annotations
 
 import functools
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -103,13 +104,25 @@ def may_fuse(trainer: Any) -> bool:
     return not (isinstance(plugin, MixedPrecision) and trainer.gradient_clip_val)
 
 
+class RunSizedScheduler(ABC):
+    """A learning-rate schedule that sizes itself to the run (warmup, then decay to its end).
+
+    A scheduler class declares it by inheriting this; the task then hands it the run's
+    optimizer steps before the first one and steps it every step.
+    """
+
+    @abstractmethod
+    def set_total_steps(self, total_steps: int) -> None:
+        """Take the number of optimizer steps the run makes."""
+
+
 def scheduler_config(scheduler: Any, interval: str, monitor: str, trainer: Any) -> dict[str, Any]:
     """Lightning's ``lr_scheduler`` entry for a built scheduler.
 
-    Warmup schedules (`mg.tasks.schedules`) that size themselves to the run get the run's
-    step count and step every step.
+    A `RunSizedScheduler` (the warmup schedules of `mg.tasks.schedules`) gets the run's
+    step count and steps every step.
     """
-    if callable(getattr(scheduler, "set_total_steps", None)):
+    if isinstance(scheduler, RunSizedScheduler):
         scheduler.set_total_steps(trainer.estimated_stepping_batches)
         interval = "step"
     config = {"scheduler": scheduler, "interval": interval, "frequency": 1}

@@ -10,7 +10,6 @@ stage (`StageMetrics`), the data checks' hooks (`TaskChecks`), slim checkpoints
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, Literal
@@ -54,6 +53,7 @@ class TaskInterface(EpochSums, StageMetrics, TaskChecks, SlimCheckpoints, pl.Lig
 
     Class attributes:
         adapter_type: the adapter base type this task accepts (None: takes no adapter).
+        default_adapter: the adapter built when the user names none.
         label_kind: what one sample's label is; its handler (`mg.core.labels`) parses,
             checks, stacks and draws labels (a subclass whose kind depends on an option
             sets ``self.label_kind``).
@@ -66,9 +66,9 @@ class TaskInterface(EpochSums, StageMetrics, TaskChecks, SlimCheckpoints, pl.Lig
         backbone (BackboneCallable): builds the backbone; the task fills its reserved
             ``(use_lm_head, default_config)`` arguments.
         adapter (Callable[..., nn.Module] | None): builds the adapter; the task fills its
-            reserved arguments from `adapter_arguments`. A subclass exposes this as its own
-            ``adapter`` parameter, whose default there is the task's default adapter
-            (`default_adapter_class` reads it, and the CLI shows it).
+            reserved arguments from `adapter_arguments`. A subclass declares its default
+            adapter once, as ``default_adapter``, and exposes it as the default of its own
+            ``adapter`` parameter (``adapter: ... = default_adapter``), so the CLI shows it.
         optimizer (OptimizerCallable): builds the optimizer over trainable parameters only.
         lr_scheduler (LRSchedulerCallable | None): builds a learning-rate scheduler.
         lr_scheduler_interval (str): step the scheduler every ``"epoch"`` or every ``"step"``.
@@ -88,6 +88,8 @@ class TaskInterface(EpochSums, StageMetrics, TaskChecks, SlimCheckpoints, pl.Lig
     """
 
     adapter_type: ClassVar[type[nn.Module] | None] = None
+    default_adapter: ClassVar[Callable[..., nn.Module] | None] = None
+    """The adapter built when the user names none; the compatibility check reads it."""
     label_kind: LabelKind = LabelKind.NONE
     uses_lm_head: ClassVar[bool] = False
     needs_capabilities: ClassVar[frozenset[Capability]] = frozenset()
@@ -187,12 +189,9 @@ class TaskInterface(EpochSums, StageMetrics, TaskChecks, SlimCheckpoints, pl.Lig
     def default_adapter_class(cls) -> type | None:
         """Return the adapter class the task builds when the user names none.
 
-        It is the default of the ``adapter`` parameter of the task's ``__init__``.
+        It is the class-level ``default_adapter`` (None for a task without an adapter).
         """
-        parameter = inspect.signature(cls.__init__).parameters.get("adapter")
-        if parameter is None or parameter.default in (inspect.Parameter.empty, None):
-            return None
-        return target_class(parameter.default)
+        return target_class(cls.default_adapter) if cls.default_adapter is not None else None
 
     # ----------------------------------------------------------------- what a task writes
     def adapter_arguments(self, backbone: BackboneInterface) -> tuple[Any, ...]:

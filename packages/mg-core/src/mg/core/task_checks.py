@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mg.core.backbone import BackboneCallable
+from mg.core.backbone import BackboneCallable, BackboneInterface
 from mg.core.checks import backbone_options, check_run
 from mg.core.compat import CompatibilityReport, check_compatibility, target_class
 from mg.core.data import DataInterface
@@ -69,8 +69,8 @@ class TaskChecks:
     def check_options(self) -> None:
         """Refuse options that cannot work with the configured backbone, before weights load.
 
-        ``cache_embeddings`` needs a backbone that stays frozen: read from the backbone
-        callable's ``finetune`` option (or its default); a backbone without that option is
+        ``cache_embeddings`` needs a backbone that stays frozen: its class says from the
+        callable's options (`BackboneInterface.declared_finetune`); one that cannot say is
         checked once built (`mg.core.embedding_cache.open_backbone_cache`).
         """
         if not self.cache_embeddings:
@@ -82,7 +82,9 @@ class TaskChecks:
                 f"cache_embeddings works for sequence backbones only, not {cls.__name__} "
                 "(it reads cells): set cache_embeddings: false."
             )
-        mode = backbone_options(self.backbone_fn).get("finetune")
+        if not (isinstance(cls, type) and issubclass(cls, BackboneInterface)):
+            return  # checked once built
+        mode = cls.declared_finetune(backbone_options(self.backbone_fn))
         if mode is not None and mode != "frozen":
             raise ValueError(
                 f"cache_embeddings needs a frozen backbone, but the backbone's finetune is "

@@ -147,6 +147,7 @@ class SequenceClassification(TaskInterface):
 
     input_kinds = frozenset({InputKind.SEQUENCE, InputKind.CELLS})
     adapter_type = SequenceAdapter
+    default_adapter = LinearCLSAdapter
     label_kind = LabelKind.CLASS
     supports_embedding_cache = True
     accepts_binned_outputs = True  # the adapter pools with the backbone's own mask
@@ -154,7 +155,7 @@ class SequenceClassification(TaskInterface):
     def __init__(
         self,
         backbone: BackboneCallable,
-        adapter: SequenceAdapterCallable = LinearCLSAdapter,
+        adapter: SequenceAdapterCallable = default_adapter,
         *,
         n_classes: int = 2,
         multilabel: bool = False,
@@ -325,6 +326,7 @@ class TokenClassification(TaskInterface):
     """
 
     adapter_type = TokenAdapter
+    default_adapter = LinearTokenAdapter
     label_kind = LabelKind.TOKEN
     supports_embedding_cache = True
     needs_capabilities = frozenset({Capability.PER_RESIDUE_TOKENS})
@@ -332,7 +334,7 @@ class TokenClassification(TaskInterface):
     def __init__(
         self,
         backbone: BackboneCallable,
-        adapter: TokenAdapterCallable = LinearTokenAdapter,
+        adapter: TokenAdapterCallable = default_adapter,
         *,
         n_classes: int = 2,
         class_weights: list[float] | None = None,

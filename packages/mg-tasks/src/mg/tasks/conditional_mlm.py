@@ -73,11 +73,12 @@ class ConditionalMLM(Conditioned, TaskInterface):
     uses_lm_head = True
     needs_capabilities = frozenset({Capability.MASK_TOKEN})
     adapter_type = ConditionalGenerationAdapter
+    default_adapter = ConditionalLMAdapter
 
     def __init__(
         self,
         backbone: BackboneCallable,
-        adapter: ConditionalGenerationAdapterCallable = ConditionalLMAdapter,
+        adapter: ConditionalGenerationAdapterCallable = default_adapter,
         *,
         condition: ConditionKind = "class",
         n_classes: int = 2,

@@ -333,11 +333,12 @@ class ConditionalDiffusion(Conditioned, _MaskedDiffusion):
     """
 
     adapter_type = ConditionalGenerationAdapter
+    default_adapter = ConditionalLMAdapter
 
     def __init__(
         self,
         backbone: BackboneCallable,
-        adapter: ConditionalGenerationAdapterCallable = ConditionalLMAdapter,
+        adapter: ConditionalGenerationAdapterCallable = default_adapter,
         *,
         condition: ConditionKind = "class",
         n_classes: int = 2,

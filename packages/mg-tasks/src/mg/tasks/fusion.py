@@ -33,15 +33,30 @@ from mg.tasks.metrics import MeanOverOutputs
 
 
 class _FusionTask(TaskInterface):
-    """Builds one backbone per sequence column and a fusion adapter over all of them."""
+    """Builds one backbone per sequence column and a fusion adapter over all of them.
+
+    Its subclasses add their output count (``n_classes``, ``num_outputs``) and take
+    these options through ``*args, **kwargs``.
+
+    Args:
+        backbones (dict[str, BackboneCallable]): sample key → backbone; two or three,
+            one of them under ``sequences``.
+        adapter (FusionAdapterCallable): builds the fusion head, filled with
+            ``(hidden sizes, output count)``.
+        **kwargs (Any): `TaskInterface` options (``optimizer``, ``lr_scheduler``, ...).
+
+    Raises:
+        ValueError: not two or three backbones, or none under ``sequences``.
+    """
 
     adapter_type = FusionAdapter
     accepts_binned_outputs = True  # the adapter reads each backbone's own mask
+    default_adapter = ConcatFusionAdapter
 
     def __init__(
         self,
         backbones: dict[str, BackboneCallable],
-        adapter: FusionAdapterCallable = ConcatFusionAdapter,
+        adapter: FusionAdapterCallable = default_adapter,
         **kwargs: Any,
     ) -> None:
         if not 2 <= len(backbones) <= 3:
@@ -58,11 +73,26 @@ class _FusionTask(TaskInterface):
         self.backbone_fns = dict(backbones)
         self.keys = list(backbones)
         self.other_backbones: nn.ModuleDict | None = None
+        self.out_features = 0  # set by the subclass, through `set_out_features`
 
-    @property
-    def out_features(self) -> int:
-        """How many numbers the adapter gives per item."""
-        raise NotImplementedError
+    def set_out_features(self, option: str, value: int, minimum: int) -> int:
+        """Take the subclass's output-count option: how many numbers the adapter gives.
+
+        Args:
+            option (str): its name, for the message.
+            value (int): its value.
+            minimum (int): the least it may be.
+
+        Returns:
+            int: ``value``, now also ``out_features``.
+
+        Raises:
+            ValueError: ``value`` is below ``minimum``.
+        """
+        if value < minimum:
+            raise ValueError(f"{option} must be at least {minimum}, not {value}.")
+        self.out_features = value
+        return value
 
     @property
     def label_size(self) -> int:
@@ -200,37 +230,20 @@ class FusionClassification(_FusionTask):
     Metrics: ``accuracy``.
 
     Args:
-        backbones (dict[str, BackboneCallable]): sample key → backbone; two or three,
-            one of them under ``sequences``.
-        adapter (FusionAdapterCallable): builds the fusion head, filled with
-            ``(hidden sizes, n_classes)``.
+        *args (Any): ``backbones`` and ``adapter`` (filled with ``(hidden sizes,
+            n_classes)``); see `_FusionTask`.
         n_classes (int): number of classes.
         **kwargs (Any): `TaskInterface` options (``optimizer``, ``lr_scheduler``, ...).
 
     Raises:
-        ValueError: not two or three backbones, none under ``sequences``, or
-            ``n_classes`` below 2.
+        ValueError: ``n_classes`` below 2, or the backbones as `_FusionTask` says.
     """
 
     label_kind = LabelKind.CLASS
 
-    def __init__(
-        self,
-        backbones: dict[str, BackboneCallable],
-        adapter: FusionAdapterCallable = ConcatFusionAdapter,
-        *,
-        n_classes: int = 2,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(backbones, adapter, **kwargs)
-        if n_classes < 2:
-            raise ValueError(f"n_classes must be at least 2, not {n_classes}.")
-        self.n_classes = n_classes
-
-    @property
-    def out_features(self) -> int:
-        """One logit per class."""
-        return self.n_classes
+    def __init__(self, *args: Any, n_classes: int = 2, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.n_classes = self.set_out_features("n_classes", n_classes, minimum=2)
 
     def evaluate(self, preds: Tensor, batch: dict[str, Any], stage: Stage) -> dict[str, Tensor]:
         """Cross-entropy; update the accuracy."""
@@ -267,37 +280,20 @@ class FusionRegression(_FusionTask):
     Metrics: ``pearson`` and ``mse``; ``spearman`` on validation and test.
 
     Args:
-        backbones (dict[str, BackboneCallable]): sample key → backbone; two or three,
-            one of them under ``sequences``.
-        adapter (FusionAdapterCallable): builds the fusion head, filled with
-            ``(hidden sizes, num_outputs)``.
+        *args (Any): as for `FusionClassification`, the head filled with ``(hidden sizes,
+            num_outputs)``.
         num_outputs (int): numbers per item.
-        **kwargs (Any): `TaskInterface` options (``optimizer``, ``lr_scheduler``, ...).
+        **kwargs (Any): `TaskInterface` options.
 
     Raises:
-        ValueError: not two or three backbones, none under ``sequences``, or
-            ``num_outputs`` below 1.
+        ValueError: ``num_outputs`` below 1, or the backbones as `_FusionTask` says.
     """
 
     label_kind = LabelKind.REGRESSION
 
-    def __init__(
-        self,
-        backbones: dict[str, BackboneCallable],
-        adapter: FusionAdapterCallable = ConcatFusionAdapter,
-        *,
-        num_outputs: int = 1,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(backbones, adapter, **kwargs)
-        if num_outputs < 1:
-            raise ValueError(f"num_outputs must be at least 1, not {num_outputs}.")
-        self.num_outputs = num_outputs
-
-    @property
-    def out_features(self) -> int:
-        """``num_outputs``."""
-        return self.num_outputs
+    def __init__(self, *args: Any, num_outputs: int = 1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.num_outputs = self.set_out_features("num_outputs", num_outputs, minimum=1)
 
     def _squeeze(self, values: Tensor) -> Tensor:
         return values.squeeze(-1) if self.num_outputs == 1 else values

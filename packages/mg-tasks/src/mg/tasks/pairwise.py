@@ -63,6 +63,7 @@ class PairwiseTokenClassification(TaskInterface):
     """
 
     adapter_type = PairwiseAdapter
+    default_adapter = MLPPairwiseAdapter
     label_kind = LabelKind.PAIRS
     needs_capabilities = frozenset({Capability.PER_RESIDUE_TOKENS})
     supports_embedding_cache = True
@@ -70,7 +71,7 @@ class PairwiseTokenClassification(TaskInterface):
     def __init__(
         self,
         backbone: BackboneCallable,
-        adapter: PairwiseAdapterCallable = MLPPairwiseAdapter,
+        adapter: PairwiseAdapterCallable = default_adapter,
         *,
         min_separation: int = 6,
         pos_weight: float | None = None,

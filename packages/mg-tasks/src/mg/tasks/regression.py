@@ -94,6 +94,7 @@ class SequenceRegression(TaskInterface):
 
     input_kinds = frozenset({InputKind.SEQUENCE, InputKind.CELLS})
     adapter_type = SequenceAdapter
+    default_adapter = LinearCLSAdapter
     label_kind = LabelKind.REGRESSION
     supports_embedding_cache = True
     accepts_binned_outputs = True  # the adapter pools with the backbone's own mask
@@ -101,7 +102,7 @@ class SequenceRegression(TaskInterface):
     def __init__(
         self,
         backbone: BackboneCallable,
-        adapter: SequenceAdapterCallable = LinearCLSAdapter,
+        adapter: SequenceAdapterCallable = default_adapter,
         *,
         num_outputs: int = 1,
         loss: RegressionLoss | LossCallable = "mse",

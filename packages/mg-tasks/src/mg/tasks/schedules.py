@@ -27,8 +27,10 @@ import math
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
+from mg.core.optimizers import RunSizedScheduler
 
-class WarmupLR(LambdaLR):
+
+class WarmupLR(RunSizedScheduler, LambdaLR):
     """Base of the warmup schedules: linear warmup from 0, then a decay the subclass defines.
 
     Until `set_total_steps` is called the learning rate holds at its warmup start (0 with

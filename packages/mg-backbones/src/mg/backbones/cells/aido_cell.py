@@ -25,7 +25,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -41,7 +41,7 @@ from mg.backbones.cells.common import (
 )
 from mg.backbones.loading import BackboneLoadError
 from mg.core.backbone import BackboneOutput
-from mg.core.cells import CellBackboneInterface, GeneVocabulary
+from mg.core.cells import GeneVocabulary
 from mg.core.padding import TokenizedBatch
 
 TARGET_SUM = 1e4
@@ -53,7 +53,7 @@ MAX_VALUE = 20.0
 DEPTH_TOKENS = 2
 """Read-depth tokens appended after the genes."""
 GENES_FILE = "genes.txt"
-"""The genes, one per line, that a folder written by `AIDOCell.save_pretrained` carries."""
+"""The genes, one per line, that a folder written by `AIDOCellNetwork.save_pretrained` carries."""
 
 
 def prepare_counts(counts: Tensor) -> Tensor:
@@ -275,76 +275,19 @@ class AIDOCellModel(nn.Module):
         return self.encoder(hidden)
 
 
-AIDO_CELL_CHECKPOINTS: dict[str, str] = {
-    "3M": "genbio-ai/AIDO.Cell-3M",
-    "10M": "genbio-ai/AIDO.Cell-10M",
-    "100M": "genbio-ai/AIDO.Cell-100M",
-}
-"""Published AIDO.Cell checkpoints by size; pass one (or its local copy) as ``model_path``."""
+class AIDOCellNetwork(FinetunedCellBackbone):
+    """AIDO.Cell's network over a gene list: what `AIDOCell` and `AIDOCellTiny` share.
 
-
-class AIDOCell(FinetunedCellBackbone):
-    """AIDO.Cell (3M, 10M, 100M): GenBio's transformer over every gene of a cell.
-
-    Reads a local folder or a Hub id (``config.json`` and safetensors weights); the
-    default is the 100M model (`AIDO_CELL_CHECKPOINTS` lists every size).
-
-    Args:
-        use_lm_head (bool): reserved; AIDO.Cell has no masked-LM head in mg.
-        default_config (dict[str, Any] | None): reserved; task defaults (unused).
-        model_path (str | None): a local folder or a Hub id; None uses the class's.
-        genes (Sequence[str] | str | None): the model's genes in order (or a file with one
-            per line); None uses the ``genes.txt`` of a folder mg saved, else the 19,264
-            symbols the published models read.
-        finetune (Literal["full", "frozen", "lora"]): which weights train.
-        lora_r (int): LoRA rank.
-        lora_alpha (int): LoRA scaling numerator.
-        lora_dropout (float): dropout on the LoRA input.
-        lora_target_modules (list[str] | None): linear layers to adapt; None: query, key,
-            value and the attention output.
+    A subclass builds or loads the network, sets ``self.vocabulary`` and calls
+    `attach_model`; the fine-tuning options are `FinetunedCellBackbone`'s.
     """
 
-    default_model_path: ClassVar[str] = AIDO_CELL_CHECKPOINTS["100M"]
     lora_target_modules: ClassVar[tuple[str, ...]] = ("query", "key", "value", "dense")
-
-    def __init__(
-        self,
-        use_lm_head: bool = False,
-        default_config: dict[str, Any] | None = None,
-        /,
-        *,
-        model_path: str | None = None,
-        genes: Sequence[str] | str | None = None,
-        finetune: Literal["full", "frozen", "lora"] = "full",
-        lora_r: int = 8,
-        lora_alpha: int = 16,
-        lora_dropout: float = 0.05,
-        lora_target_modules: list[str] | None = None,
-    ) -> None:
-        super().__init__(use_lm_head, default_config)
-        path = model_path or self.default_model_path
-        folder = model_folder(path, ["config.json", "model*.safetensors", GENES_FILE])
-        self.vocabulary = _genes(genes, folder, type(self).__name__)
-        config = AIDOCellConfig.from_dict(read_config(folder), str(path))
-        model = AIDOCellModel(config)
-        _load_state(model, read_weights(folder), str(path))
-        if config.max_position_embeddings < len(self.vocabulary):
-            raise ValueError(
-                f"{type(self).__name__} reads {len(self.vocabulary)} genes, but the model has "
-                f"positions for {config.max_position_embeddings}: give its own gene list."
-            )
-        self.attach_model(model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
+    vocabulary: GeneVocabulary
 
     def gene_vocabulary(self) -> GeneVocabulary:
         """Return the genes the model reads, in order."""
         return self.vocabulary
-
-    @classmethod
-    def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:
-        """Return the ``genes`` option's, else a local model folder's, else the published genes."""
-        path = options.get("model_path") or cls.default_model_path
-        folder = Path(path).expanduser() if path else None
-        return _genes(options.get("genes"), folder, cls.__name__)
 
     def save_pretrained(self, folder: str | os.PathLike[str]) -> Path:
         """Write ``config.json``, ``model.safetensors`` (LoRA merged) and the genes.
@@ -407,6 +350,65 @@ class AIDOCell(FinetunedCellBackbone):
         return self.model.config.num_hidden_layers
 
 
+AIDO_CELL_CHECKPOINTS: dict[str, str] = {
+    "3M": "genbio-ai/AIDO.Cell-3M",
+    "10M": "genbio-ai/AIDO.Cell-10M",
+    "100M": "genbio-ai/AIDO.Cell-100M",
+}
+"""Published AIDO.Cell checkpoints by size; pass one (or its local copy) as ``model_path``."""
+
+
+class AIDOCell(AIDOCellNetwork):
+    """AIDO.Cell (3M, 10M, 100M): GenBio's transformer over every gene of a cell.
+
+    Reads a local folder or a Hub id (``config.json`` and safetensors weights); the
+    default is the 100M model (`AIDO_CELL_CHECKPOINTS` lists every size).
+
+    Args:
+        use_lm_head (bool): reserved; AIDO.Cell has no masked-LM head in mg.
+        default_config (dict[str, Any] | None): reserved; task defaults (unused).
+        model_path (str | None): a local folder or a Hub id; None uses the class's.
+        genes (Sequence[str] | str | None): the model's genes in order (or a file with one
+            per line); None uses the ``genes.txt`` of a folder mg saved, else the 19,264
+            symbols the published models read.
+        **finetuning (Any): ``finetune`` and the ``lora_*`` options; see
+            `FinetunedCellBackbone`.
+    """
+
+    default_model_path: ClassVar[str] = AIDO_CELL_CHECKPOINTS["100M"]
+
+    def __init__(
+        self,
+        use_lm_head: bool = False,
+        default_config: dict[str, Any] | None = None,
+        /,
+        *,
+        model_path: str | None = None,
+        genes: Sequence[str] | str | None = None,
+        **finetuning: Any,
+    ) -> None:
+        super().__init__(use_lm_head, default_config, **finetuning)
+        path = model_path or self.default_model_path
+        folder = model_folder(path, ["config.json", "model*.safetensors", GENES_FILE])
+        self.vocabulary = _genes(genes, folder, type(self).__name__)
+        config = AIDOCellConfig.from_dict(read_config(folder), str(path))
+        model = AIDOCellModel(config)
+        _load_state(model, read_weights(folder), str(path))
+        if config.max_position_embeddings < len(self.vocabulary):
+            raise ValueError(
+                f"{type(self).__name__} reads {len(self.vocabulary)} genes, but the model has "
+                f"positions for {config.max_position_embeddings}: give its own gene list."
+            )
+        self.attach_model(model)
+
+    @classmethod
+    def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:
+        """Return the ``genes`` option's, else a local model folder's, else the published genes."""
+        path = options.get("model_path") or cls.default_model_path
+        folder = Path(path).expanduser() if path else None
+        return _genes(options.get("genes"), folder, cls.__name__)
+
+
 def _genes(genes: Sequence[str] | str | None, folder: Path | None, who: str) -> GeneVocabulary:
     """The ``genes`` option, else the list a saved folder carries, else the published one."""
     if genes is None and folder is not None and (folder / GENES_FILE).is_file():
@@ -447,7 +449,7 @@ class AIDOCell100M(AIDOCell):
     default_model_path = AIDO_CELL_CHECKPOINTS["100M"]
 
 
-class AIDOCellTiny(AIDOCell):
+class AIDOCellTiny(AIDOCellNetwork):
     """A tiny AIDO.Cell (seeded random weights) over a given gene list; for tests.
 
     Args:
@@ -460,12 +462,12 @@ class AIDOCellTiny(AIDOCell):
         num_heads (int): attention heads.
         bin_num (int): value bins.
         seed (int): seed of the random initialisation.
-        finetune (Literal["full", "frozen", "lora"]): which weights train.
-        lora_r (int): LoRA rank.
-        lora_alpha (int): LoRA scaling numerator.
-        lora_dropout (float): dropout on the LoRA input.
-        lora_target_modules (list[str] | None): linear layers to adapt.
+        **finetuning (Any): ``finetune`` and the ``lora_*`` options; see
+            `FinetunedCellBackbone`.
     """
+
+    reloads_as: ClassVar[str] = "AIDOCell"
+    """The registered family whose ``model_path`` reads what `save_pretrained` writes."""
 
     def __init__(
         self,
@@ -479,13 +481,9 @@ class AIDOCellTiny(AIDOCell):
         num_heads: int = 4,
         bin_num: int = 16,
         seed: int = 0,
-        finetune: Literal["full", "frozen", "lora"] = "full",
-        lora_r: int = 8,
-        lora_alpha: int = 16,
-        lora_dropout: float = 0.05,
-        lora_target_modules: list[str] | None = None,
+        **finetuning: Any,
     ) -> None:
-        CellBackboneInterface.__init__(self, use_lm_head, default_config)
+        super().__init__(use_lm_head, default_config, **finetuning)
         self.vocabulary = gene_vocabulary(genes, self.default_config, who=type(self).__name__)
         config = AIDOCellConfig(
             hidden_size=hidden_size,
@@ -498,7 +496,7 @@ class AIDOCellTiny(AIDOCell):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = AIDOCellModel(config)
-        self.attach_model(model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
+        self.attach_model(model)
 
     @classmethod
     def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 import torch
 from torch import nn
@@ -115,38 +115,57 @@ def read_weights(
 class FinetunedCellBackbone(CellBackboneInterface):
     """A cell backbone whose network trains fully, stays frozen, or learns LoRA weights.
 
-    Subclasses build their network, then hand it to `attach_model`.
+    The fine-tuning options are declared here once; subclasses take them through
+    ``**finetuning``, build their network, then hand it to `attach_model`.
     """
 
     lora_target_modules: ClassVar[tuple[str, ...]] = ("query", "value")
     """Layers LoRA adapts when the option is unset."""
 
-    def attach_model(
+    def __init__(
         self,
-        model: nn.Module,
-        finetune: str,
-        lora_r: int,
-        lora_alpha: int,
-        lora_dropout: float,
-        lora_target_modules: list[str] | None,
+        use_lm_head: bool = False,
+        default_config: dict[str, Any] | None = None,
+        /,
+        *,
+        finetune: Literal["full", "frozen", "lora"] = "full",
+        lora_r: int = 8,
+        lora_alpha: int = 16,
+        lora_dropout: float = 0.05,
+        lora_target_modules: list[str] | None = None,
     ) -> None:
-        """Keep ``model`` and set which of its weights train.
+        """Keep the fine-tuning options; `attach_model` applies them.
 
         Args:
-            model (nn.Module): the network.
-            finetune (str): ``"full"``, ``"frozen"`` or ``"lora"``.
+            use_lm_head (bool): reserved.
+            default_config (dict[str, Any] | None): reserved; task defaults.
+            finetune (Literal["full", "frozen", "lora"]): which weights train.
             lora_r (int): LoRA rank.
             lora_alpha (int): LoRA scaling numerator.
             lora_dropout (float): dropout on the LoRA input.
-            lora_target_modules (list[str] | None): layers to adapt; None uses the class's.
+            lora_target_modules (list[str] | None): linear layers to adapt; None uses the
+                class's ``lora_target_modules``.
         """
-        self.model = model
+        super().__init__(use_lm_head, default_config)
         self.finetune = finetune
         targets = tuple(lora_target_modules or self.lora_target_modules)
-        settings = LoraSettings(
+        self._lora = LoraSettings(
             r=lora_r, alpha=lora_alpha, dropout=lora_dropout, target_modules=targets
         )
-        apply_finetune_mode(self.model, finetune, settings)  # type: ignore[arg-type]
+
+    @classmethod
+    def declared_finetune(cls, options: Mapping[str, Any]) -> str | None:
+        """Return the ``finetune`` option (``"full"`` when unset)."""
+        return str(options.get("finetune", "full"))
+
+    def attach_model(self, model: nn.Module) -> None:
+        """Keep ``model`` and set which of its weights train, as the options say.
+
+        Args:
+            model (nn.Module): the network.
+        """
+        self.model = model
+        apply_finetune_mode(self.model, self.finetune, self._lora)  # type: ignore[arg-type]
         self.train(self.training)
 
     def exportable_model(self) -> nn.Module:

@@ -17,7 +17,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ from torch import Tensor
 from mg.backbones.cells.common import FinetunedCellBackbone, model_folder
 from mg.backbones.cells.dictionaries import read_dictionary
 from mg.core.backbone import BackboneOutput
-from mg.core.cells import CellBackboneInterface, GeneVocabulary
+from mg.core.cells import GeneVocabulary
 from mg.core.padding import TokenizedBatch
 
 SPECIAL_TOKENS = ("<pad>", "<mask>", "<cls>", "<eos>")
@@ -115,88 +115,18 @@ class RankValueTokenizer:
         return TokenizedBatch(ids, mask, special)
 
 
-class Geneformer(FinetunedCellBackbone):
-    """Geneformer from a folder holding the BERT model and the two gene dictionaries.
+class GeneformerNetwork(FinetunedCellBackbone):
+    """Geneformer's BERT over rank-value tokens: what `Geneformer` and `GeneformerTiny` share.
 
-    Args:
-        use_lm_head (bool): reserved; Geneformer's masked-LM head is not loaded.
-        default_config (dict[str, Any] | None): reserved; task defaults (unused).
-        model_path (str | None): a folder (or Hub id) with ``config.json`` and weights.
-        token_dictionary (str | None): the gene → token file; None looks in the model
-            folder for ``token_dictionary.json`` then ``token_dictionary.pkl``.
-        gene_median_dictionary (str | None): the gene → median file; None looks in the
-            model folder for ``gene_median_dictionary.json`` then ``.pkl``.
-        max_length (int | None): tokens per cell; None uses the model's positions.
-        special_tokens (bool | None): ``<cls>``/``<eos>`` framing; None from the tokens.
-        finetune (Literal["full", "frozen", "lora"]): which weights train.
-        lora_r (int): LoRA rank.
-        lora_alpha (int): LoRA scaling numerator.
-        lora_dropout (float): dropout on the LoRA input.
-        lora_target_modules (list[str] | None): layers to adapt; None: query and value.
+    A subclass builds or loads the model, sets ``self.cell_tokenizer`` and calls
+    `attach_model`; the fine-tuning options are `FinetunedCellBackbone`'s.
     """
 
-    default_model_path: ClassVar[str | None] = None
-
-    def __init__(
-        self,
-        use_lm_head: bool = False,
-        default_config: dict[str, Any] | None = None,
-        /,
-        *,
-        model_path: str | None = None,
-        token_dictionary: str | None = None,
-        gene_median_dictionary: str | None = None,
-        max_length: int | None = None,
-        special_tokens: bool | None = None,
-        finetune: Literal["full", "frozen", "lora"] = "full",
-        lora_r: int = 8,
-        lora_alpha: int = 16,
-        lora_dropout: float = 0.05,
-        lora_target_modules: list[str] | None = None,
-    ) -> None:
-        super().__init__(use_lm_head, default_config)
-        from transformers import BertModel
-
-        path = model_path or self.default_model_path
-        if path is None:
-            raise ValueError(f"{type(self).__name__} needs model_path: a local folder.")
-        folder = model_folder(
-            path, ["config.json", "model*.safetensors", "*dictionary*.json", "*dictionary*.pkl"]
-        )
-        files = {
-            "token_dictionary": token_dictionary,
-            "gene_median_dictionary": gene_median_dictionary,
-        }
-        found = {name: given or _in_folder(folder, name) for name, given in files.items()}
-        model = BertModel.from_pretrained(str(folder), add_pooling_layer=False)
-        limit = max_length or int(model.config.max_position_embeddings)
-        tokenizer = RankValueTokenizer.from_files(
-            found["token_dictionary"], found["gene_median_dictionary"], limit, special_tokens
-        )
-        self.cell_tokenizer = tokenizer
-        self.attach_model(model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
+    cell_tokenizer: RankValueTokenizer
 
     def gene_vocabulary(self) -> GeneVocabulary:
         """Return the genes with both a token and a median (Ensembl ids)."""
         return self.cell_tokenizer.vocabulary
-
-    @classmethod
-    def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:
-        """Read the genes from the dictionaries (options, or a local model folder's files).
-
-        Returns None for a Hub id without dictionary options: only the download knows.
-        """
-        files = {name: options.get(name) for name in ("token_dictionary", "gene_median_dictionary")}
-        path = options.get("model_path") or cls.default_model_path
-        folder = Path(path).expanduser() if path else None
-        if folder is not None and folder.is_dir():
-            files = {name: given or _in_folder(folder, name) for name, given in files.items()}
-        if not all(files.values()):
-            return None
-        tokenizer = RankValueTokenizer.from_files(
-            files["token_dictionary"], files["gene_median_dictionary"], max_length=2
-        )
-        return tokenizer.vocabulary
 
     def batch_cells(self, expression: Tensor) -> TokenizedBatch:
         """Rank each cell's genes into tokens and pad the batch."""
@@ -260,6 +190,79 @@ class Geneformer(FinetunedCellBackbone):
         return path
 
 
+class Geneformer(GeneformerNetwork):
+    """Geneformer from a folder holding the BERT model and the two gene dictionaries.
+
+    Args:
+        use_lm_head (bool): reserved; Geneformer's masked-LM head is not loaded.
+        default_config (dict[str, Any] | None): reserved; task defaults (unused).
+        model_path (str | None): a folder (or Hub id) with ``config.json`` and weights.
+        token_dictionary (str | None): the gene → token file; None looks in the model
+            folder for ``token_dictionary.json`` then ``token_dictionary.pkl``.
+        gene_median_dictionary (str | None): the gene → median file; None looks in the
+            model folder for ``gene_median_dictionary.json`` then ``.pkl``.
+        max_length (int | None): tokens per cell; None uses the model's positions.
+        special_tokens (bool | None): ``<cls>``/``<eos>`` framing; None from the tokens.
+        **finetuning (Any): ``finetune`` and the ``lora_*`` options; see
+            `FinetunedCellBackbone`.
+    """
+
+    default_model_path: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        use_lm_head: bool = False,
+        default_config: dict[str, Any] | None = None,
+        /,
+        *,
+        model_path: str | None = None,
+        token_dictionary: str | None = None,
+        gene_median_dictionary: str | None = None,
+        max_length: int | None = None,
+        special_tokens: bool | None = None,
+        **finetuning: Any,
+    ) -> None:
+        super().__init__(use_lm_head, default_config, **finetuning)
+        from transformers import BertModel
+
+        path = model_path or self.default_model_path
+        if path is None:
+            raise ValueError(f"{type(self).__name__} needs model_path: a local folder.")
+        folder = model_folder(
+            path, ["config.json", "model*.safetensors", "*dictionary*.json", "*dictionary*.pkl"]
+        )
+        files = {
+            "token_dictionary": token_dictionary,
+            "gene_median_dictionary": gene_median_dictionary,
+        }
+        found = {name: given or _in_folder(folder, name) for name, given in files.items()}
+        model = BertModel.from_pretrained(str(folder), add_pooling_layer=False)
+        limit = max_length or int(model.config.max_position_embeddings)
+        tokenizer = RankValueTokenizer.from_files(
+            found["token_dictionary"], found["gene_median_dictionary"], limit, special_tokens
+        )
+        self.cell_tokenizer = tokenizer
+        self.attach_model(model)
+
+    @classmethod
+    def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:
+        """Read the genes from the dictionaries (options, or a local model folder's files).
+
+        Returns None for a Hub id without dictionary options: only the download knows.
+        """
+        files = {name: options.get(name) for name in ("token_dictionary", "gene_median_dictionary")}
+        path = options.get("model_path") or cls.default_model_path
+        folder = Path(path).expanduser() if path else None
+        if folder is not None and folder.is_dir():
+            files = {name: given or _in_folder(folder, name) for name, given in files.items()}
+        if not all(files.values()):
+            return None
+        tokenizer = RankValueTokenizer.from_files(
+            files["token_dictionary"], files["gene_median_dictionary"], max_length=2
+        )
+        return tokenizer.vocabulary
+
+
 def _in_folder(folder: Path, name: str) -> Path:
     for suffix in (".json", ".pkl"):
         candidate = folder / f"{name}{suffix}"
@@ -271,7 +274,7 @@ def _in_folder(folder: Path, name: str) -> Path:
     )
 
 
-class GeneformerTiny(Geneformer):
+class GeneformerTiny(GeneformerNetwork):
     """A tiny Geneformer (seeded random BERT) over a given gene list; for tests.
 
     Args:
@@ -285,12 +288,12 @@ class GeneformerTiny(Geneformer):
         num_heads (int): attention heads.
         max_length (int): tokens per cell, ``<cls>`` and ``<eos>`` included.
         seed (int): seed of the random initialisation.
-        finetune (Literal["full", "frozen", "lora"]): which weights train.
-        lora_r (int): LoRA rank.
-        lora_alpha (int): LoRA scaling numerator.
-        lora_dropout (float): dropout on the LoRA input.
-        lora_target_modules (list[str] | None): layers to adapt.
+        **finetuning (Any): ``finetune`` and the ``lora_*`` options; see
+            `FinetunedCellBackbone`.
     """
+
+    reloads_as: ClassVar[str] = "Geneformer"
+    """The registered family whose ``model_path`` reads what `save_pretrained` writes."""
 
     def __init__(
         self,
@@ -305,13 +308,9 @@ class GeneformerTiny(Geneformer):
         num_heads: int = 4,
         max_length: int = 64,
         seed: int = 0,
-        finetune: Literal["full", "frozen", "lora"] = "full",
-        lora_r: int = 8,
-        lora_alpha: int = 16,
-        lora_dropout: float = 0.05,
-        lora_target_modules: list[str] | None = None,
+        **finetuning: Any,
     ) -> None:
-        CellBackboneInterface.__init__(self, use_lm_head, default_config)
+        super().__init__(use_lm_head, default_config, **finetuning)
         from transformers import BertConfig, BertModel
 
         names = list(genes if genes is not None else self.default_config.get("genes") or [])
@@ -334,7 +333,7 @@ class GeneformerTiny(Geneformer):
             torch.manual_seed(seed)
             model = BertModel(config, add_pooling_layer=False)
         self.cell_tokenizer = tokenizer
-        self.attach_model(model, finetune, lora_r, lora_alpha, lora_dropout, lora_target_modules)
+        self.attach_model(model)
 
     @classmethod
     def declared_gene_vocabulary(cls, options: Mapping[str, Any]) -> GeneVocabulary | None:

@@ -6,7 +6,7 @@ is a tiny seeded transformer encoder over a character alphabet with a masked-LM 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -122,6 +122,11 @@ class ToyBackbone(BackboneInterface):
                 for _ in range(num_layers)
             )
             self.lm_head = nn.Linear(hidden_size, vocab) if use_lm_head else None
+
+    @classmethod
+    def input_alphabet(cls, options: Mapping[str, Any]) -> str | None:
+        """Return the ``alphabet`` option; None with ``unknown="map"``."""
+        return None if options.get("unknown") == "map" else str(options.get("alphabet", DNA))
 
     def forward(
         self, input_ids: Tensor, attention_mask: Tensor, all_hidden_states: bool = False

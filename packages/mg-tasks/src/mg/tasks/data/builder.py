@@ -213,7 +213,7 @@ class SplitBuilder:
         Raises:
             ValueError: ``storage="disk"`` for a split carved from the pool.
         """
-        if source.key.startswith("hf:") or self.storage == "memory":
+        if self.storage == "memory":
             return False
         location = self.source.location(source.key)
         size = self.source.size(source.key)

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 from mg.tasks.data.cell_data import CellData
-from mg.tasks.data.whole_outputs import merged_from_every_process, staged
+from mg.tasks.data.whole_outputs import ByIdWriter, staged
 
 
-class CellEmbeddingWriter(pl.Callback):
+class CellEmbeddingWriter(ByIdWriter):
     """Write the predicted cells to a new ``.h5ad`` with their embeddings in ``obsm``.
 
     Args:
@@ -37,11 +37,11 @@ class CellEmbeddingWriter(pl.Callback):
             raise ValueError(f"CellEmbeddingWriter writes an .h5ad file, not {output!r}.")
         if not key:
             raise ValueError("key must name an obsm entry, such as X_mg.")
+        super().__init__()
         self.output = Path(output)
         self.key = key
-        self._vectors: dict[str, np.ndarray] = {}
 
-    def on_predict_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def check(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Refuse data that is not cells, and an output that exists, before the first batch.
 
         Raises:
@@ -67,18 +67,9 @@ class CellEmbeddingWriter(pl.Callback):
             raise FileExistsError(
                 f"{self.output} exists: give CellEmbeddingWriter a new path, or remove it."
             )
-        self._vectors = {}
 
-    def on_predict_batch_end(
-        self,
-        trainer: pl.Trainer,
-        pl_module: pl.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
-        """Keep each cell's vector by id.
+    def by_id(self, outputs: Any) -> dict[str, np.ndarray]:
+        """Return each cell's vector by id.
 
         Raises:
             ValueError: the predictions are not one vector per cell (not an ``Embed``
@@ -91,13 +82,10 @@ class CellEmbeddingWriter(pl.Callback):
                 "pooling (mean, max or cls) and a single layer."
             )
         array = vectors.float().cpu().numpy()
-        self._vectors.update(zip(outputs["ids"], array, strict=True))
+        return dict(zip(outputs["ids"], array, strict=True))
 
-    def on_predict_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Gather the vectors; the first process writes the cells in predict order."""
-        vectors = merged_from_every_process(self._vectors)
-        if not trainer.is_global_zero:
-            return
+    def write(self, trainer: pl.Trainer, vectors: dict[str, Any]) -> None:
+        """Write the predicted cells, in predict order, with their vectors in ``obsm``."""
         import anndata
 
         data = trainer.datamodule

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +47,11 @@ def load_hf_dataset(name: str, config: str | None = None) -> Any:
     return loaded
 
 
-def hf_split_table(loaded: Any, name: str, split: str, *, max_rows: int | None = None) -> Table:
-    """Turn one split of a loaded Hugging Face ``DatasetDict`` into a `Table`.
+def hf_split(loaded: Any, name: str, split: str, *, max_rows: int | None = None) -> Any:
+    """Return one split of a loaded ``DatasetDict``, still an Arrow-backed ``Dataset``.
 
-    Rows are numbered from 1 within the split; the table's file is ``"name[split]"``.
+    A dataset loaded from disk stays memory-mapped: nothing is copied here (``max_rows``
+    selects rows through an index, not a copy).
 
     Raises:
         ValueError: the dataset has no such split, or the split is empty.
@@ -61,12 +63,42 @@ def hf_split_table(loaded: Any, name: str, split: str, *, max_rows: int | None =
     dataset = loaded[split]
     if max_rows is not None:
         dataset = dataset.select(range(min(max_rows, len(dataset))))
-    source = f"{name}[{split}]"
     if len(dataset) == 0:
-        raise ValueError(f"{source} is empty: it holds no rows.")
-    columns = {str(k): list(v) for k, v in dataset.to_dict().items()}
-    n = len(dataset)
-    return Table(source, columns, [source] * n, list(range(1, n + 1)), {source: list(columns)})
+        raise ValueError(f"{name}[{split}] is empty: it holds no rows.")
+    return dataset
+
+
+def iter_hf_chunks(dataset: Any, source: str, chunk_rows: int) -> Iterator[Table]:
+    """Read an Arrow-backed ``Dataset`` as tables of at most ``chunk_rows`` rows.
+
+    Only one chunk's rows become Python values at a time (``Dataset.iter``); rows are
+    numbered from 1 within the split, and every row's file is ``source``.
+
+    Args:
+        dataset (Any): a ``datasets.Dataset``.
+        source (str): what the rows are named by in messages, ``"name[split]"``.
+        chunk_rows (int): rows per table.
+    """
+    first = 1
+    for batch in dataset.with_format(None).iter(batch_size=chunk_rows):
+        columns = {str(k): list(v) for k, v in batch.items()}
+        n = len(next(iter(columns.values()))) if columns else 0
+        rows = list(range(first, first + n))
+        yield Table(source, columns, [source] * n, rows, {source: list(columns)})
+        first += n
+
+
+def hf_split_table(loaded: Any, name: str, split: str, *, max_rows: int | None = None) -> Table:
+    """Turn one split of a loaded Hugging Face ``DatasetDict`` into one `Table` in memory.
+
+    Rows are numbered from 1 within the split; the table's file is ``"name[split]"``.
+
+    Raises:
+        ValueError: the dataset has no such split, or the split is empty.
+    """
+    dataset = hf_split(loaded, name, split, max_rows=max_rows)
+    source = f"{name}[{split}]"
+    return next(iter_hf_chunks(dataset, source, len(dataset)))
 
 
 def read_hf_dataset(

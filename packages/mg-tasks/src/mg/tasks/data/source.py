@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from mg.tasks.data.hf import hf_split, iter_hf_chunks
 from mg.tasks.data.readers import (
     DEFAULT_CHUNK_ROWS,
     FileFormat,
     Table,
     compile_header_pattern,
-    hf_split_table,
     iter_path_chunks,
     load_hf_dataset,
     path_files,
@@ -108,10 +108,18 @@ class DataSource:
         return list(self._hf_loaded)
 
     def location(self, key: str) -> str:
-        """The file or folder of the input called ``key`` (pool, val, test or predict)."""
+        """The file or folder of the input called ``key``; ``"name[split]"`` for hf:<split>."""
+        if key.startswith("hf:"):
+            return f"{self.hf_dataset}[{key[3:]}]"
         location = self.locations[key]
         assert location is not None
         return location
+
+    def hf_split(self, key: str) -> Any:
+        """The Arrow-backed ``Dataset`` of the input ``hf:<split>`` (memory-mapped from disk)."""
+        assert self.hf_dataset is not None
+        self.hf_splits()
+        return hf_split(self._hf_loaded, self.hf_dataset, key[3:], max_rows=self.max_rows)
 
     def read_options(self) -> dict[str, Any]:
         """The keyword options of `read_path` and `iter_path_chunks` for every input."""
@@ -128,21 +136,25 @@ class DataSource:
         """Read (once) the input called ``key``: pool, val, test, predict or hf:<split>."""
         if key not in self._tables:
             if key.startswith("hf:"):
-                assert self.hf_dataset is not None
-                self.hf_splits()
-                self._tables[key] = hf_split_table(
-                    self._hf_loaded, self.hf_dataset, key[3:], max_rows=self.max_rows
-                )
+                split = self.hf_split(key)
+                self._tables[key] = next(iter_hf_chunks(split, self.location(key), len(split)))
             else:
                 self._tables[key] = read_path(self.location(key), **self.read_options())
         return self._tables[key]
 
     def chunks(self, key: str) -> Iterator[Table]:
-        """Stream the file input called ``key`` in chunks of `CHUNK_ROWS` rows."""
+        """Stream the input called ``key`` in chunks of `CHUNK_ROWS` rows.
+
+        A Hugging Face split is read from its Arrow table a chunk at a time, never whole.
+        """
+        if key.startswith("hf:"):
+            return iter_hf_chunks(self.hf_split(key), self.location(key), CHUNK_ROWS)
         return iter_path_chunks(self.location(key), chunk_rows=CHUNK_ROWS, **self.read_options())
 
     def size(self, key: str) -> int:
-        """The bytes of the files of the file input called ``key``."""
+        """The bytes of the input called ``key``: its files, or a split's Arrow table."""
+        if key.startswith("hf:"):
+            return int(self.hf_split(key).data.nbytes)
         files = path_files(self.location(key), self.read_options()["exclude"])
         return sum(f.stat().st_size for f in files)
 

@@ -25,6 +25,7 @@ import pickle
 import shutil
 import weakref
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +45,11 @@ def _remove(folder: str, owner: int) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class SampleStore:
     """Read access to the files of a `StoreWriter`, by row index.
 
-    Args:
+    Attributes:
         folder (Path): the store's folder.
         size (int): the number of samples.
         offsets (dict[str, np.ndarray]): column → ``size + 1`` byte offsets into its file.
@@ -61,33 +63,22 @@ class SampleStore:
         label_rows (np.ndarray | None): each label's row.
     """
 
-    def __init__(
-        self,
-        *,
-        folder: Path,
-        size: int,
-        offsets: dict[str, np.ndarray],
-        file_names: list[str],
-        file_index: np.ndarray,
-        rows: np.ndarray,
-        lengths: np.ndarray,
-        repeated_hashes: set[int],
-        label_file_index: np.ndarray | None,
-        label_rows: np.ndarray | None,
-    ) -> None:
-        self.folder = folder
-        self.size = size
-        self.offsets = offsets
-        self.file_names = file_names
-        self.file_index = file_index
-        self.rows = rows
-        self.lengths = lengths
-        self.repeated_hashes = repeated_hashes
-        self.label_file_index = label_file_index
-        self.label_rows = label_rows
-        self._descriptors: dict[str, int] = {}
-        self._pid = os.getpid()
-        self._finalizer = weakref.finalize(self, _remove, str(folder), os.getpid())
+    folder: Path
+    size: int
+    offsets: dict[str, np.ndarray]
+    file_names: list[str]
+    file_index: np.ndarray
+    rows: np.ndarray
+    lengths: np.ndarray
+    repeated_hashes: set[int]
+    label_file_index: np.ndarray | None
+    label_rows: np.ndarray | None
+    _descriptors: dict[str, int] = field(init=False, default_factory=dict)
+    _pid: int = field(init=False, default_factory=os.getpid)
+
+    def __post_init__(self) -> None:
+        # Only the process that built the store removes its folder.
+        self._finalizer = weakref.finalize(self, _remove, str(self.folder), self._pid)
 
     @property
     def labelled(self) -> bool:

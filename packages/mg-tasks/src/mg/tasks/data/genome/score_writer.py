@@ -15,10 +15,10 @@ from typing import Any
 import lightning.pytorch as pl
 
 from mg.tasks.data.genome.variants import VcfVariantData, scores_by_id, write_variant_scores
-from mg.tasks.data.whole_outputs import merged_from_every_process, staged
+from mg.tasks.data.whole_outputs import ByIdWriter, staged
 
 
-class VariantScoreWriter(pl.Callback):
+class VariantScoreWriter(ByIdWriter):
     """Write the predicted score of each variant as a TSV and a VCF copy with an INFO field.
 
     Args:
@@ -38,15 +38,15 @@ class VariantScoreWriter(pl.Callback):
             raise ValueError(f"output and vcf_output are both {output!r}: give two paths.")
         if not info_key:
             raise ValueError("info_key must name an INFO field, such as MG_SCORE.")
+        super().__init__()
         self.output = Path(output)
         self.vcf_output = Path(vcf_output) if vcf_output else None
         self.info_key = info_key
-        self._scores: dict[str, float] = {}
 
     def _paths(self) -> list[Path]:
         return [self.output, *([self.vcf_output] if self.vcf_output else [])]
 
-    def on_predict_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def check(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Refuse data that is not a VCF, and outputs that exist, before the first batch.
 
         Raises:
@@ -64,25 +64,13 @@ class VariantScoreWriter(pl.Callback):
                 raise FileExistsError(
                     f"{path} exists: give VariantScoreWriter a new path, or remove it."
                 )
-        self._scores = {}
 
-    def on_predict_batch_end(
-        self,
-        trainer: pl.Trainer,
-        pl_module: pl.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
-        """Keep the batch's scores by variant id (a float each)."""
-        self._scores.update(scores_by_id([outputs]))
+    def by_id(self, outputs: Any) -> dict[str, float]:
+        """Return the batch's scores by variant id (a float each)."""
+        return scores_by_id([outputs])
 
-    def on_predict_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Gather every process's scores; the first process writes both files."""
-        scores = merged_from_every_process(self._scores)
-        if not trainer.is_global_zero:
-            return
+    def write(self, trainer: pl.Trainer, scores: dict[str, Any]) -> None:
+        """Write the TSV and, when asked, the VCF copy."""
         data = trainer.datamodule
         assert isinstance(data, VcfVariantData)
         with staged(self._paths()) as temporary:
