@@ -220,9 +220,15 @@ def test_a_soma_experiment_trains_with_the_same_config(h5ad: Path, tmp_path: Pat
     assert _metrics(run)["val_accuracy"] >= 0.9
 
 
-def test_embed_writes_the_cells_to_a_new_h5ad_with_obsm_x_mg(h5ad: Path, tmp_path: Path) -> None:
+def test_embed_writes_the_cells_to_a_new_h5ad_with_obsm_x_mg(
+    h5ad: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import anndata
     import torch
+
+    from mg.tasks.data import CellEmbeddingWriter
+
+    monkeypatch.setattr(CellEmbeddingWriter, "CHUNK_CELLS", 96)  # 400 cells: five chunks
 
     embedded, table = tmp_path / "embedded.h5ad", tmp_path / "vectors.pt"
     callbacks = [

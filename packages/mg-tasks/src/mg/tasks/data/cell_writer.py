@@ -11,7 +11,7 @@ cells are held in memory while writing.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import lightning.pytorch as pl
 import numpy as np
@@ -31,6 +31,9 @@ class CellEmbeddingWriter(ByIdWriter):
     Raises:
         ValueError: ``output`` does not end in ``.h5ad``, or ``key`` is empty.
     """
+
+    CHUNK_CELLS: ClassVar[int] = 4096
+    """Cells whose expression is read and written at once."""
 
     def __init__(self, output: str, key: str = "X_mg") -> None:
         if not output.endswith(".h5ad"):
@@ -85,7 +88,11 @@ class CellEmbeddingWriter(ByIdWriter):
         return dict(zip(outputs["ids"], array, strict=True))
 
     def write(self, trainer: pl.Trainer, vectors: dict[str, Any]) -> None:
-        """Write the predicted cells, in predict order, with their vectors in ``obsm``."""
+        """Write the predicted cells, in predict order, with their vectors in ``obsm``.
+
+        The expression is copied `CHUNK_CELLS` cells at a time, so memory holds the obs
+        rows and the vectors, never the whole matrix.
+        """
         import anndata
 
         data = trainer.datamodule
@@ -93,17 +100,33 @@ class CellEmbeddingWriter(ByIdWriter):
         dataset: Any = data.datasets["predict"]
         # The cells predicted (all, unless limit_predict_batches stopped early), in order.
         kept = [k for k, cell in enumerate(dataset.ids) if cell in vectors]
-        rows = dataset.rows[kept]
+        rows = np.asarray(dataset.rows)[kept]
         source = dataset.source
+        embedded = np.stack([vectors[dataset.ids[k]] for k in kept])
         cells = anndata.AnnData(
-            X=source.read_rows(rows), obs=source.obs.iloc[rows].copy(), var=source.var.copy()
+            obs=source.obs.iloc[rows].copy(), var=source.var.copy(), obsm={self.key: embedded}
         )
-        cells.obsm[self.key] = np.stack([vectors[dataset.ids[k]] for k in kept])
         with staged([self.output]) as temporary:
             cells.write_h5ad(temporary[self.output])
+            self._write_expression(temporary[self.output], source, rows)
         part = "" if len(kept) == len(dataset) else f" (of {len(dataset)} to predict)"
         print(
             f"Wrote {cells.n_obs} cells{part} with obsm[{self.key!r}] "
-            f"({cells.obsm[self.key].shape[1]} values each) to {self.output}.",
+            f"({embedded.shape[1]} values each) to {self.output}.",
             flush=True,
         )
+
+    def _write_expression(self, path: Path, source: Any, rows: np.ndarray) -> None:
+        """Append the cells' expression to ``path``'s ``X`` (CSR), a chunk at a time."""
+        import h5py
+
+        try:
+            from anndata.io import sparse_dataset, write_elem
+        except ImportError:  # anndata releases before the io module kept them here
+            from anndata.experimental import sparse_dataset, write_elem
+
+        with h5py.File(path, "a") as handle:
+            write_elem(handle, "X", source.read_rows(rows[: self.CHUNK_CELLS]))
+            stored = sparse_dataset(handle["X"])
+            for start in range(self.CHUNK_CELLS, len(rows), self.CHUNK_CELLS):
+                stored.append(source.read_rows(rows[start : start + self.CHUNK_CELLS]))
