@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from mg.backbones import ESM2, AIDODNATiny, BertDNATiny, ESM2Tiny, HFBackbone
@@ -41,28 +39,6 @@ def test_tiny_cell_variants_take_the_finetuning_options_and_not_the_loaders(
     options = set(init_options(cls))
     assert FINETUNING | {own, "genes"} <= options
     assert "model_path" not in options
-
-
-def _parsed(cls: type, *args: str) -> Any:
-    jsonargparse = pytest.importorskip("jsonargparse")
-    parser = jsonargparse.ArgumentParser(exit_on_error=False)
-    parser.add_class_arguments(cls, "backbone", skip={2})
-    return parser.parse_args(list(args)).backbone
-
-
-def test_flat_keys_of_the_shared_options_parse_and_build() -> None:
-    parsed = _parsed(
-        BertDNATiny,
-        "--backbone.finetune=frozen",
-        "--backbone.unknown=map",
-        "--backbone.lora_r=4",
-        "--backbone.max_length=32",
-    )
-    assert (parsed.finetune, parsed.unknown, parsed.lora_r) == ("frozen", "map", 4)
-    backbone = BertDNATiny(False, None, **vars(parsed))
-    assert backbone.finetune == "frozen"
-    assert not any(p.requires_grad for p in backbone.parameters())
-    assert backbone.tokenize(["ACGZ"])  # "map": an unknown character is read, not refused
 
 
 def test_a_misspelled_shared_option_is_refused_by_name() -> None:
