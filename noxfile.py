@@ -86,8 +86,9 @@ waits on one core): one worker a core, so a 2-core CI machine runs two at once."
 PARALLEL_PACKAGES = ("mg-cli",)
 """Distributions whose own tests run with `PARALLEL` (their test group has pytest-xdist)."""
 
-DOMAIN_EXTRAS = ("--extra", "cells", "--extra", "genome")
-"""The extras with the cell and genome-coordinate readers, for sessions across packages."""
+DOMAIN_EXTRAS = ("--extra", "cells", "--extra", "genome", "--extra", "hf")
+"""The extras with the cell, genome-coordinate and Hugging Face datasets readers, for the
+sessions across packages."""
 
 
 def _pytest(session: nox.Session, *paths: str, parallel: bool = False) -> None:

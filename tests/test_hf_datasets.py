@@ -1,18 +1,23 @@
-"""Hugging Face datasets saved with ``save_to_disk``: read from Arrow a chunk at a time."""
+"""Hugging Face datasets saved with ``save_to_disk``: read from Arrow a chunk at a time.
+
+Here, where the sessions install the ``hf`` extra (datasets), so these always run.
+"""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
+import datasets
 import pytest
-from task_helpers import tiny_backbone
 
+from mg.core.testing import ToyBackbone
 from mg.core.testing.contracts import fast_trainer
 from mg.tasks import SequenceData, SequenceRegression
 from mg.tasks.data import source
 from mg.tasks.data.store import StoredSequenceDataset
 
-datasets = pytest.importorskip("datasets")
+tiny_backbone = partial(ToyBackbone, max_length=40)
 
 
 def _split(n: int, first: int, bad_row: int | None = None) -> object:
