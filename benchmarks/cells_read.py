@@ -85,7 +85,8 @@ def read_all(kind: str, location: str, batch_size: int) -> dict[str, float]:
 
 
 def predict_all(kind: str, location: str, batch_size: int, folder: Path) -> dict[str, float]:
-    """Embed every cell through `mg predict` (the baseline backbone, a .npy writer)."""
+    """Embed every cell through `mg predict`: the baseline backbone, a .npy of the vectors
+    and an .h5ad copy of the cells with them (`CellEmbeddingWriter`)."""
     import yaml
 
     import mg.tasks  # imported before the clock starts: the run is timed, not the imports
@@ -96,10 +97,17 @@ def predict_all(kind: str, location: str, batch_size: int, folder: Path) -> dict
     genes = folder / f"genes_{kind}.txt"
     genes.write_text("\n".join(source.gene_names()) + "\n")
     cells = len(source)
-    output = folder / f"embedded_{kind}_{cells}.npy"
-    writer = {"class_path": "mg.cli.writer.PredictionWriter", "init_args": {"output": str(output)}}
+    output = folder / f"embedded_{kind}_{cells}"
+    writers = [
+        {"class_path": "mg.cli.writer.PredictionWriter", "init_args": {"output": f"{output}.npy"}},
+        # The scanpy route too: a copy of the cells with the vectors in obsm.
+        {
+            "class_path": "mg.tasks.data.CellEmbeddingWriter",
+            "init_args": {"output": f"{output}.h5ad"},
+        },
+    ]
     config = {
-        "trainer": {"logger": False, "enable_progress_bar": False, "callbacks": [writer]},
+        "trainer": {"logger": False, "enable_progress_bar": False, "callbacks": writers},
         "model": {
             "class_path": "Embed",
             "init_args": {
