@@ -236,7 +236,12 @@ def test_embed_writes_the_cells_to_a_new_h5ad_with_obsm_x_mg(
         {"class_path": "mg.cli.writer.PredictionWriter", "init_args": {"output": str(table)}},
     ]
     config = {
-        "trainer": {"enable_progress_bar": False, "callbacks": callbacks, "logger": False},
+        "trainer": {
+            "enable_progress_bar": False,
+            "callbacks": callbacks,
+            "logger": False,
+            "default_root_dir": str(tmp_path),  # the resolved config.yaml goes there
+        },
         "model": {
             "class_path": "Embed",
             "init_args": {
