@@ -110,7 +110,7 @@ class SequenceData(SplitCheckHooks, DataInterface):
             it holds splits given as whole inputs (``train_file``, ``val_file``,
             ``test_file``, ``predict_file``, or ``path`` without fractions or folds).
             ``auto`` (the default) keeps such an input on disk when its files total more
-            than 100 MB, in memory otherwise. Hugging Face datasets stay in memory.
+            than 100 MB (a Hugging Face split: its Arrow table), in memory otherwise.
     """
 
     def __init__(
