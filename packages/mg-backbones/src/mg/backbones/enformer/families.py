@@ -11,7 +11,6 @@ bins or pool the sequence (`TrackRegression`, `SequenceClassification`,
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -28,8 +27,6 @@ from mg.backbones.finetuning import (
     LoraSettings,
     apply_finetune_mode,
     default_targets,
-    has_lora,
-    merged_copy,
 )
 from mg.backbones.loading import (
     BackboneLoadError,
@@ -37,6 +34,7 @@ from mg.backbones.loading import (
     hub_offline,
     resolve_model_path,
 )
+from mg.backbones.saving import SavesPretrained
 from mg.backbones.tokenization import SequenceTokenizer, onehot_tokenizer
 from mg.core.alphabets import DNA
 from mg.core.backbone import BackboneOutput, Modality
@@ -75,7 +73,7 @@ def download(model_path: str, revision: str | None, cache_dir: str | None) -> Pa
     return Path(folder)
 
 
-class EnformerFamily(TokenizerBackbone):
+class EnformerFamily(SavesPretrained, TokenizerBackbone):
     """An Enformer backbone: one-hot DNA (N all zero), one ``2 * dim`` state per bin.
 
     Subclasses say where the model comes from: each loads or builds it after this
@@ -280,17 +278,12 @@ class EnformerFamily(TokenizerBackbone):
             self.model.eval()
         return self
 
-    def save_pretrained(self, folder: str | os.PathLike[str]) -> Path:
+    def write_pretrained(self, folder: Path) -> None:
         """Write ``config.json`` and ``model.safetensors`` in the published layout.
 
-        LoRA updates are merged into the saved weights. ``Enformer(model_path=folder)``
-        loads the folder.
-
-        Returns:
-            Path: the folder.
+        ``Enformer(model_path=folder)`` loads the folder.
         """
-        model = merged_copy(self.model) if has_lora(self.model) else self.model
-        return save_model(model, Path(folder))  # type: ignore[arg-type]
+        save_model(self.exportable_model(), folder)
 
 
 class Enformer(EnformerFamily):
