@@ -123,7 +123,8 @@ def sized_config(
     num_layers: int,
     num_heads: int,
     max_length: int,
-    intermediate_factor: int = 4,
+    intermediate_factor: int | None = 4,
+    vocab_size: int | None = None,
     **extra: Any,
 ) -> PretrainedConfig:
     """Return a BERT-shaped config of the given size over ``tokenizer``'s vocabulary.
@@ -135,15 +136,18 @@ def sized_config(
         num_layers (int): encoder layers.
         num_heads (int): attention heads.
         max_length (int): positions.
-        intermediate_factor (int): the MLP's inner size over the hidden size.
+        intermediate_factor (int | None): the MLP's inner size over the hidden size; None
+            leaves it to the config class's own rule.
+        vocab_size (int | None): embedding rows; None: the tokenizer's size.
         **extra (Any): further config values of the architecture.
     """
+    inner = None if intermediate_factor is None else intermediate_factor * hidden_size
     return config_class(
-        vocab_size=len(tokenizer),
+        vocab_size=vocab_size or len(tokenizer),
         hidden_size=hidden_size,
         num_hidden_layers=num_layers,
         num_attention_heads=num_heads,
-        intermediate_size=intermediate_factor * hidden_size,
+        intermediate_size=inner,
         max_position_embeddings=max_length,
         pad_token_id=tokenizer.pad_token_id,
         **extra,

@@ -8,7 +8,6 @@ model from a local folder or the Hub through the Auto classes. The named familie
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,8 +22,6 @@ from mg.backbones.finetuning import (
     LoraSettings,
     apply_finetune_mode,
     default_targets,
-    has_lora,
-    merged_copy,
 )
 from mg.backbones.loading import (
     HubOptions,
@@ -39,11 +36,12 @@ from mg.backbones.loading import (
     resolve_model_class,
     resolve_model_path,
 )
+from mg.backbones.saving import SavesPretrained
 from mg.backbones.tokenization import SequenceTokenizer, Truncation, Unknown, vocabulary_letters
 from mg.core.backbone import BackboneOutput, Capability
 
 
-class TransformersBackbone(TokenizerBackbone):
+class TransformersBackbone(SavesPretrained, TokenizerBackbone):
     """Base class of backbones built on a Hugging Face model and tokenizer.
 
     Subclasses load or build a model and tokenizer, then call `attach`. Families set the
@@ -377,27 +375,13 @@ class TransformersBackbone(TokenizerBackbone):
         return getattr(self.model, self._head_name) if self._head_name else None
 
     # ------------------------------------------------------------------ export
-    def exportable_model(self) -> PreTrainedModel:
-        """Return the model as ``save_pretrained`` should write it (LoRA merged in)."""
-        return merged_copy(self.model) if has_lora(self.model) else self.model
+    def write_pretrained(self, folder: Path) -> None:
+        """Write the model and its tokenizer as transformers saves them.
 
-    def save_pretrained(self, folder: str | os.PathLike[str]) -> Path:
-        """Write the model and its tokenizer to ``folder``, LoRA updates merged in.
-
-        The folder loads back through ``model_path`` of this family (or `HFBackbone`), the
-        same path a user takes with published weights.
-
-        Args:
-            folder (str | os.PathLike[str]): created if missing.
-
-        Returns:
-            Path: the folder.
+        The folder loads back through this family (or `HFBackbone`).
         """
-        path = Path(folder)
-        path.mkdir(parents=True, exist_ok=True)
-        self.exportable_model().save_pretrained(path)
-        self.tokenizer.save_pretrained(path)
-        return path
+        self.exportable_model().save_pretrained(folder)
+        self.tokenizer.save_pretrained(folder)
 
 
 class HFBackbone(TransformersBackbone):

@@ -127,10 +127,14 @@ def _fast_tokenizer(
     return PreTrainedTokenizerFast(tokenizer_object=backend, **special)
 
 
-def esm_tokenizer() -> PreTrainedTokenizerFast:
-    """Return a protein character tokenizer with the ESM-2 vocabulary and ids.
+def esm_style_tokenizer(vocabulary: Sequence[str]) -> PreTrainedTokenizerFast:
+    """Return a character tokenizer with ESM's special tokens over ``vocabulary``'s ids.
 
     Each sequence becomes ``<cls> residues <eos>``, one token per residue.
+
+    Args:
+        vocabulary (Sequence[str]): the tokens in id order; it holds ``<cls>``, ``<pad>``,
+            ``<eos>``, ``<unk>`` and ``<mask>``.
     """
     special = {
         "cls_token": "<cls>",
@@ -140,8 +144,13 @@ def esm_tokenizer() -> PreTrainedTokenizerFast:
         "mask_token": "<mask>",
     }
     return _fast_tokenizer(
-        ESM_VOCAB, split=".", special=special, prefix=["<cls>"], suffix=["<eos>"]
+        vocabulary, split=".", special=special, prefix=["<cls>"], suffix=["<eos>"]
     )
+
+
+def esm_tokenizer() -> PreTrainedTokenizerFast:
+    """Return a protein character tokenizer with the ESM-2 vocabulary and ids."""
+    return esm_style_tokenizer(ESM_VOCAB)
 
 
 BERT_SPECIAL_TOKENS: tuple[str, ...] = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")

@@ -24,13 +24,12 @@ from torchmetrics.classification import (
     MultilabelMatthewsCorrCoef,
 )
 
-from mg.adapters import LinearCLSAdapter, LinearTokenAdapter
+from mg.adapters import LinearTokenAdapter
 from mg.core import (
     BackboneCallable,
     BackboneInterface,
     Capability,
     LabelKind,
-    SequenceAdapter,
     SequenceAdapterCallable,
     TaskInterface,
     TokenAdapter,
@@ -38,7 +37,6 @@ from mg.core import (
 )
 from mg.core.compat import CompatibilityReport
 from mg.core.data import DataInterface
-from mg.core.inputs import InputKind
 from mg.core.labels import IGNORE_INDEX
 from mg.core.task import Stage
 from mg.tasks.batching import (
@@ -58,6 +56,7 @@ from mg.tasks.losses import (
     training_labels,
 )
 from mg.tasks.metrics import SelectOutput
+from mg.tasks.per_sequence import PerSequenceTask
 
 
 def _check_class_options(
@@ -105,7 +104,7 @@ def _metric_scores(probabilities: Tensor) -> Tensor:
     return probabilities[..., 1] if probabilities.shape[-1] == 2 else probabilities
 
 
-class SequenceClassification(TaskInterface):
+class SequenceClassification(PerSequenceTask):
     """Assign each sequence one of ``n_classes`` classes, or any number of labels.
 
     Single-label (the default) trains with cross-entropy; ``multilabel`` trains one
@@ -145,17 +144,12 @@ class SequenceClassification(TaskInterface):
             ``class_weights`` / ``class_names`` of the wrong length.
     """
 
-    input_kinds = frozenset({InputKind.SEQUENCE, InputKind.CELLS})
-    adapter_type = SequenceAdapter
-    default_adapter = LinearCLSAdapter
     label_kind = LabelKind.CLASS
-    supports_embedding_cache = True
-    accepts_binned_outputs = True  # the adapter pools with the backbone's own mask
 
     def __init__(
         self,
         backbone: BackboneCallable,
-        adapter: SequenceAdapterCallable = default_adapter,
+        adapter: SequenceAdapterCallable = PerSequenceTask.default_adapter,
         *,
         n_classes: int = 2,
         multilabel: bool = False,

@@ -17,21 +17,18 @@ from torchmetrics import (
     SpearmanCorrCoef,
 )
 
-from mg.adapters import LinearCLSAdapter
 from mg.core import (
     BackboneCallable,
     BackboneInterface,
     LabelKind,
-    SequenceAdapter,
     SequenceAdapterCallable,
-    TaskInterface,
 )
 from mg.core.data import DataInterface
-from mg.core.inputs import InputKind
 from mg.core.label_values import as_numbers
 from mg.core.task import Stage
 from mg.tasks.batching import Sample
 from mg.tasks.metrics import MeanOverOutputs, SelectOutput
+from mg.tasks.per_sequence import PerSequenceTask
 
 RegressionLoss = Literal["mse", "huber", "l1"]
 """The built-in regression losses, by name."""
@@ -42,7 +39,7 @@ LossCallable = Callable[[], nn.Module]
 LOSSES: dict[str, type[nn.Module]] = {"mse": nn.MSELoss, "huber": nn.HuberLoss, "l1": nn.L1Loss}
 
 
-class SequenceRegression(TaskInterface):
+class SequenceRegression(PerSequenceTask):
     """Predict one or more real numbers for each sequence (stability, expression, ...).
 
     The backbone encodes each sequence and a `SequenceAdapter` turns its hidden states into
@@ -92,17 +89,12 @@ class SequenceRegression(TaskInterface):
         ValueError: ``num_outputs`` is below 1 or ``loss`` is an unknown name.
     """
 
-    input_kinds = frozenset({InputKind.SEQUENCE, InputKind.CELLS})
-    adapter_type = SequenceAdapter
-    default_adapter = LinearCLSAdapter
     label_kind = LabelKind.REGRESSION
-    supports_embedding_cache = True
-    accepts_binned_outputs = True  # the adapter pools with the backbone's own mask
 
     def __init__(
         self,
         backbone: BackboneCallable,
-        adapter: SequenceAdapterCallable = default_adapter,
+        adapter: SequenceAdapterCallable = PerSequenceTask.default_adapter,
         *,
         num_outputs: int = 1,
         loss: RegressionLoss | LossCallable = "mse",

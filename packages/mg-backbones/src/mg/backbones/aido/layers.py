@@ -25,6 +25,17 @@ AttentionKernel = Literal["auto", "sdpa", "plain"]
 PLAIN_ON_CPU_BELOW = 16 * 16
 
 
+def head_width(hidden_size: int, num_heads: int) -> int:
+    """Return the channels per attention head.
+
+    Raises:
+        ValueError: ``num_heads`` does not divide ``hidden_size``.
+    """
+    if hidden_size % num_heads:
+        raise ValueError(f"num_attention_heads={num_heads} must divide hidden_size={hidden_size}.")
+    return hidden_size // num_heads
+
+
 class AIDORMSNorm(nn.Module):
     """Root-mean-square norm computed in float32, scaled by a learned weight (no bias).
 
@@ -137,12 +148,8 @@ class AIDOSelfAttention(nn.Module):
 
     def __init__(self, hidden_size: int, num_heads: int, bias: bool, dropout: float) -> None:
         super().__init__()
-        if hidden_size % num_heads:
-            raise ValueError(
-                f"num_attention_heads={num_heads} must divide hidden_size={hidden_size}."
-            )
         self.num_heads = num_heads
-        self.head_dim = hidden_size // num_heads
+        self.head_dim = head_width(hidden_size, num_heads)
         self.query = nn.Linear(hidden_size, hidden_size, bias=bias)
         self.key = nn.Linear(hidden_size, hidden_size, bias=bias)
         self.value = nn.Linear(hidden_size, hidden_size, bias=bias)

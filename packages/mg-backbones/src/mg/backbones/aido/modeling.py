@@ -10,6 +10,7 @@ name these classes directly, so no code from a checkpoint ever runs.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -17,7 +18,6 @@ from torch import Tensor, nn
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_layers import GradientCheckpointingLayer
-from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput
 
 from mg.backbones.aido.layers import (
     AIDOAttention,
@@ -26,8 +26,8 @@ from mg.backbones.aido.layers import (
     MixtureOfGLUs,
     SplitSwiGLU,
     make_norm,
-    rotary_angles,
 )
+from mg.backbones.encoder_lm import EncoderMaskedLM, RotaryEncoder
 
 
 class AIDOBertConfig(PretrainedConfig):
@@ -235,7 +235,7 @@ class AIDOPreTrainedModel(PreTrainedModel):
             init.zeros_(module.bias)
 
 
-class AIDOModel(AIDOPreTrainedModel):
+class AIDOModel(RotaryEncoder, AIDOPreTrainedModel):
     """The AIDO encoder: embeddings, pre-norm layers with rotary attention, final norm.
 
     Padding: a padded key is never attended to; when no row has padding no mask is built
@@ -245,6 +245,7 @@ class AIDOModel(AIDOPreTrainedModel):
 
     # The published checkpoints hold the masked-LM head too; the bare encoder skips it.
     _keys_to_ignore_on_load_unexpected = [r"^cls\."]
+    embeddings_path = "embeddings.word_embeddings"
 
     def __init__(self, config: AIDOBertConfig, add_pooling_layer: bool = False) -> None:
         super().__init__(config)
@@ -257,13 +258,9 @@ class AIDOModel(AIDOPreTrainedModel):
         self.rotary_dim = rotary_dim if config.position_embedding_type == "rope" else 0
         self.post_init()
 
-    def get_input_embeddings(self) -> nn.Embedding:
-        """Return the token embedding."""
-        return self.embeddings.word_embeddings
-
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        """Replace the token embedding."""
-        self.embeddings.word_embeddings = value
+    def parts(self) -> tuple[nn.Module, Iterable[nn.Module], nn.Module]:
+        """Return the embeddings, the layers and the final norm."""
+        return self.embeddings, self.encoder.layer, self.encoder.ln
 
     def set_attention_kernel(self, kernel: str) -> None:
         """Use ``"auto"`` (per device and size), ``"sdpa"`` or ``"plain"`` attention."""
@@ -272,41 +269,6 @@ class AIDOModel(AIDOPreTrainedModel):
         self.config.attention_kernel = kernel
         for layer in self.encoder.layer:
             layer.attention.self.kernel = kernel
-
-    def forward(
-        self,
-        input_ids: Tensor,
-        attention_mask: Tensor | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-        **_: Any,
-    ) -> BaseModelOutput:
-        """Encode ``(batch, length)`` ids; ``attention_mask`` is 1 for real tokens.
-
-        Returns:
-            BaseModelOutput: ``last_hidden_state`` after the final norm; with
-            ``output_hidden_states``, each layer's input (the embeddings first) and then
-            the normed output of the last layer (ModelGenerator's convention).
-        """
-        hidden = self.embeddings(input_ids)
-        key_mask = None
-        if attention_mask is not None and not bool(attention_mask.all()):
-            key_mask = attention_mask.bool()[:, None, None, :]
-        rotary = None
-        if self.rotary_dim:
-            angles = rotary_angles(input_ids.shape[1], self.rotary_dim, input_ids.device)
-            rotary = (angles.cos().to(hidden.dtype), angles.sin().to(hidden.dtype))
-        states: list[Tensor] = []
-        for layer in self.encoder.layer:
-            if output_hidden_states:
-                states.append(hidden)
-            hidden = layer(hidden, key_mask, rotary)
-        hidden = self.encoder.ln(hidden)
-        if output_hidden_states:
-            states.append(hidden)
-        return BaseModelOutput(
-            last_hidden_state=hidden, hidden_states=tuple(states) if output_hidden_states else None
-        )
 
 
 class AIDOPredictionHeadTransform(nn.Module):
@@ -348,8 +310,11 @@ class AIDOOnlyMLMHead(nn.Module):
         return self.predictions(hidden)
 
 
-class AIDOForMaskedLM(AIDOPreTrainedModel):
+class AIDOForMaskedLM(EncoderMaskedLM, AIDOPreTrainedModel):
     """An AIDO encoder with its masked-LM head (``cls``)."""
+
+    lm_head_name = "cls"
+    decoder_path = "cls.predictions.decoder"
 
     _tied_weights_keys = {
         "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
@@ -366,31 +331,6 @@ class AIDOForMaskedLM(AIDOPreTrainedModel):
         self.bert = AIDOModel(config)
         self.cls = AIDOOnlyMLMHead(config)
         self.post_init()
-
-    def get_output_embeddings(self) -> nn.Linear:
-        """Return the vocabulary projection."""
-        return self.cls.predictions.decoder
-
-    def set_output_embeddings(self, value: nn.Linear) -> None:
-        """Replace the vocabulary projection."""
-        self.cls.predictions.decoder = value
-
-    def forward(
-        self,
-        input_ids: Tensor,
-        attention_mask: Tensor | None = None,
-        labels: Tensor | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-        **_: Any,
-    ) -> MaskedLMOutput:
-        """Encode and return vocabulary logits (and the loss when ``labels`` are given)."""
-        output = self.bert(input_ids, attention_mask, output_hidden_states=output_hidden_states)
-        logits = self.cls(output.last_hidden_state)
-        loss = None
-        if labels is not None:
-            loss = nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten())
-        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=output.hidden_states)
 
 
 class AIDOFMModel(AIDOModel):

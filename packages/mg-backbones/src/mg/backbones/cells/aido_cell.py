@@ -21,7 +21,6 @@ comparisons (see tools/make_aido_cell_fixtures.py).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -40,6 +39,7 @@ from mg.backbones.cells.common import (
     read_weights,
 )
 from mg.backbones.loading import BackboneLoadError
+from mg.backbones.saving import SavesPretrained
 from mg.core.backbone import BackboneOutput
 from mg.core.cells import GeneVocabulary
 from mg.core.padding import TokenizedBatch
@@ -275,7 +275,7 @@ class AIDOCellModel(nn.Module):
         return self.encoder(hidden)
 
 
-class AIDOCellNetwork(FinetunedCellBackbone):
+class AIDOCellNetwork(SavesPretrained, FinetunedCellBackbone):
     """AIDO.Cell's network over a gene list: what `AIDOCell` and `AIDOCellTiny` share.
 
     A subclass builds or loads the network, sets ``self.vocabulary`` and calls
@@ -289,28 +289,16 @@ class AIDOCellNetwork(FinetunedCellBackbone):
         """Return the genes the model reads, in order."""
         return self.vocabulary
 
-    def save_pretrained(self, folder: str | os.PathLike[str]) -> Path:
-        """Write ``config.json``, ``model.safetensors`` (LoRA merged) and the genes.
-
-        The folder loads back through ``model_path`` of `AIDOCell`, genes included.
-
-        Args:
-            folder (str | os.PathLike[str]): created if missing.
-
-        Returns:
-            Path: the folder.
-        """
+    def write_pretrained(self, folder: Path) -> None:
+        """Write ``config.json``, ``model.safetensors`` and the genes, as `AIDOCell` reads them."""
         from safetensors.torch import save_file
 
-        path = Path(folder)
-        path.mkdir(parents=True, exist_ok=True)
         model = self.exportable_model()
         config = {"model_type": "cellfoundation", **asdict(model.config)}
-        (path / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+        (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
         state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-        save_file(state, str(path / "model.safetensors"))
-        (path / GENES_FILE).write_text("\n".join(self.vocabulary.genes) + "\n", encoding="utf-8")
-        return path
+        save_file(state, str(folder / "model.safetensors"))
+        (folder / GENES_FILE).write_text("\n".join(self.vocabulary.genes) + "\n", encoding="utf-8")
 
     def batch_cells(self, expression: Tensor) -> TokenizedBatch:
         """Prepare raw counts (`prepare_counts`); every position is real."""

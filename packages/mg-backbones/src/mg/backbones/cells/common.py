@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal, Self
 import torch
 from torch import nn
 
-from mg.backbones.finetuning import LoraSettings, apply_finetune_mode, has_lora, merged_copy
+from mg.backbones.finetuning import LoraSettings, apply_finetune_mode
 from mg.backbones.loading import BackboneLoadError, resolve_model_path
 from mg.core.cells import CellBackboneInterface, GeneVocabulary
 
@@ -167,10 +167,6 @@ class FinetunedCellBackbone(CellBackboneInterface):
         self.model = model
         apply_finetune_mode(self.model, self.finetune, self._lora)  # type: ignore[arg-type]
         self.train(self.training)
-
-    def exportable_model(self) -> nn.Module:
-        """Return the network as a saved folder should hold it (LoRA updates merged in)."""
-        return merged_copy(self.model) if has_lora(self.model) else self.model
 
     def train(self, mode: bool = True) -> Self:
         """Set training mode; a frozen backbone always stays in eval mode (no dropout)."""

@@ -14,7 +14,6 @@ The dictionaries (gene → token id, gene → median) are read as data
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,6 +24,7 @@ from torch import Tensor
 
 from mg.backbones.cells.common import FinetunedCellBackbone, model_folder
 from mg.backbones.cells.dictionaries import read_dictionary
+from mg.backbones.saving import SavesPretrained
 from mg.core.backbone import BackboneOutput
 from mg.core.cells import GeneVocabulary
 from mg.core.padding import TokenizedBatch
@@ -115,7 +115,7 @@ class RankValueTokenizer:
         return TokenizedBatch(ids, mask, special)
 
 
-class GeneformerNetwork(FinetunedCellBackbone):
+class GeneformerNetwork(SavesPretrained, FinetunedCellBackbone):
     """Geneformer's BERT over rank-value tokens: what `Geneformer` and `GeneformerTiny` share.
 
     A subclass builds or loads the model, sets ``self.cell_tokenizer`` and calls
@@ -166,28 +166,16 @@ class GeneformerNetwork(FinetunedCellBackbone):
         """Return the number of layers."""
         return int(self.model.config.num_hidden_layers)
 
-    def save_pretrained(self, folder: str | os.PathLike[str]) -> Path:
-        """Write the BERT (LoRA merged) and both dictionaries as JSON.
-
-        The folder loads back through ``model_path`` of `Geneformer`.
-
-        Args:
-            folder (str | os.PathLike[str]): created if missing.
-
-        Returns:
-            Path: the folder.
-        """
-        path = Path(folder)
-        path.mkdir(parents=True, exist_ok=True)
-        self.exportable_model().save_pretrained(path)
+    def write_pretrained(self, folder: Path) -> None:
+        """Write the BERT and both dictionaries as JSON, as `Geneformer` reads them."""
+        self.exportable_model().save_pretrained(folder)
         tokenizer = self.cell_tokenizer
         medians = dict(zip(tokenizer.vocabulary.genes, tokenizer.medians.tolist(), strict=True))
         for name, values in (
             ("token_dictionary", tokenizer.tokens),
             ("gene_median_dictionary", medians),
         ):
-            (path / f"{name}.json").write_text(json.dumps(values), encoding="utf-8")
-        return path
+            (folder / f"{name}.json").write_text(json.dumps(values), encoding="utf-8")
 
 
 class Geneformer(GeneformerNetwork):

@@ -11,7 +11,6 @@ bins or pool the sequence (`TrackRegression`, `SequenceClassification`,
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -28,8 +27,6 @@ from mg.backbones.finetuning import (
     LoraSettings,
     apply_finetune_mode,
     default_targets,
-    has_lora,
-    merged_copy,
 )
 from mg.backbones.loading import (
     BackboneLoadError,
@@ -37,6 +34,7 @@ from mg.backbones.loading import (
     hub_offline,
     resolve_model_path,
 )
+from mg.backbones.saving import SavesPretrained
 from mg.backbones.tokenization import SequenceTokenizer, onehot_tokenizer
 from mg.core.alphabets import DNA
 from mg.core.backbone import BackboneOutput, Modality
@@ -75,10 +73,11 @@ def download(model_path: str, revision: str | None, cache_dir: str | None) -> Pa
     return Path(folder)
 
 
-class EnformerFamily(TokenizerBackbone):
+class EnformerFamily(SavesPretrained, TokenizerBackbone):
     """An Enformer backbone: one-hot DNA (N all zero), one ``2 * dim`` state per bin.
 
-    Subclasses say where the model comes from (`build_model`).
+    Subclasses say where the model comes from: each loads or builds it after this
+    class's ``__init__`` and hands it to `attach_model`.
 
     Class attributes:
         default_max_length: residues per window when ``max_length`` is not given.
@@ -110,8 +109,35 @@ class EnformerFamily(TokenizerBackbone):
         lora_dropout: float = 0.05,
         lora_target_modules: list[str] | None = None,
         gradient_checkpointing: bool = False,
-        **source: Any,
     ) -> None:
+        """Check and keep the options every Enformer shares; `attach_model` applies them.
+
+        `Enformer` and `EnformerTiny` take these through ``**options``, so they are
+        declared here once.
+
+        Args:
+            use_lm_head (bool): reserved; Enformer has no masked-LM head.
+            default_config (dict[str, Any] | None): reserved; ignored.
+            target_length (int | None): None keeps every bin of the window, so bins line
+                up with the window's targets; a number keeps the central bins as the
+                reference does (896 for the published model's 196,608-bp windows).
+            max_length (int | None): residues per window (default: the class's
+                ``default_max_length``).
+            unknown (Literal["error", "map"]): a character outside ACGTN raises, or reads
+                as N.
+            truncation (Literal["cut", "error"]): longer windows are cut, or raise.
+            finetune (FinetuneMode): ``"full"``, ``"frozen"`` or ``"lora"``.
+            lora_r (int): LoRA rank.
+            lora_alpha (int): LoRA scaling numerator.
+            lora_dropout (float): dropout on the LoRA input.
+            lora_target_modules (list[str] | None): layers to adapt; None: the attention
+                projections ``query``, ``key``, ``value``, ``output``.
+            gradient_checkpointing (bool): recompute transformer activations in the
+                backward.
+
+        Raises:
+            ValueError: ``target_length`` is not positive.
+        """
         super().__init__(use_lm_head, default_config)
         if target_length is not None and target_length < 1:
             raise ValueError(f"target_length must be positive or None, not {target_length}.")
@@ -131,25 +157,32 @@ class EnformerFamily(TokenizerBackbone):
         for channel, base in enumerate(_BASES):
             table[vocab[base], channel] = 1.0
         self.register_buffer("onehot_table", table, persistent=False)
-        self.model = self.build_model(**source)
-        if self.model.config.bin_size != self.output_bin_size:
+        self.finetune = finetune
+        targets = default_targets(lora_target_modules, self.lora_target_modules)
+        self._lora = LoraSettings(
+            r=lora_r, alpha=lora_alpha, dropout=lora_dropout, target_modules=targets
+        )
+        self._gradient_checkpointing = gradient_checkpointing
+
+    def attach_model(self, model: EnformerModel) -> None:
+        """Take the loaded or built model, then apply the kept fine-tuning options.
+
+        Args:
+            model (EnformerModel): the model.
+
+        Raises:
+            BackboneLoadError: the model's bins are not the class's ``output_bin_size``.
+        """
+        if model.config.bin_size != self.output_bin_size:
             raise BackboneLoadError(
-                f"This Enformer has num_downsamples={self.model.config.num_downsamples} "
-                f"({self.model.config.bin_size}-residue bins), but {type(self).__name__} "
+                f"This Enformer has num_downsamples={model.config.num_downsamples} "
+                f"({model.config.bin_size}-residue bins), but {type(self).__name__} "
                 f"declares {self.output_bin_size}-residue bins: use a checkpoint with "
                 "num_downsamples 7."
             )
-        self.model.gradient_checkpointing = gradient_checkpointing
-        self.finetune = finetune
-        targets = default_targets(lora_target_modules, self.lora_target_modules)
-        lora = LoraSettings(
-            r=lora_r, alpha=lora_alpha, dropout=lora_dropout, target_modules=targets
-        )
-        apply_finetune_mode(self.model, finetune, lora)
-
-    def build_model(self, **source: Any) -> EnformerModel:
-        """Return the model (loaded or built); subclasses define their ``source`` options."""
-        raise NotImplementedError
+        self.model = model
+        self.model.gradient_checkpointing = self._gradient_checkpointing
+        apply_finetune_mode(self.model, self.finetune, self._lora)
 
     def forward(
         self, input_ids: Tensor, attention_mask: Tensor, all_hidden_states: bool = False
@@ -245,17 +278,12 @@ class EnformerFamily(TokenizerBackbone):
             self.model.eval()
         return self
 
-    def save_pretrained(self, folder: str | os.PathLike[str]) -> Path:
+    def write_pretrained(self, folder: Path) -> None:
         """Write ``config.json`` and ``model.safetensors`` in the published layout.
 
-        LoRA updates are merged into the saved weights. ``Enformer(model_path=folder)``
-        loads the folder.
-
-        Returns:
-            Path: the folder.
+        ``Enformer(model_path=folder)`` loads the folder.
         """
-        model = merged_copy(self.model) if has_lora(self.model) else self.model
-        return save_model(model, Path(folder))  # type: ignore[arg-type]
+        save_model(self.exportable_model(), folder)
 
 
 class Enformer(EnformerFamily):
@@ -278,19 +306,9 @@ class Enformer(EnformerFamily):
         model_path (str | None): a local folder or a Hub id; None is the published model.
         revision (str | None): branch, tag or commit of a Hub repository.
         cache_dir (str | None): Hub cache folder (default: ``HF_HOME``).
-        target_length (int | None): None keeps every bin of the window, so bins line up
-            with the window's targets; a number keeps the central bins as the reference
-            does (896 for the published model's 196,608-bp windows).
-        max_length (int | None): residues per window (default 196,608).
-        unknown (Literal["error", "map"]): a character outside ACGTN raises, or reads as N.
-        truncation (Literal["cut", "error"]): longer windows are cut, or raise.
-        finetune (FinetuneMode): ``"full"``, ``"frozen"`` or ``"lora"``.
-        lora_r (int): LoRA rank.
-        lora_alpha (int): LoRA scaling numerator.
-        lora_dropout (float): dropout on the LoRA input.
-        lora_target_modules (list[str] | None): layers to adapt; None: the attention
-            projections ``query``, ``key``, ``value``, ``output``.
-        gradient_checkpointing (bool): recompute transformer activations in the backward.
+        **options (Any): the options every Enformer shares (``target_length``,
+            ``max_length`` (default 196,608), ``unknown``, ``truncation``, ``finetune``, the
+            ``lora_*`` options, ``gradient_checkpointing``); see `EnformerFamily`.
     """
 
     default_model_path: ClassVar[str] = ENFORMER_CHECKPOINTS["official-rough"]
@@ -304,40 +322,12 @@ class Enformer(EnformerFamily):
         model_path: str | None = None,
         revision: str | None = None,
         cache_dir: str | None = None,
-        target_length: int | None = None,
-        max_length: int | None = None,
-        unknown: Literal["error", "map"] = "error",
-        truncation: Literal["cut", "error"] = "cut",
-        finetune: FinetuneMode = "full",
-        lora_r: int = 8,
-        lora_alpha: int = 16,
-        lora_dropout: float = 0.05,
-        lora_target_modules: list[str] | None = None,
-        gradient_checkpointing: bool = False,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            use_lm_head,
-            default_config,
-            target_length=target_length,
-            max_length=max_length,
-            unknown=unknown,
-            truncation=truncation,
-            finetune=finetune,
-            lora_r=lora_r,
-            lora_alpha=lora_alpha,
-            lora_dropout=lora_dropout,
-            lora_target_modules=lora_target_modules,
-            gradient_checkpointing=gradient_checkpointing,
-            model_path=model_path or self.default_model_path,
-            revision=revision,
-            cache_dir=cache_dir,
-        )
-
-    def build_model(self, **source: Any) -> EnformerModel:
-        """Load the checkpoint from a folder, or from the Hub (cached)."""
-        path, is_local = resolve_model_path(source["model_path"])
-        folder = Path(path) if is_local else download(path, source["revision"], source["cache_dir"])
-        return load_model(folder)
+        super().__init__(use_lm_head, default_config, **options)
+        path, is_local = resolve_model_path(model_path or self.default_model_path)
+        folder = Path(path) if is_local else download(path, revision, cache_dir)
+        self.attach_model(load_model(folder))
 
 
 TINY_SIZES: dict[str, Any] = dict(
@@ -362,6 +352,7 @@ class EnformerTiny(EnformerFamily):
     Args:
         config_overwrites (dict[str, Any] | None): `EnformerConfig` fields to change.
         seed (int): seed of the random weights.
+        **options (Any): as for `Enformer` (see `EnformerFamily`).
     """
 
     default_max_length: ClassVar[int] = 4096
@@ -374,37 +365,10 @@ class EnformerTiny(EnformerFamily):
         *,
         config_overwrites: dict[str, Any] | None = None,
         seed: int = 0,
-        target_length: int | None = None,
-        max_length: int | None = None,
-        unknown: Literal["error", "map"] = "error",
-        truncation: Literal["cut", "error"] = "cut",
-        finetune: FinetuneMode = "full",
-        lora_r: int = 8,
-        lora_alpha: int = 16,
-        lora_dropout: float = 0.05,
-        lora_target_modules: list[str] | None = None,
-        gradient_checkpointing: bool = False,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            use_lm_head,
-            default_config,
-            target_length=target_length,
-            max_length=max_length,
-            unknown=unknown,
-            truncation=truncation,
-            finetune=finetune,
-            lora_r=lora_r,
-            lora_alpha=lora_alpha,
-            lora_dropout=lora_dropout,
-            lora_target_modules=lora_target_modules,
-            gradient_checkpointing=gradient_checkpointing,
-            config_overwrites=config_overwrites,
-            seed=seed,
-        )
-
-    def build_model(self, **source: Any) -> EnformerModel:
-        """Build the tiny model with seeded random weights."""
-        overwrites = dict(source["config_overwrites"] or {})
+        super().__init__(use_lm_head, default_config, **options)
+        overwrites = dict(config_overwrites or {})
         unknown = sorted(set(overwrites) - set(EnformerConfig.__dataclass_fields__))
         if unknown:
             raise ValueError(
@@ -413,5 +377,5 @@ class EnformerTiny(EnformerFamily):
             )
         config = EnformerConfig(**{**TINY_SIZES, **overwrites})
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(source["seed"])
-            return EnformerModel(config)
+            torch.manual_seed(seed)
+            self.attach_model(EnformerModel(config))

@@ -9,11 +9,12 @@ built in with the ids of the ``esm`` package's ``EsmSequenceTokenizer``.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from mg.backbones.cells.common import read_weights
 from mg.backbones.esmc.modeling import (
@@ -23,6 +24,7 @@ from mg.backbones.esmc.modeling import (
     from_published,
     published_sizes,
 )
+from mg.backbones.families import sized_config
 from mg.backbones.huggingface import HFBackbone
 from mg.backbones.loading import (
     BackboneLoadError,
@@ -36,7 +38,7 @@ from mg.backbones.loading import (
     refuse_remote_code_override,
 )
 from mg.backbones.tiny import TinyBackbone
-from mg.backbones.tokenization import _fast_tokenizer
+from mg.backbones.tokenization import esm_style_tokenizer
 from mg.core.alphabets import PROTEIN, PROTEIN_AMBIGUITY
 from mg.core.backbone import Capability, Modality
 
@@ -59,6 +61,9 @@ ESMC_VOCAB: tuple[str, ...] = (
 """ESM C's sequence token ids (the ``esm`` package's ``SEQUENCE_VOCAB``); the model's
 embedding and head have 64 rows, the rest unused."""
 
+ESMC_EMBEDDING_ROWS = 64
+"""Rows of ESM C's token embedding and head (`ESMC_VOCAB` fills the first ones)."""
+
 PUBLISHED_WEIGHTS = "data/weights/*.pth"
 """Where a published ESM C snapshot keeps its state dict, relative to the folder."""
 
@@ -67,16 +72,7 @@ _HUB_FILES = ["config.json", "*.safetensors", PUBLISHED_WEIGHTS]
 
 def esmc_tokenizer() -> PreTrainedTokenizerBase:
     """Return ESM C's tokenizer: ``<cls> residues <eos>``, one token per residue."""
-    special = {
-        "cls_token": "<cls>",
-        "pad_token": "<pad>",
-        "eos_token": "<eos>",
-        "unk_token": "<unk>",
-        "mask_token": "<mask>",
-    }
-    return _fast_tokenizer(
-        ESMC_VOCAB, split=".", special=special, prefix=["<cls>"], suffix=["<eos>"]
-    )
+    return esm_style_tokenizer(ESMC_VOCAB)
 
 
 class ESMCFamily:
@@ -98,23 +94,12 @@ class ESMCFamily:
         """Return the ESM C tokenizer."""
         return esmc_tokenizer()
 
-    @staticmethod
-    def tiny_config(
-        tokenizer: PreTrainedTokenizerBase,
-        *,
-        hidden_size: int,
-        num_layers: int,
-        num_heads: int,
-        max_length: int,
-    ) -> PretrainedConfig:
-        """Return an ESM C config of the given size (MLP width by ESM C's own rule)."""
-        return ESMCConfig(
-            hidden_size=hidden_size,
-            num_hidden_layers=num_layers,
-            num_attention_heads=num_heads,
-            max_position_embeddings=max_length,
-            pad_token_id=tokenizer.pad_token_id,
+    # ESM C's MLP width rule, and its 64 embedding rows (more than the vocabulary).
+    tiny_config = staticmethod(
+        functools.partial(
+            sized_config, ESMCConfig, intermediate_factor=None, vocab_size=ESMC_EMBEDDING_ROWS
         )
+    )
 
 
 def _published_heads(sizes: dict[str, int], overwrites: dict[str, Any]) -> int:

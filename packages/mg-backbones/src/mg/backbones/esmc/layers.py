@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from transformers.modeling_layers import GradientCheckpointingLayer
 
-from mg.backbones.aido.layers import apply_rotary
+from mg.backbones.aido.layers import apply_rotary, head_width
 
 
 def swiglu_width(hidden_size: int, expansion: float = 8 / 3) -> int:
@@ -36,12 +36,8 @@ class ESMCAttention(nn.Module):
 
     def __init__(self, hidden_size: int, num_heads: int, eps: float) -> None:
         super().__init__()
-        if hidden_size % num_heads:
-            raise ValueError(
-                f"num_attention_heads={num_heads} must divide hidden_size={hidden_size}."
-            )
         self.num_heads = num_heads
-        self.head_dim = hidden_size // num_heads
+        self.head_dim = head_width(hidden_size, num_heads)
         self.norm = nn.LayerNorm(hidden_size, eps=eps)
         self.qkv = nn.Linear(hidden_size, 3 * hidden_size, bias=False)
         self.q_norm = nn.LayerNorm(hidden_size, eps=eps, bias=False)

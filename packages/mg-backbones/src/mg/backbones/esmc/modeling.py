@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from torch import Tensor, nn
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers import initialization as init
-from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput
 
-from mg.backbones.aido.layers import rotary_angles
+from mg.backbones.encoder_lm import EncoderMaskedLM, RotaryEncoder
 from mg.backbones.esmc.layers import ESMCLayer, ESMCSequenceHead, swiglu_width
 
 
@@ -80,7 +79,7 @@ class ESMCPreTrainedModel(PreTrainedModel):
                 init.zeros_(module.bias)
 
 
-class ESMCModel(ESMCPreTrainedModel):
+class ESMCModel(RotaryEncoder, ESMCPreTrainedModel):
     """The ESM C encoder: token embedding, pre-norm layers, final norm.
 
     Padding: a padded key is never attended to; without padding in the batch no mask is
@@ -90,6 +89,7 @@ class ESMCModel(ESMCPreTrainedModel):
 
     # A saved masked-LM model holds the head too; the bare encoder skips it.
     _keys_to_ignore_on_load_unexpected = [r"^sequence_head\."]
+    embeddings_path = "embed_tokens"
 
     def __init__(self, config: ESMCConfig) -> None:
         super().__init__(config)
@@ -106,53 +106,19 @@ class ESMCModel(ESMCPreTrainedModel):
             for _ in range(config.num_hidden_layers)
         )
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps, bias=False)
+        self.rotary_dim = config.hidden_size // config.num_attention_heads  # all of each head
         self.post_init()
 
-    def get_input_embeddings(self) -> nn.Embedding:
-        """Return the token embedding."""
-        return self.embed_tokens
-
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        """Replace the token embedding."""
-        self.embed_tokens = value
-
-    def forward(
-        self,
-        input_ids: Tensor,
-        attention_mask: Tensor | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-        **_: Any,
-    ) -> BaseModelOutput:
-        """Encode ``(batch, length)`` ids; ``attention_mask`` is 1 for real tokens.
-
-        Returns:
-            BaseModelOutput: ``last_hidden_state`` after the final norm; with
-            ``output_hidden_states``, each layer's input (the embeddings first) and then
-            ``last_hidden_state``.
-        """
-        hidden = self.embed_tokens(input_ids)
-        key_mask = None
-        if attention_mask is not None and not bool(attention_mask.all()):
-            key_mask = attention_mask.bool()[:, None, None, :]
-        head_dim = self.config.hidden_size // self.config.num_attention_heads
-        angles = rotary_angles(input_ids.shape[1], head_dim, input_ids.device)
-        rotary = (angles.cos().to(hidden.dtype), angles.sin().to(hidden.dtype))
-        states: list[Tensor] = []
-        for layer in self.layers:
-            if output_hidden_states:
-                states.append(hidden)
-            hidden = layer(hidden, key_mask, rotary)
-        hidden = self.norm(hidden)
-        if output_hidden_states:
-            states.append(hidden)
-        return BaseModelOutput(
-            last_hidden_state=hidden, hidden_states=tuple(states) if output_hidden_states else None
-        )
+    def parts(self) -> tuple[nn.Module, Iterable[nn.Module], nn.Module]:
+        """Return the token embedding, the layers and the final norm."""
+        return self.embed_tokens, self.layers, self.norm
 
 
-class ESMCForMaskedLM(ESMCPreTrainedModel):
+class ESMCForMaskedLM(EncoderMaskedLM, ESMCPreTrainedModel):
     """The ESM C encoder with its sequence head (logits over the 64-entry vocabulary)."""
+
+    lm_head_name = "sequence_head"
+    decoder_path = "sequence_head.decoder"
 
     def __init__(self, config: ESMCConfig) -> None:
         super().__init__(config)
@@ -161,31 +127,6 @@ class ESMCForMaskedLM(ESMCPreTrainedModel):
             config.hidden_size, config.vocab_size, config.layer_norm_eps
         )
         self.post_init()
-
-    def get_output_embeddings(self) -> nn.Linear:
-        """Return the vocabulary projection."""
-        return self.sequence_head.decoder
-
-    def set_output_embeddings(self, value: nn.Linear) -> None:
-        """Replace the vocabulary projection."""
-        self.sequence_head.decoder = value
-
-    def forward(
-        self,
-        input_ids: Tensor,
-        attention_mask: Tensor | None = None,
-        labels: Tensor | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-        **_: Any,
-    ) -> MaskedLMOutput:
-        """Encode and return vocabulary logits (and the loss when ``labels`` are given)."""
-        output = self.esmc(input_ids, attention_mask, output_hidden_states=output_hidden_states)
-        logits = self.sequence_head(output.last_hidden_state)
-        loss = None
-        if labels is not None:
-            loss = nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten())
-        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=output.hidden_states)
 
 
 # Published module names (the esm package's) -> mg's, outside and inside the blocks.
