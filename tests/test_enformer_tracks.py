@@ -126,3 +126,80 @@ def test_the_embedding_cache_refuses_binned_states(tmp_path: Path) -> None:
     backbone = EnformerTiny(finetune="frozen", max_length=WINDOW)
     with pytest.raises(ValueError, match="128-residue bin"):
         open_backbone_cache(backbone, str(tmp_path), None, 0)
+
+
+def test_an_exported_enformer_track_model_predicts_as_its_checkpoint(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    import csv
+    import shutil
+
+    import yaml
+
+    from mg.cli.main import main
+
+    config = {
+        "seed_everything": 0,
+        "trainer": {
+            "max_steps": 2,
+            "enable_progress_bar": False,
+            "logger": {
+                "class_path": "lightning.pytorch.loggers.CSVLogger",
+                "init_args": {"save_dir": str(tmp_path / "runs"), "name": "tracks"},
+            },
+        },
+        "model": {
+            "class_path": "TrackRegression",
+            "init_args": {
+                "backbone": {"class_path": "EnformerTiny", "init_args": {"max_length": WINDOW}},
+                "num_tracks": 1,
+            },
+        },
+        "data": {
+            "class_path": "IntervalTrackData",
+            "init_args": {
+                "train": str(files["train"]),
+                "val": str(files["val"]),
+                "predict": str(files["val"]),
+                "reference": str(files["fasta"]),
+                "tracks": [str(files["track"])],
+                "context_length": WINDOW,
+                "bin_size": BIN,
+                "batch_size": 8,
+            },
+        },
+    }
+    path = tmp_path / "tracks.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["fit", "--config", str(path)]) == 0
+    export = tmp_path / "export"
+    assert (
+        main(["export", "--config", str(path), "--ckpt_path", "last", "--output", str(export)]) == 0
+    )
+    exported = yaml.safe_load((export / "config.yaml").read_text())
+    assert exported["model"]["init_args"]["backbone"]["class_path"].endswith(".Enformer")
+    machine_files = {"train", "val", "predict", "reference", "tracks"}
+    assert not machine_files & set(exported["data"]["init_args"])  # given where it runs
+
+    def predictions(config_path: Path, output: Path, *extra: str) -> list[dict[str, str]]:
+        writer = {
+            "class_path": "mg.cli.writer.PredictionWriter",
+            "init_args": {"output": str(output)},
+        }
+        override = output.with_suffix(".yaml")
+        override.write_text(yaml.safe_dump({"trainer": {"callbacks": [writer]}}))
+        status = main(["predict", "--config", str(config_path), "--config", str(override), *extra])
+        assert status == 0
+        with output.open() as handle:
+            return list(csv.DictReader(handle, delimiter="\t"))
+
+    expected = predictions(path, tmp_path / "checkpoint.tsv", "--ckpt_path", "last")
+    moved = Path(shutil.move(export, tmp_path / "elsewhere"))
+    windows = ["--data.init_args.predict", str(files["val"])]
+    windows += ["--data.init_args.reference", str(files["fasta"])]
+    got = predictions(moved / "config.yaml", tmp_path / "export.tsv", *windows)
+    assert [r["ids"] for r in got] == [r["ids"] for r in expected]
+    for mine, theirs in zip(got, expected, strict=True):
+        values = np.array(yaml.safe_load(mine["predictions"]), dtype=float)
+        reference = np.array(yaml.safe_load(theirs["predictions"]), dtype=float)
+        assert np.allclose(values, reference, atol=1e-5)

@@ -40,6 +40,14 @@ CHECKPOINT = "model.ckpt"
 BACKBONE = "backbone"
 DATA_SOURCES = frozenset(
     {
+        # Genome coordinates (IntervalTrackData, VcfVariantData): the machine's files.
+        "train",
+        "val",
+        "test",
+        "predict",
+        "tracks",
+        "reference",
+        "vcf",
         "path",
         "train_file",
         "val_file",
@@ -102,7 +110,8 @@ def _exported_backbone_class(backbone: torch.nn.Module) -> type | None:
     own = type(backbone)
     if "model_path" in init_options(own):
         return own
-    # A tiny cell backbone names the registered family that reads its saved folder.
+    # A tiny backbone outside the Hugging Face families (cells, Enformer) names the
+    # registered family that reads its saved folder.
     reloads_as = getattr(own, "reloads_as", None)
     if reloads_as is not None:
         from mg.core.registry import load as load_component

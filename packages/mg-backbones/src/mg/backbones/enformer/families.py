@@ -355,6 +355,9 @@ class EnformerTiny(EnformerFamily):
         **options (Any): as for `Enformer` (see `EnformerFamily`).
     """
 
+    reloads_as: ClassVar[str] = "Enformer"
+    """The registered family whose ``model_path`` reads what `save_pretrained` writes."""
+
     default_max_length: ClassVar[int] = 4096
 
     def __init__(
