@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import lightning.pytorch as pl
 import torch
@@ -20,11 +20,11 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
-from mg.core.backbone import BackboneCallable, BackboneInterface, BackboneOutput, Capability
+from mg.core.backbone import BackboneCallable, BackboneInterface, BackboneOutput
 from mg.core.cells import CellBackboneInterface
 from mg.core.checks import say_what_is_cut
-from mg.core.compat import IncompatibleError, target_class
-from mg.core.data import STAGES, DataInterface, LabelKind, Sample
+from mg.core.compat import IncompatibleError
+from mg.core.data import DataInterface, Sample
 from mg.core.embedding_cache import EmbeddingCache, open_backbone_cache
 from mg.core.epoch_sums import EpochSums, Stage
 from mg.core.labels import label_handler
@@ -33,6 +33,7 @@ from mg.core.optimizers import build_optimizer, may_fuse, scheduler_config
 from mg.core.slim_checkpoints import SlimCheckpoints
 from mg.core.stage_metrics import StageMetrics
 from mg.core.task_checks import TaskChecks
+from mg.core.task_declarations import TaskDeclarations
 
 OptimizerCallable = Callable[[Iterable[nn.Parameter]], Optimizer]
 """``optimizer(trainable_parameters)`` → Optimizer, e.g. ``torch.optim.AdamW``."""
@@ -41,11 +42,14 @@ LRSchedulerCallable = Callable[[Optimizer], LRScheduler | ReduceLROnPlateau]
 """``lr_scheduler(optimizer)`` → scheduler."""
 
 
-class TaskInterface(EpochSums, StageMetrics, TaskChecks, SlimCheckpoints, pl.LightningModule, ABC):
+class TaskInterface(
+    TaskDeclarations, EpochSums, StageMetrics, TaskChecks, SlimCheckpoints, pl.LightningModule, ABC
+):
     """Base class of every task.
 
-    A task is its objective: subclasses declare what they need at class level, so
-    compatibility is known before anything is built, and implement `collate` and
+    A task is its objective: subclasses declare what they need at class level
+    (`TaskDeclarations`), so compatibility is known before anything is built, and implement
+    `collate` and
     `evaluate` (plus `adapter_arguments` when they take an adapter). The base builds the
     backbone, the adapter and the optimizers; the steps and their epoch sums are
     `EpochSums`'s, metrics `StageMetrics`'s, the data checks' hooks `TaskChecks`'s (the
@@ -86,24 +90,6 @@ class TaskInterface(EpochSums, StageMetrics, TaskChecks, SlimCheckpoints, pl.Lig
         cache_dir (str | None): where the cache lives (one sub-folder per backbone
             fingerprint); by default ``embedding_cache`` in the trainer's root folder.
     """
-
-    adapter_type: ClassVar[type[nn.Module] | None] = None
-    default_adapter: ClassVar[Callable[..., nn.Module] | None] = None
-    """The adapter built when the user names none; the compatibility check reads it."""
-    label_kind: LabelKind = LabelKind.NONE
-    uses_lm_head: ClassVar[bool] = False
-    needs_capabilities: ClassVar[frozenset[Capability]] = frozenset()
-    supported_stages: ClassVar[frozenset[str]] = frozenset(STAGES)
-    labels_are_targets: ClassVar[bool] = True
-    """The labels are what the task predicts (False: a condition the task is given), so a
-    test run keeps each prediction beside its label for `mg report`."""
-    accepts_binned_outputs: ClassVar[bool] = False
-    """The task reads only the backbone's own output masks, never the batch's token masks,
-    so it also takes a backbone with one hidden state per bin of residues
-    (``output_bin_size``, e.g. Enformer)."""
-    supports_embedding_cache: ClassVar[bool] = False
-    """The task gets backbone outputs from `backbone_outputs` alone and feeds it the same
-    inputs every epoch (no per-step masking), so a cache of them gives identical results."""
 
     def __init__(
         self,
@@ -146,52 +132,6 @@ class TaskInterface(EpochSums, StageMetrics, TaskChecks, SlimCheckpoints, pl.Lig
         self._train_batches = 0
         self._metric_updates: dict[str, BufferedUpdates] = {}
         self._omitted_keys: set[str] = set()
-
-    # ----------------------------------------------------------------- declarations
-    @classmethod
-    def required_capabilities(cls) -> frozenset[Capability]:
-        """Return every backbone capability this task needs."""
-        needs = set(cls.needs_capabilities)
-        if cls.uses_lm_head:
-            needs.add(Capability.MASKED_LM_HEAD)
-        return frozenset(needs)
-
-    @classmethod
-    def backbone_reasons(cls, backbone_cls: type[BackboneInterface]) -> list[str]:
-        """Say why a backbone class cannot serve this task beyond its capabilities.
-
-        Read from class declarations alone (no weights), for `mg matrix` and the checks:
-        e.g. a task that scores nucleotide substitutions refuses a protein backbone.
-
-        Args:
-            backbone_cls (type[BackboneInterface]): the backbone class.
-
-        Returns:
-            list[str]: one plain-language reason with its fix per problem; empty by default.
-        """
-        return []
-
-    @classmethod
-    def required_data_columns(cls, stage: str) -> set[str]:
-        """Return the data columns this task reads in ``stage``.
-
-        The default: sequences, and labels for every stage but predict unless the task
-        reads no labels (``label_kind`` is ``none``).
-
-        Args:
-            stage (str): ``"fit"``, ``"validate"``, ``"test"`` or ``"predict"``.
-        """
-        if stage == "predict" or cls.label_kind == LabelKind.NONE:
-            return {"sequences"}
-        return {"sequences", "labels"}
-
-    @classmethod
-    def default_adapter_class(cls) -> type | None:
-        """Return the adapter class the task builds when the user names none.
-
-        It is the class-level ``default_adapter`` (None for a task without an adapter).
-        """
-        return target_class(cls.default_adapter) if cls.default_adapter is not None else None
 
     # ----------------------------------------------------------------- what a task writes
     def adapter_arguments(self, backbone: BackboneInterface) -> tuple[Any, ...]:
