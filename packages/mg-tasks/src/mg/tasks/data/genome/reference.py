@@ -63,7 +63,8 @@ class Reference:
         path (str | Path): FASTA file, plain or bgzip-compressed.
 
     Raises:
-        ValueError: no path is given, the file is missing, is gzip but not bgzip, or is not a FASTA; each
+        ValueError: no path is given, the file is missing, is gzip but not bgzip, or is not a
+            FASTA; each
             message names the file and the fix.
     """
 
