@@ -64,8 +64,7 @@ class Reference:
 
     Raises:
         ValueError: no path is given, the file is missing, is gzip but not bgzip, or is not a
-            FASTA; each
-            message names the file and the fix.
+            FASTA; each message names the file and the fix.
     """
 
     def __init__(self, path: str | Path) -> None:
