@@ -165,8 +165,15 @@ def main() -> None:
         )
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
-        growth = (last["peak_mib"] - first["peak_mib"]) / (last["records"] - first["records"])
-        print(f"\npeak memory grows {growth * 1024 * 1024:.0f} bytes per record between sizes")
+        added = last["records"] - first["records"]
+        for name, key in (("read", "read_peak_mib"), ("whole run", "peak_mib")):
+            growth = (
+                (last[key] - last["after_imports_mib"]) - (first[key] - first["after_imports_mib"])
+            ) / added
+            print(
+                f"{name}: memory above imports grows {growth * 1024 * 1024:.0f} bytes per "
+                f"record from {first['records']} to {last['records']} records"
+            )
 
 
 if __name__ == "__main__":
