@@ -6,8 +6,8 @@ copy of the VCF (``.vcf`` or bgzip ``.vcf.gz``), so a genome browser or bcftools
 them beside the rest of each record. Under distributed prediction the processes' scores
 are gathered to the first one, which writes. Files appear whole or not at all.
 
-Scores are kept as one float per ALT allele in file order (8 bytes each, plus a byte
-saying which were scored), found from each prediction's id through the dataset's
+Scores are kept as one float per ALT allele in file order (8 bytes each, NaN until
+scored), found from each prediction's id through the dataset's
 `VariantTable`; the outputs are then written record by record as the VCF is read again.
 """
 
@@ -45,8 +45,7 @@ class VariantScoreWriter(pl.Callback):
         if not info_key:
             raise ValueError("info_key must name an INFO field, such as MG_SCORE.")
         super().__init__()
-        self._scores = np.empty(0)
-        self._scored = np.empty(0, dtype=bool)
+        self._scores = np.empty(0)  # one per variant, in file order; NaN until scored
         self.output = Path(output)
         self.vcf_output = Path(vcf_output) if vcf_output else None
         self.info_key = info_key
@@ -76,9 +75,7 @@ class VariantScoreWriter(pl.Callback):
     def on_predict_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Run `check`, then make room for one score per variant."""
         self.check(trainer, pl_module)
-        count = len(self._variants(trainer))
-        self._scores = np.full(count, np.nan)
-        self._scored = np.zeros(count, dtype=bool)
+        self._scores = np.full(len(self._variants(trainer)), np.nan)
 
     def on_predict_batch_end(
         self,
@@ -99,11 +96,10 @@ class VariantScoreWriter(pl.Callback):
                     f"{trainer.datamodule.vcf}: the predictions are not of this data."
                 )
             self._scores[indices] = float(score)
-            self._scored[indices] = True
 
     def on_predict_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Gather every process's scores; the first process writes them."""
-        scores = _merged(self._scores, self._scored)
+        scores = _merged(self._scores)
         if trainer.is_global_zero:
             self.write(trainer, scores)
 
@@ -130,15 +126,15 @@ class VariantScoreWriter(pl.Callback):
         print(f"Wrote the scores of {scored} variants to {shown}.", flush=True)
 
 
-def _merged(scores: np.ndarray, scored: np.ndarray) -> np.ndarray:
+def _merged(scores: np.ndarray) -> np.ndarray:
     """Return every process's scores in one array (this process's alone outside DDP).
 
     Each process sends only what it scored (index and value), so the transfer and the
     first process's peak are a few bytes per variant whatever the number of processes.
     """
     if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-        return np.where(scored, scores, np.nan)
-    where = np.flatnonzero(scored)
+        return scores
+    where = np.flatnonzero(~np.isnan(scores))
     parts: list[tuple[np.ndarray, np.ndarray] | None] = [None] * torch.distributed.get_world_size()
     torch.distributed.all_gather_object(parts, (where, scores[where]))
     merged = np.full(len(scores), np.nan)
