@@ -6,8 +6,9 @@ For each size, writes a synthetic reference (four chromosomes) and a bgzip-compr
 tabix-indexed VCF of that many SNVs, then, in a fresh process per size, times:
 
 - ``pysam``: iterating the VCF's records with pysam alone (the floor any reader pays);
-- ``read``: `VcfVariants`, which checks every record's REF against the reference and cuts
-  each variant's window (what runs before any weights load);
+- ``read``: `VcfVariants`, which checks every record's chromosome and REF against the
+  reference and keeps each allele in a `VariantTable` (what runs before any weights
+  load; windows are cut later, when a sample is asked for);
 - ``score``: ``mg predict``'s path without the command line: `VcfVariantData` and
   `VariantLikelihoodRatio` (``marginal="wildtype"``) on a tiny random ``BertDNATiny``
   through a Lightning ``Trainer``, the scores written by `VariantScoreWriter` as a TSV and
@@ -20,7 +21,23 @@ the number of records means the second column does not grow with ``--records``.
 Needs the genome extra (``uv sync --all-packages --extra genome``).
 
 Measured 2026-12-07 on the shared 2-core x86_64 CPU (1 torch thread), context 120,
-batches of 256 (see the README's section on this script).
+batches of 256, ``--records 10000,100000``, before issue #29 (every variant and window
+kept in lists) and after (flat arrays, windows cut on demand); the README's section on
+this script has both tables and a second run:
+
+======= ======= ========== ====== ======== ===============================
+records version read+check scored peak RSS above imports MiB: read / whole
+                var/s      var/s  MiB      run
+======= ======= ========== ====== ======== ===============================
+10000   before  20429      848    979      11 / 146
+100000  before  20956      859    1066     102 / 229
+10000   after   49256      684    965      2 / 132
+100000  after   27193      621    958      3 / 121
+======= ======= ========== ====== ======== ===============================
+
+Memory above imports grew ~1060 bytes per record (read) and ~970 (whole run) before;
+after, 20 bytes per record (read) and nothing beyond the whole run's ±15 MiB
+run-to-run spread. Scored rates move with the shared machine's load (±25%).
 """
 
 from __future__ import annotations
@@ -165,8 +182,15 @@ def main() -> None:
         )
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
-        growth = (last["peak_mib"] - first["peak_mib"]) / (last["records"] - first["records"])
-        print(f"\npeak memory grows {growth * 1024 * 1024:.0f} bytes per record between sizes")
+        added = last["records"] - first["records"]
+        for name, key in (("read", "read_peak_mib"), ("whole run", "peak_mib")):
+            growth = (
+                (last[key] - last["after_imports_mib"]) - (first[key] - first["after_imports_mib"])
+            ) / added
+            print(
+                f"{name}: memory above imports grows {growth * 1024 * 1024:.0f} bytes per "
+                f"record from {first['records']} to {last['records']} records"
+            )
 
 
 if __name__ == "__main__":

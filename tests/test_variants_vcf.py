@@ -136,3 +136,54 @@ def test_a_ref_that_disagrees_with_the_reference_stops_before_any_weights_load(
     assert status != 0
     assert "variants.vcf line" in err and "REF" in err and "Traceback" not in err, err
     assert not (tmp_path / "runs").exists()
+
+
+def test_two_process_ddp_writes_every_variant_once_with_the_single_process_scores(
+    tmp_path: Path,
+) -> None:
+    """Under DDP each process scores its share; the first writes all 21 alleles in file
+    order, each with the score one process gives it (the same seeded weights)."""
+    import subprocess
+    import sys
+
+    vcf = _vcf(tmp_path, _genome(tmp_path))
+
+    def writer(name: str) -> dict[str, Any]:
+        return {
+            "class_path": "mg.tasks.data.genome.score_writer.VariantScoreWriter",
+            "init_args": {"output": str(tmp_path / f"{name}.tsv")},
+        }
+
+    single = _config(tmp_path, vcf, callbacks=[writer("single")])
+    status, _, err = _mg("predict", "--config", str(single))
+    assert status == 0, err
+    ddp = _config(
+        tmp_path,
+        vcf,
+        callbacks=[writer("ddp")],
+        accelerator="cpu",
+        devices=2,
+        strategy="ddp",
+    )
+    # Lightning relaunches the command for the second process: run it as a command.
+    done = subprocess.run(
+        [sys.executable, "-m", "mg.cli", "predict", "--config", str(ddp)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Wrote the scores of 21 variants" in done.stdout
+
+    def rows(name: str) -> list[dict[str, str]]:
+        with (tmp_path / f"{name}.tsv").open() as handle:
+            return list(csv.DictReader(handle, delimiter="\t"))
+
+    alone, shared = rows("single"), rows("ddp")
+    keys = [(r["CHROM"], r["POS"], r["REF"], r["ALT"]) for r in shared]
+    assert keys == [(r["CHROM"], r["POS"], r["REF"], r["ALT"]) for r in alone]
+    assert len(keys) == 21 and all(r["score"] for r in shared)
+    assert [float(r["score"]) for r in shared] == pytest.approx(
+        [float(r["score"]) for r in alone], rel=1e-4
+    )

@@ -6,6 +6,7 @@ import gzip
 import logging
 from pathlib import Path
 
+import numpy as np
 import pytest
 from genome_helpers import random_chromosomes, write_bed, write_bgzip_fasta, write_fasta, write_vcf
 
@@ -205,6 +206,58 @@ def test_variant_samples_hold_window_mutation_and_labels(
     assert variants.origin(1).startswith("clin.vcf.gz line") and "chr1:200" in variants.origin(1)
 
 
+def test_vcf_samples_are_the_windows_cut_by_hand_at_chromosome_ends_and_per_allele(
+    tmp_path: Path, fasta: Path, genome: dict[str, str]
+) -> None:
+    """Each sample is cut when asked for: the same ids, windows, mutations and labels as the
+    reference sliced by hand, padded with N off either end, one per ALT allele; and the same
+    again from DataLoader workers, which read the reference through their own handle."""
+    from torch.utils.data import DataLoader
+
+    one, two = genome["chr1"], genome["chr2"]
+    others = [b for b in "ACGT" if b != one[149]]
+    records = [
+        (*snv(genome, "chr1", 1)[:4], {"CLNSIG": "Pathogenic"}),  # first base: 5 padded
+        ("chr1", 150, one[149], tuple(others), {"CLNSIG": "Benign"}),  # three ALT alleles
+        (*snv(genome, "chr2", 148)[:4], {"CLNSIG": "Benign"}),  # 3rd-last base: 2 padded
+        (*snv(genome, "chr2", 150)[:4], {"CLNSIG": "Pathogenic"}),  # last base: 4 padded
+    ]
+    vcf = write_vcf(tmp_path / "ends.vcf", LENGTHS, records, info={"CLNSIG": ("1", "String")})
+    variants = VcfVariants(vcf, fasta, 11, label_tag="CLNSIG", positive=["Pathogenic"])
+
+    def by_hand(sequence: str, pos: int) -> str:  # 11 residues, the variant at index 5
+        padded = "N" * 11 + sequence + "N" * 11
+        return padded[11 + pos - 1 - 5 : 11 + pos - 1 + 6]
+
+    expected = []
+    for chrom, pos, ref, alts, fields in records:
+        for alt in alts:
+            sequence = one if chrom == "chr1" else two
+            expected.append(
+                {
+                    "ids": f"{chrom}:{pos}:{ref}:{alt}",
+                    "sequences": by_hand(sequence, pos),
+                    "mutations": f"{ref}6{alt}",
+                    "labels": 1.0 if fields["CLNSIG"] == "Pathogenic" else 0.0,
+                }
+            )
+    assert expected[0]["sequences"] == "NNNNN" + one[:6]  # the hand cut pads as documented
+
+    def kept(sample: dict) -> dict:
+        return {key: sample[key] for key in ("ids", "sequences", "mutations", "labels")}
+
+    assert len(variants) == 6
+    assert [kept(variants[i]) for i in range(len(variants))] == expected
+    assert [variants.origin(i).split(" (")[0] for i in (1, 2, 3)] == [
+        variants.origin(1).split(" (")[0]
+    ] * 3  # one record, one line
+    assert "chr1:150 " in variants.origin(3) and "chr2:150" in variants.origin(5)
+    with pytest.raises(IndexError):
+        variants[6]
+    loader = DataLoader(variants, batch_size=2, num_workers=2, collate_fn=list)
+    assert [kept(sample) for batch in loader for sample in batch] == expected
+
+
 def test_label_value_outside_the_lists_is_named(
     tmp_path: Path, fasta: Path, genome: dict[str, str]
 ) -> None:
@@ -239,6 +292,15 @@ def test_scores_are_written_as_tsv_and_vcf_info(
     with pysam.VariantFile(str(tmp_path / "s.vcf.gz")) as copied:
         written = [record.info.get("LLR") for record in copied]
     assert written == [(-1.0,), (-2.0, None)]
+    # Scores in allele order (what VariantScoreWriter gathers) write the same files.
+    ordered = np.array([-1.0, -2.0, np.nan])
+    write_variant_scores(vcf, ordered, tmp_path / "o.tsv", tmp_path / "o.vcf.gz", "LLR")
+    assert (tmp_path / "o.tsv").read_text() == (tmp_path / "s.tsv").read_text()
+    with pysam.VariantFile(str(tmp_path / "o.vcf.gz")) as copied:
+        assert [record.info.get("LLR") for record in copied] == written
+    with pytest.raises(ValueError) as error:
+        write_variant_scores(vcf, ordered[:2], tmp_path / "p.tsv", None, "LLR")
+    assert "more ALT alleles than the 2 scores" in one_line(error)
     with pytest.raises(ValueError) as error:
         write_variant_scores(tmp_path / "s.vcf.gz", scores, tmp_path / "t.tsv", None, "LLR")
     assert "'LLR'" in one_line(error)

@@ -85,7 +85,7 @@ def test_motif_breaking_variants_from_a_vcf_score_lower(planted: dict[str, Any])
     metrics = fast_trainer().test(task, datamodule=data)[0]
     predictions = fast_trainer().predict(task, datamodule=data)
     scores = torch.stack(column(predictions))
-    labels = torch.tensor([s["labels"] for s in data.datasets["test"].samples])
+    labels = torch.tensor([s["labels"] for s in data.datasets["test"]])
     assert scores[labels == 1].mean() < scores[labels == 0].mean() - 0.3, scores
     assert metrics["test_auroc"] > 0.65, metrics
     # The same windows through an untrained backbone: no motif knowledge, chance ranking.

@@ -5,6 +5,10 @@ score goes to a TSV keyed by CHROM/POS/REF/ALT and, optionally, into an INFO fie
 copy of the VCF (``.vcf`` or bgzip ``.vcf.gz``), so a genome browser or bcftools reads
 them beside the rest of each record. Under distributed prediction the processes' scores
 are gathered to the first one, which writes. Files appear whole or not at all.
+
+Scores are kept as one float per ALT allele in file order (8 bytes each, NaN until
+scored), found from each prediction's id through the dataset's
+`VariantTable`; the outputs are then written record by record as the VCF is read again.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import numpy as np
+import torch
 
-from mg.tasks.data.genome.variants import VcfVariantData, scores_by_id, write_variant_scores
-from mg.tasks.data.whole_outputs import ByIdWriter, staged
+from mg.tasks.data.genome.variants import VcfVariantData, VcfVariants, write_variant_scores
+from mg.tasks.data.whole_outputs import staged
 
 
-class VariantScoreWriter(ByIdWriter):
+class VariantScoreWriter(pl.Callback):
     """Write the predicted score of each variant as a TSV and a VCF copy with an INFO field.
 
     Args:
@@ -39,6 +45,7 @@ class VariantScoreWriter(ByIdWriter):
         if not info_key:
             raise ValueError("info_key must name an INFO field, such as MG_SCORE.")
         super().__init__()
+        self._scores = np.empty(0)  # one per variant, in file order; NaN until scored
         self.output = Path(output)
         self.vcf_output = Path(vcf_output) if vcf_output else None
         self.info_key = info_key
@@ -65,12 +72,45 @@ class VariantScoreWriter(ByIdWriter):
                     f"{path} exists: give VariantScoreWriter a new path, or remove it."
                 )
 
-    def by_id(self, outputs: Any) -> dict[str, float]:
-        """Return the batch's scores by variant id (a float each)."""
-        return scores_by_id([outputs])
+    def on_predict_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Run `check`, then make room for one score per variant."""
+        self.check(trainer, pl_module)
+        self._scores = np.full(len(self._variants(trainer)), np.nan)
 
-    def write(self, trainer: pl.Trainer, scores: dict[str, Any]) -> None:
-        """Write the TSV and, when asked, the VCF copy."""
+    def on_predict_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        """Keep the batch's scores at their variants' places in the file."""
+        table = self._variants(trainer).variants
+        for variant_id, score in zip(outputs["ids"], outputs["predictions"].tolist(), strict=True):
+            indices = table.indices_of(variant_id)
+            if not indices:
+                raise ValueError(
+                    f"VariantScoreWriter got a score for {variant_id!r}, which is no variant of "
+                    f"{trainer.datamodule.vcf}: the predictions are not of this data."
+                )
+            self._scores[indices] = float(score)
+
+    def on_predict_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Gather every process's scores; the first process writes them."""
+        scores = _merged(self._scores)
+        if trainer.is_global_zero:
+            self.write(trainer, scores)
+
+    @staticmethod
+    def _variants(trainer: pl.Trainer) -> VcfVariants:
+        data = trainer.datamodule
+        assert isinstance(data, VcfVariantData)
+        return data.datasets["predict"]  # type: ignore[return-value]
+
+    def write(self, trainer: pl.Trainer, scores: np.ndarray) -> None:
+        """Write the TSV and, when asked, the VCF copy (``scores``: NaN where not scored)."""
         data = trainer.datamodule
         assert isinstance(data, VcfVariantData)
         with staged(self._paths()) as temporary:
@@ -82,4 +122,23 @@ class VariantScoreWriter(ByIdWriter):
                 self.info_key,
             )
         shown = f"{self.output}" + (f" and {self.vcf_output}" if self.vcf_output else "")
-        print(f"Wrote the scores of {len(scores)} variants to {shown}.", flush=True)
+        scored = int(np.count_nonzero(~np.isnan(scores)))
+        print(f"Wrote the scores of {scored} variants to {shown}.", flush=True)
+
+
+def _merged(scores: np.ndarray) -> np.ndarray:
+    """Return every process's scores in one array (this process's alone outside DDP).
+
+    Each process sends only what it scored (index and value), so the transfer and the
+    first process's peak are a few bytes per variant whatever the number of processes.
+    """
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return scores
+    where = np.flatnonzero(~np.isnan(scores))
+    parts: list[tuple[np.ndarray, np.ndarray] | None] = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(parts, (where, scores[where]))
+    merged = np.full(len(scores), np.nan)
+    for part in parts:
+        if part is not None:
+            merged[part[0]] = part[1]
+    return merged

@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import csv
 import math
+import os
+from array import array
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mg.core.data import DataInterface, Sample
 from mg.tasks.data.genome.reference import PaddingCount, Reference
-from mg.tasks.data.genome.vcf import Variant, read_variants
+from mg.tasks.data.genome.variant_table import VariantTable
+from mg.tasks.data.genome.vcf import Variant, iter_variants
 
 
 def variant_sample(
@@ -43,14 +48,8 @@ def variant_sample(
     Raises:
         ValueError: REF does not fit in the half-window after its first base.
     """
+    check_fits(variant, context_length, path)
     offset = context_length // 2
-    if offset + len(variant.ref) > context_length or offset + len(
-        variant.alt
-    ) > context_length + len(variant.ref):
-        raise ValueError(
-            f"{variant.describe(path)}: REF and ALT do not fit in a {context_length}-residue "
-            "window centred on the variant; raise context_length."
-        )
     start = variant.pos - 1 - offset
     window = reference.span(variant.ref_chrom, start, context_length)
     sample: Sample = {
@@ -76,6 +75,39 @@ def variant_sample(
     sample["alternatives"] = alternative
     sample["indel"] = True
     return sample, window.padded
+
+
+def check_fits(variant: Variant, context_length: int, path: str | Path) -> None:
+    """Refuse a variant whose REF (or ALT) does not fit in its window.
+
+    Raises:
+        ValueError: REF does not fit in the half-window after its first base, or ALT in
+            the window with REF taken out; the message names the record.
+    """
+    offset = context_length // 2
+    if offset + len(variant.ref) > context_length or offset + len(
+        variant.alt
+    ) > context_length + len(variant.ref):
+        raise ValueError(
+            f"{variant.describe(path)}: REF and ALT do not fit in a {context_length}-residue "
+            "window centred on the variant; raise context_length."
+        )
+
+
+def window_padding(variant: Variant, lengths: Mapping[str, int], context_length: int) -> int:
+    """Count the residues of a variant's window that lie off its chromosome (as `variant_sample`).
+
+    Args:
+        variant (Variant): the allele.
+        lengths (Mapping[str, int]): chromosome lengths by the reference's names.
+        context_length (int): residues per window.
+
+    Returns:
+        int: residues padded, without reading the reference.
+    """
+    start = variant.pos - 1 - context_length // 2
+    off = max(0, -start) + max(0, start + context_length - lengths[variant.ref_chrom])
+    return min(context_length, off)
 
 
 def info_label(
@@ -124,8 +156,11 @@ def info_label(
 class VcfVariants:
     """The variants of a VCF as samples: one per ALT allele, every record checked first.
 
-    Reading checks every record against the reference (chromosome, REF) before any
-    sample is cut, and says once how many windows ran off a chromosome end.
+    Reading checks every record against the reference (chromosome, REF) and reads every
+    label before any sample is cut, and says once how many windows run off a chromosome
+    end. Each allele is then kept in a `VariantTable` (a few dozen bytes; labels one byte
+    each for ``positive`` values, eight for numbers), and its window is cut from the
+    reference when the sample is asked for, so memory stays flat in the VCF's size.
 
     Args:
         vcf (str | Path): ``.vcf`` or bgzip ``.vcf.gz``.
@@ -136,7 +171,7 @@ class VcfVariants:
         negative (Sequence[str] | None): values that mean 0 (others are errors).
 
     Raises:
-        ValueError: any problem `read_variants`, `variant_sample` or `info_label` names.
+        ValueError: any problem `iter_variants`, `variant_sample` or `info_label` names.
     """
 
     def __init__(
@@ -153,26 +188,55 @@ class VcfVariants:
                 f"context_length must be a positive number of residues, not {context_length}."
             )
         self.path = Path(vcf)
-        self.reference = reference if isinstance(reference, Reference) else Reference(reference)
-        self.variants = read_variants(self.path, self.reference)
-        if not self.variants:
-            raise ValueError(f"{self.path.name} holds no variant record.")
-        padding = PaddingCount()
-        self.samples: list[Sample] = []
-        for variant in self.variants:
-            sample, padded = variant_sample(variant, self.reference, context_length, self.path)
-            padding.add(padded)
-            if label_tag is not None:
-                sample["labels"] = info_label(variant, label_tag, self.path, positive, negative)
-            self.samples.append(sample)
-        padding.say(self.path.name)
+        self._reference: Reference | None = (
+            reference if isinstance(reference, Reference) else Reference(reference)
+        )
+        self._reference_path = self._reference.path
+        self._opened_by = os.getpid()
+        self.context_length = context_length
         self.labelled = label_tag is not None
+        self.variants = VariantTable()
+        labels = array("b" if positive is not None else "d")
+        padding = PaddingCount()
+        for variant in iter_variants(self.path, self._reference):
+            check_fits(variant, context_length, self.path)
+            padding.add(window_padding(variant, self._reference.lengths, context_length))
+            if label_tag is not None:
+                label = info_label(variant, label_tag, self.path, positive, negative)
+                labels.append(int(label) if positive is not None else label)
+            self.variants.append(variant)
+        if not len(self.variants):
+            raise ValueError(f"{self.path.name} holds no variant record.")
+        padding.say(self.path.name)
+        self.labels: np.ndarray | None = (
+            np.frombuffer(labels, labels.typecode) if label_tag is not None else None
+        )
+
+    @property
+    def reference(self) -> Reference:
+        """The genome, opened again in each process that reads it (DataLoader workers).
+
+        pyfaidx reads through one file position, which forked processes would share.
+        """
+        if self._reference is None or self._opened_by != os.getpid():
+            self._reference = Reference(self._reference_path)
+            self._opened_by = os.getpid()
+        return self._reference
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The open FASTA stays behind; a process that unpickles the dataset opens its own.
+        return {**self.__dict__, "_reference": None}
 
     def __len__(self) -> int:
-        return len(self.samples)
+        return len(self.variants)
 
     def __getitem__(self, index: int) -> Sample:
-        return self.samples[index]
+        sample, _ = variant_sample(
+            self.variants[index], self.reference, self.context_length, self.path
+        )
+        if self.labels is not None:
+            sample["labels"] = float(self.labels[index])
+        return sample
 
     def origin(self, index: int) -> str:
         """Say where sample ``index`` came from: ``"file.vcf line 12 (chr1:100 A>G)"``."""
@@ -241,18 +305,18 @@ class VcfVariantData(DataInterface):
 
     def write_scores(
         self,
-        scores: Mapping[str, float],
+        scores: Mapping[str, float] | np.ndarray,
         tsv: str | Path,
         vcf: str | Path | None = None,
         info_key: str = "MG_SCORE",
     ) -> None:
-        """Write scores keyed by variant id (``CHROM:POS:REF:ALT``) as TSV and a VCF copy."""
+        """Write scores as a TSV and a VCF copy (see `write_variant_scores`)."""
         write_variant_scores(self.vcf, scores, tsv, vcf, info_key)
 
 
 def write_variant_scores(
     source_vcf: str | Path,
-    scores: Mapping[str, float],
+    scores: Mapping[str, float] | np.ndarray,
     tsv: str | Path,
     vcf: str | Path | None = None,
     info_key: str = "MG_SCORE",
@@ -261,20 +325,25 @@ def write_variant_scores(
 
     The TSV has one row per ALT allele of the source VCF: ``CHROM POS ID REF ALT score``
     (an empty score for an allele that was not scored). The VCF copy keeps every record
-    and adds ``info_key`` (``Number=A``, one score per ALT; ``.`` where not scored).
+    and adds ``info_key`` (``Number=A``, one score per ALT; ``.`` where not scored). Both
+    are written record by record as the source is read: nothing but ``scores`` is held.
 
     Args:
         source_vcf (str | Path): the VCF the variants were read from.
-        scores (Mapping[str, float]): score of each variant id (``CHROM:POS:REF:ALT``).
+        scores (Mapping[str, float] | np.ndarray): score of each variant id
+            (``CHROM:POS:REF:ALT``), or one float per ALT allele in file order (the order
+            of `VcfVariants`), NaN where not scored.
         tsv (str | Path): where the TSV goes.
         vcf (str | Path | None): where the VCF copy goes (``.vcf.gz``: bgzip), or None.
         info_key (str): the INFO field to hold the score.
 
     Raises:
-        ValueError: ``info_key`` is already an INFO field of the source VCF.
+        ValueError: ``info_key`` is already an INFO field of the source VCF, or an array
+            of scores does not have one score per ALT allele of the source.
     """
     import pysam
 
+    ordered = isinstance(scores, np.ndarray)
     with pysam.VariantFile(str(source_vcf)) as reader:
         if info_key in reader.header.info:
             raise ValueError(
@@ -296,15 +365,20 @@ def write_variant_scores(
             if vcf
             else None
         )
+        allele_index = 0
         with open(tsv, "w", newline="", encoding="utf-8") as handle:
             table = csv.writer(handle, delimiter="\t", lineterminator="\n")
             table.writerow(["CHROM", "POS", "ID", "REF", "ALT", "score"])
             for record in reader:
                 alleles = []
                 for alt in record.alts or ():
-                    score = scores.get(
-                        f"{record.chrom}:{record.pos}:{record.ref.upper()}:{alt.upper()}"
-                    )
+                    if ordered:
+                        score = _ordered_score(scores, allele_index, source_vcf)  # type: ignore[arg-type]
+                    else:
+                        score = scores.get(  # type: ignore[union-attr]
+                            f"{record.chrom}:{record.pos}:{record.ref.upper()}:{alt.upper()}"
+                        )
+                    allele_index += 1
                     alleles.append(score)
                     table.writerow(
                         [
@@ -324,6 +398,21 @@ def write_variant_scores(
                     writer.write(copy)
         if writer is not None:
             writer.close()
+    if ordered and allele_index != len(scores):
+        raise ValueError(
+            f"{Path(source_vcf).name} has {allele_index} ALT alleles but {len(scores)} scores "
+            "were given: was the VCF changed since it was read?"
+        )
+
+
+def _ordered_score(scores: np.ndarray, index: int, source_vcf: str | Path) -> float | None:
+    if index >= len(scores):
+        raise ValueError(
+            f"{Path(source_vcf).name} has more ALT alleles than the {len(scores)} scores "
+            "given: was the VCF changed since it was read?"
+        )
+    score = float(scores[index])
+    return None if math.isnan(score) else score
 
 
 def scores_by_id(predictions: Sequence[Mapping[str, Any]]) -> dict[str, float]:
