@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from mg.cli.main import main
+from mg.tasks.data.genome.synthetic import write_motif_variants
 
 CHROMOSOMES = {"chr1": 400, "chr2": 300}
 
@@ -187,3 +188,61 @@ def test_two_process_ddp_writes_every_variant_once_with_the_single_process_score
     assert [float(r["score"]) for r in shared] == pytest.approx(
         [float(r["score"]) for r in alone], rel=1e-4
     )
+
+
+def test_motif_breaking_variants_score_lower_after_an_mlm_learns_the_motif(
+    tmp_path: Path,
+) -> None:
+    """`mg fit` an MLM on windows of a genome, then `mg test` its VCF from the checkpoint.
+
+    The benign variants change the same bases as the pathogenic ones, so only a model
+    that learned the motif from its context ranks them apart.
+    """
+    files = write_motif_variants(tmp_path)
+    backbone = {"class_path": "BertDNATiny", "init_args": {"hidden_size": 128}}
+    mlm = {
+        "seed_everything": 0,
+        "trainer": {
+            "max_epochs": 10,
+            "enable_progress_bar": False,
+            "logger": {
+                "class_path": "lightning.pytorch.loggers.CSVLogger",
+                "init_args": {"save_dir": str(tmp_path / "runs"), "name": "mlm"},
+            },
+        },
+        "model": {
+            "class_path": "MLM",
+            "init_args": {
+                "backbone": backbone,
+                "mask_rate": 0.2,
+                "optimizer": {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.001}},
+            },
+        },
+        "data": {
+            "class_path": "SequenceData",
+            "init_args": {
+                "train_file": str(files["train"]),
+                "val_file": str(files["val"]),
+                "batch_size": 32,
+            },
+        },
+    }
+    mlm_config = tmp_path / "mlm.yaml"
+    mlm_config.write_text(yaml.safe_dump(mlm))
+    status, _, err = _mg("fit", "--config", str(mlm_config))
+    assert status == 0, err
+    config = _config(tmp_path, files["vcf"])  # the genome.fa beside it, windows of 32
+    scoring = yaml.safe_load(config.read_text())
+    scoring["model"]["init_args"]["backbone"] = backbone
+    config.write_text(yaml.safe_dump(scoring))
+
+    def test_auroc(*extra: str) -> float:
+        status, out, err = _mg("test", "--config", str(config), *extra)
+        assert status == 0, err
+        return float(out.split("test_auroc ")[1].split()[0])
+
+    last = tmp_path / "runs" / "mlm" / "version_0" / "checkpoints" / "last.ckpt"
+    learned = test_auroc("--ckpt_path", str(last))
+    assert learned > 0.75
+    # The same variants through the untrained backbone: it knows no motif.
+    assert test_auroc() < learned - 0.15

@@ -6,6 +6,8 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
+from mg.tasks.data.genome.synthetic import write_fasta
+
 DNA = "ACGT"
 
 
@@ -13,16 +15,6 @@ def random_chromosomes(lengths: dict[str, int], seed: int = 0) -> dict[str, str]
     """Random DNA chromosomes of the given lengths."""
     rng = random.Random(seed)
     return {name: "".join(rng.choice(DNA) for _ in range(n)) for name, n in lengths.items()}
-
-
-def write_fasta(path: Path, chromosomes: dict[str, str], width: int = 60) -> Path:
-    """Write chromosomes as a FASTA with fixed-width lines (no index: readers make it)."""
-    with open(path, "w") as handle:
-        for name, sequence in chromosomes.items():
-            handle.write(f">{name}\n")
-            for start in range(0, len(sequence), width):
-                handle.write(sequence[start : start + width] + "\n")
-    return path
 
 
 def write_bgzip_fasta(path: Path, chromosomes: dict[str, str]) -> Path:
