@@ -13,15 +13,18 @@ resident memory. Memory flat in the number of cells means the peak does not grow
 Needs the cells extra (``uv sync --all-packages --extra cells``).
 
 Measured 2026-12-07 on the shared 2-core x86_64 CPU (1 torch thread), 2,000 genes, 5%
-non-zero, batches of 256, ``num_workers=0``; about 1 GB of the peak is the imports (torch,
-tiledbsoma) before any cell is read:
+non-zero, batches of 256, ``num_workers=0``; predict is ``mg predict`` of ``Embed`` on the
+baseline backbone writing the .npy of vectors (before the embedded ``.h5ad`` was added to
+the run). About 0.9 GB of each peak is the imports (torch, tiledbsoma):
 
-| cells | source | cells/s | peak RSS (MiB) |
-|---|---|---|---|
-| 20000 | h5ad | 6272 | 1050 |
-| 20000 | soma | 6743 | 1086 |
-| 80000 | h5ad | 5611 | 1063 |
-| 80000 | soma | 6303 | 1112 |
+| cells | source | read cells/s | read peak (MiB) | predict cells/s | predict peak (MiB) |
+|---|---|---|---|---|---|
+| 20,000 | h5ad | 13,751 | 929 | 4,099 | 979 |
+| 20,000 | soma | 14,485 | 963 | 4,248 | 1,007 |
+| 100,000 | h5ad | 5,933 | 942 | 2,582 | 997 |
+| 100,000 | soma | 7,543 | 994 | 2,241 | 1,050 |
+
+Peak memory grows by about 20 MB from 20,000 to 100,000 cells: obs and the vectors.
 """
 
 from __future__ import annotations

@@ -129,7 +129,7 @@ def test_the_embedding_cache_refuses_binned_states(tmp_path: Path) -> None:
 
 
 def test_an_exported_enformer_track_model_predicts_as_its_checkpoint(
-    files: dict[str, Path], tmp_path: Path
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import csv
     import shutil
@@ -203,3 +203,12 @@ def test_an_exported_enformer_track_model_predicts_as_its_checkpoint(
         values = np.array(yaml.safe_load(mine["predictions"]), dtype=float)
         reference = np.array(yaml.safe_load(theirs["predictions"]), dtype=float)
         assert np.allclose(values, reference, atol=1e-5)
+    # Where it runs, the genome is the user's to give: without it, one line says so.
+    capsys.readouterr()
+    assert main(["predict", "--config", str(moved / "config.yaml"), *windows[:2]]) != 0
+    said = capsys.readouterr().err.strip().splitlines()
+    assert said[0] == (
+        "mg: error: No reference genome given: set the data's reference to the genome FASTA "
+        "(--data.init_args.reference genome.fa)."
+    )
+    assert not any("Traceback" in line for line in said)

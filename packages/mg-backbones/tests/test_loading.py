@@ -173,3 +173,31 @@ def test_loaded_model_trains_with_its_dropout(tiny_folders: TinyFolders) -> None
     assert not torch.equal(first, second)
     backbone.eval()
     assert not backbone.model.training
+
+
+class _RunsCode:
+    def __reduce__(self) -> tuple:
+        import os
+
+        return (os.system, ("touch pwned",))
+
+
+def test_read_weights_reads_tensors_only_and_names_a_file_it_cannot_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safetensors.torch import save_file
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(BackboneLoadError, match="holds no weights"):
+        loading.read_weights(tmp_path)
+    # A torch file wins only where there is no safetensors file; the first pattern wins.
+    torch.save({"w": torch.ones(2)}, tmp_path / "pytorch_model.bin")
+    assert loading.read_weights(tmp_path)["w"].tolist() == [1.0, 1.0]
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "model.safetensors"))
+    assert loading.read_weights(tmp_path)["w"].tolist() == [0.0, 0.0]
+    crafted = tmp_path / "crafted"
+    crafted.mkdir()
+    torch.save({"w": _RunsCode()}, crafted / "pytorch_model.bin")
+    with pytest.raises(BackboneLoadError, match=r"Could not read the weights file .*pytorch_model"):
+        loading.read_weights(crafted)
+    assert not (tmp_path / "pwned").exists()

@@ -14,12 +14,13 @@ import importlib.metadata
 import inspect
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 from transformers import (
     AutoConfig,
     AutoModel,
@@ -177,6 +178,88 @@ def explain_load_errors(model_path: str, is_local: bool, what: str) -> Iterator[
                 f"Cause: {error}"
             )
         raise BackboneLoadError(message) from error
+
+
+def fetch_hub_files(model_path: str, patterns: Sequence[str], options: HubOptions) -> Path:
+    """Fetch the files of a Hub repository that match ``patterns`` (or find them cached).
+
+    For backbones that read their checkpoint as data rather than through
+    ``from_pretrained``; ``HF_HUB_OFFLINE`` reads the local cache only.
+
+    Args:
+        model_path (str): the Hub id.
+        patterns (Sequence[str]): glob patterns of the files needed (config, weights).
+        options (HubOptions): revision and cache folder.
+
+    Returns:
+        Path: the local snapshot folder.
+
+    Raises:
+        BackboneLoadError: no network and no cached copy, or no such repository; the
+            message says how to point ``model_path`` at a local folder instead.
+    """
+    from huggingface_hub import snapshot_download
+
+    with explain_load_errors(model_path, False, "weights"):
+        try:
+            folder = snapshot_download(
+                model_path,
+                revision=options.revision,
+                cache_dir=options.cache_dir,
+                allow_patterns=list(patterns),
+                local_files_only=hub_offline(),
+            )
+        except OSError:
+            raise
+        except Exception as error:  # the Hub client's own errors: one message for all
+            raise OSError(str(error)) from error
+    return Path(folder)
+
+
+def read_weights(
+    folder: Path, torch_files: Sequence[str] = ("pytorch_model.bin",)
+) -> dict[str, Tensor]:
+    """Read a model folder's weights as data: safetensors, else a weights-only torch load.
+
+    The one reader of pretrained weights that do not go through ``from_pretrained``: no
+    file from the folder can run code.
+
+    Args:
+        folder (Path): the model folder.
+        torch_files (Sequence[str]): glob patterns, relative to ``folder``, of torch state
+            dicts read when there is no ``model*.safetensors``; the first that matches wins.
+
+    Returns:
+        dict[str, Tensor]: every tensor of every matching file, by name.
+
+    Raises:
+        BackboneLoadError: the folder holds no weights file, or one that cannot be read.
+    """
+    files = sorted(folder.glob("model*.safetensors"))
+    for pattern in torch_files:
+        if files:
+            break
+        files = sorted(folder.glob(pattern))
+    if not files:
+        raise BackboneLoadError(
+            f"{folder} holds no weights (model.safetensors or {', '.join(torch_files)}): point "
+            "model_path at the folder that save_pretrained wrote."
+        )
+    state: dict[str, Tensor] = {}
+    for path in files:
+        try:
+            if path.suffix == ".safetensors":
+                from safetensors.torch import load_file
+
+                state.update(load_file(str(path)))
+            else:
+                state.update(torch.load(path, map_location="cpu", weights_only=True))
+        except Exception as error:  # a corrupt or foreign file: say which one
+            raise BackboneLoadError(
+                f"Could not read the weights file {path} as tensors ({error}); save the model "
+                "again, or point model_path at a folder save_pretrained wrote."
+            ) from error
+    return state
 
 
 def refuse_remote_code_override(where: str, values: dict[str, Any] | None) -> None:

@@ -36,9 +36,8 @@ from mg.backbones.cells.common import (
     gene_vocabulary,
     model_folder,
     read_config,
-    read_weights,
 )
-from mg.backbones.loading import BackboneLoadError
+from mg.backbones.loading import BackboneLoadError, read_weights
 from mg.backbones.saving import SavesPretrained
 from mg.core.backbone import BackboneOutput
 from mg.core.cells import GeneVocabulary

@@ -1,4 +1,4 @@
-"""What the cell backbones share: gene lists, weights files and fine-tuning set-up."""
+"""What the cell backbones share: gene lists, model folders and fine-tuning set-up."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
-import torch
 from torch import nn
 
 from mg.backbones.finetuning import LoraSettings, apply_finetune_mode
-from mg.backbones.loading import BackboneLoadError, resolve_model_path
+from mg.backbones.loading import HubOptions, fetch_hub_files, resolve_model_path
 from mg.core.cells import CellBackboneInterface, GeneVocabulary
 
 DATA = Path(__file__).parent / "data"
@@ -60,56 +59,12 @@ def model_folder(model_path: str, files: Sequence[str]) -> Path:
         BackboneLoadError: a Hub id that cannot be reached or is not cached.
     """
     source, is_local = resolve_model_path(model_path)
-    if is_local:
-        return Path(source)
-    from huggingface_hub import snapshot_download
-
-    try:
-        return Path(snapshot_download(source, allow_patterns=list(files)))
-    except Exception as error:  # the hub raises many types; all mean "not available"
-        raise BackboneLoadError(
-            f"model_path {model_path!r} could not be fetched from the Hugging Face Hub "
-            f"({type(error).__name__}); check the id and your network, or give a local folder."
-        ) from None
+    return Path(source) if is_local else fetch_hub_files(source, files, HubOptions())
 
 
 def read_config(folder: Path) -> dict[str, Any]:
     """Read ``config.json`` of a model folder as plain data."""
     return json.loads((folder / "config.json").read_text(encoding="utf-8"))
-
-
-def read_weights(
-    folder: Path, torch_files: Sequence[str] = ("pytorch_model.bin",)
-) -> dict[str, torch.Tensor]:
-    """Read a model folder's weights as data: safetensors, else a weights-only torch load.
-
-    Args:
-        folder (Path): the model folder.
-        torch_files (Sequence[str]): glob patterns, relative to ``folder``, of torch state
-            dicts read when there is no ``model*.safetensors``; the first that matches wins.
-
-    Raises:
-        BackboneLoadError: the folder holds no weights file.
-    """
-    safetensors = sorted(folder.glob("model*.safetensors"))
-    if safetensors:
-        from safetensors.torch import load_file
-
-        state: dict[str, torch.Tensor] = {}
-        for path in safetensors:
-            state.update(load_file(str(path)))
-        return state
-    for pattern in torch_files:
-        binaries = sorted(folder.glob(pattern))
-        if binaries:
-            state = {}
-            for path in binaries:
-                state.update(torch.load(path, map_location="cpu", weights_only=True))
-            return state
-    raise BackboneLoadError(
-        f"{folder} holds no weights (model.safetensors or {', '.join(torch_files)}): point "
-        "model_path at the folder that save_pretrained wrote."
-    )
 
 
 class FinetunedCellBackbone(CellBackboneInterface):

@@ -30,8 +30,8 @@ from mg.backbones.finetuning import (
 )
 from mg.backbones.loading import (
     BackboneLoadError,
-    explain_load_errors,
-    hub_offline,
+    HubOptions,
+    fetch_hub_files,
     resolve_model_path,
 )
 from mg.backbones.saving import SavesPretrained
@@ -46,31 +46,6 @@ PUBLISHED_WINDOW = 196_608
 """Residues per window the published model was trained on (1536 bins of 128)."""
 
 _BASES = "ACGT"  # the one-hot channel order of the published model
-
-
-def download(model_path: str, revision: str | None, cache_dir: str | None) -> Path:
-    """Fetch a Hub checkpoint's config and weights (or find them in the cache).
-
-    Raises:
-        BackboneLoadError: no network and no cached copy, or no such repository; the
-            message says how to point ``model_path`` at a local folder instead.
-    """
-    from huggingface_hub import snapshot_download
-
-    with explain_load_errors(model_path, False, "weights"):
-        try:
-            folder = snapshot_download(
-                model_path,
-                revision=revision,
-                cache_dir=cache_dir,
-                allow_patterns=["config.json", *WEIGHT_FILES],
-                local_files_only=hub_offline(),
-            )
-        except OSError:
-            raise
-        except Exception as error:  # the Hub client's own errors: one message for all
-            raise OSError(str(error)) from error
-    return Path(folder)
 
 
 class EnformerFamily(SavesPretrained, TokenizerBackbone):
@@ -326,7 +301,13 @@ class Enformer(EnformerFamily):
     ) -> None:
         super().__init__(use_lm_head, default_config, **options)
         path, is_local = resolve_model_path(model_path or self.default_model_path)
-        folder = Path(path) if is_local else download(path, revision, cache_dir)
+        folder = (
+            Path(path)
+            if is_local
+            else fetch_hub_files(
+                path, ["config.json", *WEIGHT_FILES], HubOptions(revision, cache_dir)
+            )
+        )
         self.attach_model(load_model(folder))
 
 

@@ -14,15 +14,15 @@ import re
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor
 
 from mg.backbones.enformer.config import EnformerConfig
 from mg.backbones.enformer.modeling import EnformerModel
-from mg.backbones.loading import BackboneLoadError
+from mg.backbones.loading import BackboneLoadError, read_weights
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-"""Weight files of a checkpoint folder, the first found is read."""
+"""Weight files of a published or saved checkpoint folder."""
 
 # (published prefix, mg prefix); "{i}" is a layer number, "{name}" a head name.
 _RULES: tuple[tuple[str, str], ...] = (
@@ -117,30 +117,6 @@ def to_published(state: dict[str, Tensor]) -> dict[str, Tensor]:
     return out
 
 
-def read_state(folder: Path) -> dict[str, Tensor]:
-    """Read a folder's weights as tensors only (safetensors, or ``weights_only`` pickle).
-
-    Raises:
-        BackboneLoadError: the folder holds no weight file, or one that cannot be read.
-    """
-    for name in WEIGHT_FILES:
-        path = folder / name
-        if not path.is_file():
-            continue
-        try:
-            if name.endswith(".safetensors"):
-                return load_file(path)
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # a corrupt or foreign file: say which one
-            raise BackboneLoadError(
-                f"Could not read the Enformer weights {path}: {error}"
-            ) from error
-    raise BackboneLoadError(
-        f"The folder {folder} holds no Enformer weights: it needs one of {list(WEIGHT_FILES)} "
-        "beside config.json."
-    )
-
-
 def load_model(folder: Path) -> EnformerModel:
     """Build the model from ``config.json`` and load its weights; every key must match.
 
@@ -154,7 +130,7 @@ def load_model(folder: Path) -> EnformerModel:
         raise BackboneLoadError(str(error)) from error
     model = EnformerModel(config)
     try:
-        state = from_published(read_state(folder))
+        state = from_published(read_weights(folder))
     except ValueError as error:
         raise BackboneLoadError(f"{folder}: {error}") from error
     expected = model.state_dict()

@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from mg.backbones.cells.common import read_weights
 from mg.backbones.esmc.modeling import (
     ESMCConfig,
     ESMCForMaskedLM,
@@ -32,9 +31,9 @@ from mg.backbones.loading import (
     ModelClasses,
     ModelPathNotFoundError,
     apply_config_values,
-    explain_load_errors,
-    hub_offline,
+    fetch_hub_files,
     looks_like_local_path,
+    read_weights,
     refuse_remote_code_override,
 )
 from mg.backbones.tiny import TinyBackbone
@@ -182,8 +181,7 @@ class ESMC(ESMCFamily, HFBackbone):
                 f"{folder} holds several ESM C state dicts ({[p.name for p in weights]}): keep "
                 "one under data/weights, or point model_path at a folder with one."
             )
-        with explain_load_errors(str(folder), True, "weights"):
-            state = read_weights(folder, torch_files=(PUBLISHED_WEIGHTS,))
+        state = read_weights(folder, torch_files=(PUBLISHED_WEIGHTS,))
         sizes = published_sizes(state)
         tokenizer = self.build_tokenizer()
         config = ESMCConfig(
@@ -215,18 +213,7 @@ class ESMC(ESMCFamily, HFBackbone):
                 f"{folder.resolve()}. Check the path, or give a Hub id such as "
                 f"{ESMC_CHECKPOINTS['300M']!r}."
             )
-        from huggingface_hub import snapshot_download
-
-        with explain_load_errors(model_path, False, "weights"):
-            return Path(
-                snapshot_download(
-                    model_path,
-                    revision=options.revision,
-                    cache_dir=options.cache_dir,
-                    local_files_only=hub_offline(),
-                    allow_patterns=_HUB_FILES,
-                )
-            )
+        return fetch_hub_files(model_path, _HUB_FILES, options)
 
 
 class ESMCTiny(ESMCFamily, TinyBackbone):

@@ -63,13 +63,18 @@ class Reference:
         path (str | Path): FASTA file, plain or bgzip-compressed.
 
     Raises:
-        ValueError: the file is missing, is gzip but not bgzip, or is not a FASTA; each
-            message names the file and the fix.
+        ValueError: no path is given, the file is missing, is gzip but not bgzip, or is not a
+            FASTA; each message names the file and the fix.
     """
 
     def __init__(self, path: str | Path) -> None:
         import pyfaidx
 
+        if not str(path):  # an export leaves the genome to the machine it runs on
+            raise ValueError(
+                "No reference genome given: set the data's reference to the genome FASTA "
+                "(--data.init_args.reference genome.fa)."
+            )
         self.path = Path(path)
         if not self.path.is_file():
             raise ValueError(f"reference FASTA {str(self.path)!r} does not exist.")
