@@ -23,11 +23,7 @@ from mg.backbones.borzoi.modeling import BorzoiModel
 from mg.backbones.borzoi.weights import WEIGHT_FILES, load_model, save_model
 from mg.backbones.enformer.families import EnformerFamily
 from mg.backbones.enformer.layers import TransformerLayer
-from mg.backbones.loading import (
-    explain_load_errors,
-    hub_offline,
-    resolve_model_path,
-)
+from mg.backbones.loading import HubOptions, fetch_hub_files, resolve_model_path
 
 BORZOI_CHECKPOINTS: dict[str, str] = {
     "borzoi-replicate-0": "johahi/borzoi-replicate-0",
@@ -37,31 +33,6 @@ BORZOI_CHECKPOINTS: dict[str, str] = {
 
 PUBLISHED_WINDOW = 524_288
 """Residues per window the published models were trained on (16,384 bins of 32)."""
-
-
-def download(model_path: str, revision: str | None, cache_dir: str | None) -> Path:
-    """Fetch a Hub checkpoint's config and weights (or find them in the cache).
-
-    Raises:
-        BackboneLoadError: no network and no cached copy, or no such repository; the
-            message says how to point ``model_path`` at a local folder instead.
-    """
-    from huggingface_hub import snapshot_download
-
-    with explain_load_errors(model_path, False, "weights"):
-        try:
-            folder = snapshot_download(
-                model_path,
-                revision=revision,
-                cache_dir=cache_dir,
-                allow_patterns=["config.json", *WEIGHT_FILES],
-                local_files_only=hub_offline(),
-            )
-        except OSError:
-            raise
-        except Exception as error:  # the Hub client's own errors: one message for all
-            raise OSError(str(error)) from error
-    return Path(folder)
 
 
 class BorzoiFamily(EnformerFamily):
@@ -132,7 +103,9 @@ class Borzoi(BorzoiFamily):
     ) -> None:
         super().__init__(use_lm_head, default_config, **options)
         path, is_local = resolve_model_path(model_path or self.default_model_path)
-        folder = Path(path) if is_local else download(path, revision, cache_dir)
+        patterns = ["config.json", *WEIGHT_FILES]
+        options = HubOptions(revision, cache_dir)
+        folder = Path(path) if is_local else fetch_hub_files(path, patterns, options)
         self.attach_model(load_model(folder))
 
 

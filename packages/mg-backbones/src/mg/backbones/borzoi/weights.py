@@ -18,8 +18,7 @@ from torch import Tensor
 
 from mg.backbones.borzoi.config import BorzoiConfig
 from mg.backbones.borzoi.modeling import BorzoiModel
-from mg.backbones.cells.common import read_weights
-from mg.backbones.loading import BackboneLoadError
+from mg.backbones.loading import BackboneLoadError, read_weights
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 """Weight files of a checkpoint folder; safetensors is read first."""
@@ -146,15 +145,7 @@ def load_model(folder: Path) -> BorzoiModel:
         raise BackboneLoadError(str(error)) from error
     model = BorzoiModel(config)
     try:
-        published = read_weights(folder)
-    except BackboneLoadError:
-        raise
-    except Exception as error:  # a corrupt file, or a pickle holding more than tensors
-        raise BackboneLoadError(
-            f"Could not read the Borzoi weights in {folder}: {error}"
-        ) from error
-    try:
-        state = from_published(published, config)
+        state = from_published(read_weights(folder), config)
     except ValueError as error:
         raise BackboneLoadError(f"{folder}: {error}") from error
     expected = model.state_dict()
