@@ -16,13 +16,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from torch import nn
 
 from mg.backbones.borzoi.config import BorzoiConfig
 from mg.backbones.borzoi.modeling import BorzoiModel
 from mg.backbones.borzoi.weights import WEIGHT_FILES, load_model, save_model
 from mg.backbones.enformer.families import EnformerFamily
-from mg.backbones.enformer.layers import TransformerLayer
 from mg.backbones.loading import HubOptions, fetch_hub_files, resolve_model_path
 
 BORZOI_CHECKPOINTS: dict[str, str] = {
@@ -43,20 +41,14 @@ class BorzoiFamily(EnformerFamily):
     ``finetune``, the ``lora_*`` options (default targets: the attention's ``query``,
     ``key``, ``value`` and ``output``, in Flashzoi too) and ``gradient_checkpointing``.
     Windows that are not a multiple of 128 residues are padded with N inside the model.
+    The states are ``final_channels`` wide (1920 when published); the transformer layers
+    (Enformer's `TransformerLayer`) are the units for sharding and checkpointing.
     """
 
     output_bin_size = 32
     default_max_length: ClassVar[int] = PUBLISHED_WINDOW
 
     model: BorzoiModel  # type: ignore[assignment]
-
-    def layer_classes(self) -> set[type[nn.Module]]:
-        """Return the transformer layer class (the units for sharding and checkpointing)."""
-        return {TransformerLayer}
-
-    def get_embedding_size(self) -> int:
-        """Return ``final_channels``, the width of each bin's state (1920 when published)."""
-        return self.model.embedding_size
 
     def write_pretrained(self, folder: Path) -> None:
         """Write ``config.json`` and ``model.safetensors`` in the published layout.
