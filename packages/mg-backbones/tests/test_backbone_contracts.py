@@ -26,6 +26,8 @@ BUILT = {
     bb.AIDOProteinTiny: 48,
     bb.ESMCTiny: 48,
     bb.EnformerTiny: 48,
+    bb.BorzoiTiny: 48,
+    bb.FlashzoiTiny: 48,
 }
 """Backbones built from options alone, with their ``max_length``."""
 
@@ -39,6 +41,8 @@ FROM_FOLDER = [
     (bb.AIDOProtein, bb.AIDOProteinTiny),
     (bb.ESMC, bb.ESMCTiny),
     (bb.Enformer, bb.EnformerTiny),
+    (bb.Borzoi, bb.BorzoiTiny),
+    (bb.Flashzoi, bb.FlashzoiTiny),
     (bb.HFBackbone, bb.ESM2Tiny),
     (bb.HFBackbone, bb.NucleotideTransformerTiny),
     (bb.HFBackbone, bb.BertDNATiny),

@@ -35,6 +35,10 @@ EXPECTED = {
     "ESMCTiny": "mg.backbones.esmc.families",
     "Enformer": "mg.backbones.enformer.families",
     "EnformerTiny": "mg.backbones.enformer.families",
+    "Borzoi": "mg.backbones.borzoi.families",
+    "BorzoiTiny": "mg.backbones.borzoi.families",
+    "Flashzoi": "mg.backbones.borzoi.families",
+    "FlashzoiTiny": "mg.backbones.borzoi.families",
 }
 
 

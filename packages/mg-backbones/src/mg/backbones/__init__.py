@@ -1,7 +1,7 @@
 """mg-backbones: pretrained models and their tokenizers, behind mg's backbone interface.
 
 One-hot baselines, any Hugging Face model (`HFBackbone`), ESM-2, ESM C, Nucleotide Transformer,
-AIDO.DNA, AIDO.RNA and AIDO.Protein, Enformer,
+AIDO.DNA, AIDO.RNA and AIDO.Protein, Enformer, Borzoi and Flashzoi,
 character-level BERT-style DNA and RNA models, and a tiny seeded variant of each family.
 Every backbone takes local weights through ``model_path``.
 
@@ -29,6 +29,13 @@ if TYPE_CHECKING:
         AIDORNATiny,
     )
     from mg.backbones.base import TokenizerBackbone
+    from mg.backbones.borzoi.families import (
+        BORZOI_CHECKPOINTS,
+        Borzoi,
+        BorzoiTiny,
+        Flashzoi,
+        FlashzoiTiny,
+    )
     from mg.backbones.enformer.families import ENFORMER_CHECKPOINTS, Enformer, EnformerTiny
     from mg.backbones.esmc.families import ESMC, ESMC_CHECKPOINTS, ESMCTiny
     from mg.backbones.families import (
@@ -65,6 +72,13 @@ _EXPORTS = {
         "AIDORNATiny",
     ],
     "mg.backbones.base": ["TokenizerBackbone"],
+    "mg.backbones.borzoi.families": [
+        "BORZOI_CHECKPOINTS",
+        "Borzoi",
+        "BorzoiTiny",
+        "Flashzoi",
+        "FlashzoiTiny",
+    ],
     "mg.backbones.esmc.families": ["ESMC", "ESMC_CHECKPOINTS", "ESMCTiny"],
     "mg.backbones.enformer.families": ["ENFORMER_CHECKPOINTS", "Enformer", "EnformerTiny"],
     "mg.backbones.families": [
@@ -95,6 +109,7 @@ __all__ = [
     "AIDO_DNA_CHECKPOINTS",
     "AIDO_PROTEIN_CHECKPOINTS",
     "AIDO_RNA_CHECKPOINTS",
+    "BORZOI_CHECKPOINTS",
     "ENFORMER_CHECKPOINTS",
     "ESM2",
     "ESM2_CHECKPOINTS",
@@ -111,11 +126,15 @@ __all__ = [
     "BertDNATiny",
     "BertRNA",
     "BertRNATiny",
+    "Borzoi",
+    "BorzoiTiny",
     "ESM2Tiny",
     "ESMCTiny",
     "Enformer",
     "EnformerTiny",
     "FinetuneMode",
+    "Flashzoi",
+    "FlashzoiTiny",
     "HFBackbone",
     "LoraSettings",
     "ModelPathNotFoundError",

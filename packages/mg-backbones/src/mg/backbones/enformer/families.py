@@ -180,8 +180,8 @@ class EnformerFamily(SavesPretrained, TokenizerBackbone):
                 norm needs more than one value per channel).
         """
         mask = attention_mask.bool()
-        weight = self.model.stem.conv.weight
-        onehot = self.onehot_table.to(weight.dtype)[input_ids]
+        dtype = next(self.model.parameters()).dtype
+        onehot = self.onehot_table.to(dtype)[input_ids]
         lengths = mask.sum(1)
         crop = -1 if self.target_length is None else self.target_length
         groups = lengths.unique().tolist()

@@ -7,6 +7,7 @@ transformer reads ``(batch, bins, dim)``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -25,16 +26,28 @@ class ConvBlock(nn.Module):
         channels_in (int): input channels.
         channels_out (int): output channels.
         kernel_size (int): convolution width (odd).
+        norm_eps (float): the batch norm's epsilon (Borzoi uses 1e-3).
+        activation (Callable[[Tensor], Tensor]): the GELU variant (Borzoi uses the tanh
+            approximation).
     """
 
-    def __init__(self, channels_in: int, channels_out: int, kernel_size: int = 1) -> None:
+    def __init__(
+        self,
+        channels_in: int,
+        channels_out: int,
+        kernel_size: int = 1,
+        *,
+        norm_eps: float = 1e-5,
+        activation: Callable[[Tensor], Tensor] = sigmoid_gelu,
+    ) -> None:
         super().__init__()
-        self.norm = nn.BatchNorm1d(channels_in)
+        self.norm = nn.BatchNorm1d(channels_in, eps=norm_eps)
         self.conv = nn.Conv1d(channels_in, channels_out, kernel_size, padding=kernel_size // 2)
+        self.activation = activation
 
     def forward(self, x: Tensor) -> Tensor:
         """``(batch, channels_in, length)`` → ``(batch, channels_out, length)``."""
-        return self.conv(sigmoid_gelu(self.norm(x)))
+        return self.conv(self.activation(self.norm(x)))
 
 
 class AttentionPool(nn.Module):
@@ -76,9 +89,10 @@ def _exponential_features(distance: Tensor, features: int, length: int) -> Tenso
     return torch.exp(-math.log(2.0) / half_life * distance.abs()[:, None])
 
 
-def _central_mask_features(distance: Tensor, features: int) -> Tensor:
-    """1 where ``|distance|`` is under ``2**k - 1``, for k = 1..features."""
-    widths = 2 ** torch.arange(1, features + 1, device=distance.device).float() - 1
+def _central_mask_features(distance: Tensor, features: int, growth: float = 2.0) -> Tensor:
+    """1 where ``|distance|`` is under ``growth**k - 1``, for k = 1..features."""
+    exponents = torch.arange(1, features + 1, device=distance.device)
+    widths = torch.pow(growth, exponents).float() - 1
     return (widths[None] > distance.abs()[:, None]).float()
 
 
@@ -98,25 +112,40 @@ def _gamma_features(distance: Tensor, features: int, length: int) -> Tensor:
     return density / density.amax(-1, keepdim=True)
 
 
-def relative_position_features(length: int, size: int, device: torch.device) -> Tensor:
+ENFORMER_POSITION_KINDS = ("exponential", "central_mask", "gamma")
+"""The relative-position feature kinds of Enformer; Borzoi uses the central mask alone."""
+
+
+def relative_position_features(
+    length: int,
+    size: int,
+    device: torch.device,
+    kinds: Sequence[str] = ENFORMER_POSITION_KINDS,
+    central_growth: float = 2.0,
+) -> Tensor:
     """Features of every relative distance ``-(length - 1) .. length - 1``.
 
-    Three kinds (exponential, central mask, gamma), ``size // 6`` of each, then the same
-    multiplied by the distance's sign.
+    ``size // (2 * len(kinds))`` features of each kind (exponential, central mask, gamma),
+    then the same multiplied by the distance's sign.
+
+    Args:
+        length (int): sequence length.
+        size (int): features per distance.
+        device (torch.device): where to build them.
+        kinds (Sequence[str]): the feature kinds, in order.
+        central_growth (float): ratio between successive central-mask widths (plus one).
 
     Returns:
         Tensor: ``(2 * length - 1, size)``.
     """
     distance = torch.arange(-length + 1, length, device=device)
-    per_kind = size // 6
-    unsigned = torch.cat(
-        [
-            _exponential_features(distance, per_kind, length),
-            _central_mask_features(distance, per_kind),
-            _gamma_features(distance, per_kind, length),
-        ],
-        dim=-1,
-    )
+    per_kind = size // (2 * len(kinds))
+    builders = {
+        "exponential": lambda: _exponential_features(distance, per_kind, length),
+        "central_mask": lambda: _central_mask_features(distance, per_kind, central_growth),
+        "gamma": lambda: _gamma_features(distance, per_kind, length),
+    }
+    unsigned = torch.cat([builders[kind]() for kind in kinds], dim=-1)
     return torch.cat([unsigned, torch.sign(distance)[:, None] * unsigned], dim=-1)
 
 
@@ -129,6 +158,11 @@ class RelativeAttention(nn.Module):
         key_size (int): query/key size per head.
         dropout (float): dropout on the attention weights.
         position_dropout (float): dropout on the relative-position features.
+        value_size (int | None): value size per head; None: ``dim // heads``.
+        position_size (int | None): relative-position features; None: ``dim // heads``.
+        position_kinds (Sequence[str]): the feature kinds (see
+            `relative_position_features`).
+        central_growth (float): ratio between successive central-mask widths.
     """
 
     def __init__(
@@ -138,11 +172,17 @@ class RelativeAttention(nn.Module):
         key_size: int,
         dropout: float = 0.0,
         position_dropout: float = 0.0,
+        *,
+        value_size: int | None = None,
+        position_size: int | None = None,
+        position_kinds: Sequence[str] = ENFORMER_POSITION_KINDS,
+        central_growth: float = 2.0,
     ) -> None:
         super().__init__()
         self.heads, self.key_size = heads, key_size
-        self.value_size = dim // heads
-        self.position_size = dim // heads
+        self.value_size = value_size or dim // heads
+        self.position_size = position_size or dim // heads
+        self.position_kinds, self.central_growth = tuple(position_kinds), central_growth
         self.query = nn.Linear(dim, key_size * heads, bias=False)
         self.key = nn.Linear(dim, key_size * heads, bias=False)
         self.value = nn.Linear(dim, self.value_size * heads, bias=False)
@@ -166,7 +206,9 @@ class RelativeAttention(nn.Module):
         q = self._split(self.query(x)) * self.key_size**-0.5
         k, v = self._split(self.key(x)), self._split(self.value(x))
         content = (q + self.content_bias) @ k.transpose(-1, -2)
-        features = relative_position_features(n, self.position_size, x.device).to(x.dtype)
+        features = relative_position_features(
+            n, self.position_size, x.device, self.position_kinds, self.central_growth
+        ).to(x.dtype)
         relative_keys = self.relative_key(self.position_dropout(features))
         relative_keys = relative_keys.view(2 * n - 1, self.heads, -1).transpose(0, 1)
         # (batch, heads, n, 2n - 1): logits of query i for every distance
@@ -190,6 +232,9 @@ class TransformerLayer(nn.Module):
         dropout (float): dropout after attention and in the feed-forward.
         attention_dropout (float): dropout on attention weights.
         position_dropout (float): dropout on relative-position features.
+        attention (nn.Module | None): the attention to use, mapping ``(batch, n, dim)`` to
+            the same shape; None builds Enformer's `RelativeAttention` from the sizes.
+        norm_eps (float): the layer norms' epsilon (Borzoi uses 1e-3).
     """
 
     def __init__(
@@ -200,13 +245,16 @@ class TransformerLayer(nn.Module):
         dropout: float,
         attention_dropout: float,
         position_dropout: float,
+        *,
+        attention: nn.Module | None = None,
+        norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()
-        self.attention_norm = nn.LayerNorm(dim)
-        self.attention = RelativeAttention(
+        self.attention_norm = nn.LayerNorm(dim, eps=norm_eps)
+        self.attention = attention or RelativeAttention(
             dim, heads, key_size, dropout=attention_dropout, position_dropout=position_dropout
         )
-        self.feed_forward_norm = nn.LayerNorm(dim)
+        self.feed_forward_norm = nn.LayerNorm(dim, eps=norm_eps)
         self.feed_forward_in = nn.Linear(dim, 2 * dim)
         self.feed_forward_out = nn.Linear(2 * dim, dim)
         self.dropout = nn.Dropout(dropout)

@@ -1,0 +1,1 @@
+"""Borzoi and Flashzoi: their architecture in mg's own code, the published layout, the backbones."""
