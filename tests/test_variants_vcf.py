@@ -215,7 +215,10 @@ def test_motif_breaking_variants_score_lower_after_an_mlm_learns_the_motif(
             "init_args": {
                 "backbone": backbone,
                 "mask_rate": 0.2,
-                "optimizer": {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.001}},
+                "optimizer": {
+                    "class_path": "torch.optim.Adam",
+                    "init_args": {"lr": 0.001, "weight_decay": 0.0},
+                },
             },
         },
         "data": {
