@@ -216,6 +216,10 @@ def fetch_hub_files(model_path: str, patterns: Sequence[str], options: HubOption
     return Path(folder)
 
 
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+"""A model folder's weight files as ``save_pretrained`` names them; `read_weights` reads them."""
+
+
 def read_weights(
     folder: Path, torch_files: Sequence[str] = ("pytorch_model.bin",)
 ) -> dict[str, Tensor]:
@@ -260,6 +264,32 @@ def read_weights(
                 "again, or point model_path at a folder save_pretrained wrote."
             ) from error
     return state
+
+
+def load_exact_state(model: nn.Module, state: dict[str, Tensor], where: str, family: str) -> None:
+    """Load weights that must fit ``model`` name for name and shape for shape.
+
+    Args:
+        model (nn.Module): the freshly built model.
+        state (dict[str, Tensor]): its weights, already under the model's names.
+        where (str): the folder they came from, for the message.
+        family (str): the model family, for the message (``"Enformer"``).
+
+    Raises:
+        BackboneLoadError: a weight is missing, left over or of another shape; the message
+            names up to five of each.
+    """
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or extra or wrong:
+        raise BackboneLoadError(
+            f"The {family} weights in {where} do not fit its config.json: missing "
+            f"{missing[:5]}, unexpected {extra[:5]}, wrong shape {wrong[:5]}. Point model_path "
+            "at a folder whose config.json and weights were saved together."
+        )
+    model.load_state_dict(state)
 
 
 def refuse_remote_code_override(where: str, values: dict[str, Any] | None) -> None:

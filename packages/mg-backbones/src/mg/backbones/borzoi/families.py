@@ -19,9 +19,9 @@ import torch
 
 from mg.backbones.borzoi.config import BorzoiConfig
 from mg.backbones.borzoi.modeling import BorzoiModel
-from mg.backbones.borzoi.weights import WEIGHT_FILES, load_model, save_model
+from mg.backbones.borzoi.weights import load_model, save_model
 from mg.backbones.enformer.families import EnformerFamily
-from mg.backbones.loading import HubOptions, fetch_hub_files, resolve_model_path
+from mg.backbones.loading import WEIGHT_FILES, HubOptions, fetch_hub_files, resolve_model_path
 
 BORZOI_CHECKPOINTS: dict[str, str] = {
     "borzoi-replicate-0": "johahi/borzoi-replicate-0",

@@ -18,10 +18,7 @@ from torch import Tensor
 
 from mg.backbones.borzoi.config import BorzoiConfig
 from mg.backbones.borzoi.modeling import BorzoiModel
-from mg.backbones.loading import BackboneLoadError, read_weights
-
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-"""Weight files of a checkpoint folder; safetensors is read first."""
+from mg.backbones.loading import BackboneLoadError, load_exact_state, read_weights
 
 _FUSED = "mha.Wqkv."
 _PROJECTIONS = ("query", "key", "value")
@@ -148,17 +145,7 @@ def load_model(folder: Path) -> BorzoiModel:
         state = from_published(read_weights(folder), config)
     except ValueError as error:
         raise BackboneLoadError(f"{folder}: {error}") from error
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
-    if missing or extra or wrong:
-        raise BackboneLoadError(
-            f"The Borzoi weights in {folder} do not fit its config.json: missing "
-            f"{missing[:5]}, unexpected {extra[:5]}, wrong shape {wrong[:5]}. Point model_path "
-            "at a folder whose config.json and weights were saved together."
-        )
-    model.load_state_dict(state)
+    load_exact_state(model, state, str(folder), "Borzoi")
     return model
 
 

@@ -21,7 +21,7 @@ from mg.backbones.base import TokenizerBackbone
 from mg.backbones.enformer.config import EnformerConfig
 from mg.backbones.enformer.layers import TransformerLayer
 from mg.backbones.enformer.modeling import EnformerModel
-from mg.backbones.enformer.weights import WEIGHT_FILES, load_model, save_model
+from mg.backbones.enformer.weights import load_model, save_model
 from mg.backbones.finetuning import (
     FinetuneMode,
     LoraSettings,
@@ -29,6 +29,7 @@ from mg.backbones.finetuning import (
     default_targets,
 )
 from mg.backbones.loading import (
+    WEIGHT_FILES,
     BackboneLoadError,
     HubOptions,
     fetch_hub_files,

@@ -19,10 +19,7 @@ from torch import Tensor
 
 from mg.backbones.enformer.config import EnformerConfig
 from mg.backbones.enformer.modeling import EnformerModel
-from mg.backbones.loading import BackboneLoadError, read_weights
-
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-"""Weight files of a published or saved checkpoint folder."""
+from mg.backbones.loading import BackboneLoadError, load_exact_state, read_weights
 
 # (published prefix, mg prefix); "{i}" is a layer number, "{name}" a head name.
 _RULES: tuple[tuple[str, str], ...] = (
@@ -133,17 +130,7 @@ def load_model(folder: Path) -> EnformerModel:
         state = from_published(read_weights(folder))
     except ValueError as error:
         raise BackboneLoadError(f"{folder}: {error}") from error
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
-    if missing or extra or wrong:
-        raise BackboneLoadError(
-            f"The Enformer weights in {folder} do not fit its config.json: missing "
-            f"{missing[:5]}, unexpected {extra[:5]}, wrong shape {wrong[:5]}. Point model_path "
-            "at a folder whose config.json and weights were saved together."
-        )
-    model.load_state_dict(state)
+    load_exact_state(model, state, str(folder), "Enformer")
     return model
 
 
