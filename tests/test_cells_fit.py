@@ -384,3 +384,42 @@ def test_bad_cells_stop_before_any_weights_load_naming_file_and_cell(
     assert str(path) in err or "n_classes" in named
     assert "Traceback" not in err
     assert not (tmp_path / "runs").exists()  # nothing left behind
+
+
+def test_mg_cv_cross_validates_cells_by_donor(h5ad: Path, tmp_path: Path) -> None:
+    import anndata
+
+    data = {
+        "path": str(h5ad),
+        "label_columns": "cell_type",
+        "group_column": "donor",
+        "n_folds": 3,
+        "test_fraction": 0,  # the test fold rotates: every cell is tested once
+    }
+    config = _config(tmp_path, data)
+    settings = yaml.safe_load(config.read_text())
+    settings["trainer"]["max_epochs"] = 6
+    config.write_text(yaml.safe_dump(settings))
+    status, _, err = _mg("cv", "--config", str(config))
+    assert status == 0, err
+    root = tmp_path / "runs" / "cells"
+    with (root / "cv_metrics.tsv").open() as handle:
+        metrics = {row["metric"]: row for row in csv.DictReader(handle, delimiter="\t")}
+    assert float(metrics["test_accuracy"]["mean"]) >= 0.9, metrics["test_accuracy"]
+    with (root / "oof_predictions.tsv").open() as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    obs = anndata.read_h5ad(h5ad).obs
+    assert sorted(r["ids"] for r in rows) == sorted(obs.index)  # each cell tested once
+    # A donor's cells are all tested in the same fold.
+    folds_of: dict[str, set[str]] = {}
+    for row in rows:
+        folds_of.setdefault(obs.loc[row["ids"], "donor"], set()).add(row["fold"])
+    assert all(len(folds) == 1 for folds in folds_of.values())
+    # Out-of-fold probabilities are named by cell type and pick the right one.
+    names = sorted(CELL_TYPES)
+    right = [
+        max(names, key=lambda name: float(row[f"probabilities_{name}"]))
+        == names[int(row["labels"])]
+        for row in rows
+    ]
+    assert np.mean(right) >= 0.9

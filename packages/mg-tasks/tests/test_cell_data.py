@@ -50,6 +50,34 @@ def test_donors_never_span_two_splits_and_the_seed_decides(h5ad: Path) -> None:
     assert other.datasets["train"].ids != data.datasets["train"].ids
 
 
+def test_folds_hold_whole_donors_and_validate_every_cell_once(h5ad: Path) -> None:
+    import anndata
+
+    donors = anndata.read_h5ad(h5ad).obs["donor"]
+
+    def splits(**options: object) -> dict[str, list[str]]:
+        data = _ready(CellData(str(h5ad), "cell_type", group_column="donor", **options))
+        data.setup("test")
+        return {name: data.datasets[name].ids for name in ("train", "val", "test")}
+
+    # The test fold rotates with the validation fold, as `mg cv` does without a test share.
+    rotating = [splits(n_folds=5, fold=k, test_fold=k, test_fraction=0) for k in range(5)]
+    for folds in rotating:
+        seen = {name: {donors[i] for i in ids} for name, ids in folds.items()}
+        assert not seen["train"] & seen["val"] and not seen["val"] & seen["test"]
+        assert not seen["train"] & seen["test"] and seen["val"]
+        assert sorted(i for ids in folds.values() for i in ids) == sorted(donors.index)
+    tested = sorted(i for folds in rotating for i in folds["test"])
+    assert tested == sorted(donors.index)  # every cell tested exactly once
+    # A fixed test share is drawn first; the folds deal the other donors.
+    fixed = [splits(n_folds=3, fold=k, test_fraction=0.2) for k in range(3)]
+    assert fixed[0]["test"] == fixed[1]["test"] == fixed[2]["test"] != []
+    pool = sorted(set(donors.index) - set(fixed[0]["test"]))
+    assert sorted(i for folds in fixed for i in folds["val"]) == pool
+    with pytest.raises(ValueError, match="cannot fill n_folds=20"):
+        splits(n_folds=20, test_fraction=0)
+
+
 def test_class_names_are_the_sorted_training_labels_and_survive_a_checkpoint(h5ad: Path) -> None:
     data = _ready(CellData(str(h5ad), "cell_type"))
     assert data.class_names == sorted(CELL_TYPES)
@@ -92,6 +120,8 @@ def test_predict_reads_the_test_split_unless_a_predict_path_is_given(h5ad: Path)
     [
         ({"split_column": "split", "group_column": "donor"}, "not both"),
         ({"val_fraction": 0.5, "test_fraction": 0.5}, "leave cells for training"),
+        ({"split_column": "split", "n_folds": 5}, "split_column or n_folds"),
+        ({"n_folds": 5, "test_fold": 1}, "set test_fraction to 0"),
     ],
 )
 def test_options_that_cannot_work_are_refused_when_built(

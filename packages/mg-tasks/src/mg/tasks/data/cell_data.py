@@ -39,7 +39,8 @@ class CellData(DataInterface):
     the sorted training labels unless ``class_names`` gives them. Splits come from
     ``split_column`` (``train``/``val``/``test`` per cell), else are drawn with ``seed``:
     by ``group_column`` (no donor in two splits), else within each class of the first
-    label column. Prediction reads ``predict_path``, else the test split.
+    label column; with ``n_folds``, validation is one fold of whole donors (or cells).
+    Prediction reads ``predict_path``, else the test split.
 
     Before any weights load, a missing or empty label column, an unknown split value, a
     label the task cannot read, too few of the backbone's genes, and a negative, NaN or
@@ -55,6 +56,13 @@ class CellData(DataInterface):
         val_fraction (float): share of cells (or groups) for validation when drawn.
         test_fraction (float): share of cells (or groups) for testing when drawn.
         seed (int): seed of the drawn splits and of the training order.
+        n_folds (int | None): k-fold cross-validation (``mg cv``): deal the cells, or whole
+            ``group_column`` groups, into this many folds; ``val_fraction`` then does not
+            apply.
+        fold (int): with ``n_folds``, the fold that validates.
+        test_fold (int | None): with ``n_folds``, the fold of all cells that tests
+            (``test_fraction`` must then be 0); the other cells are folded again and
+            ``fold`` validates. None draws the test cells by ``test_fraction`` first.
         class_names (list[str] | None): class names in index order.
         gene_column (str | None): var column with gene names as the backbone writes them
             (symbols or Ensembl ids); None reads the var index.
@@ -70,8 +78,8 @@ class CellData(DataInterface):
         num_workers (int): DataLoader worker processes.
 
     Raises:
-        ValueError: both ``split_column`` and ``group_column``, or fractions that leave no
-            training cells.
+        ValueError: ``split_column`` with ``group_column`` or ``n_folds``, ``test_fold``
+            with ``test_fraction``, or fractions that leave no training cells.
     """
 
     input_kind = InputKind.CELLS
@@ -86,6 +94,9 @@ class CellData(DataInterface):
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
         seed: int = 0,
+        n_folds: int | None = None,
+        fold: int = 0,
+        test_fold: int | None = None,
         class_names: list[str] | None = None,
         gene_column: str | None = None,
         layer: str | None = None,
@@ -102,6 +113,16 @@ class CellData(DataInterface):
                 "Give split_column or group_column, not both: a split column already says "
                 "where each cell goes."
             )
+        if n_folds and split_column:
+            raise ValueError(
+                "Give split_column or n_folds, not both: a split column already says where "
+                "each cell goes."
+            )
+        if n_folds and test_fold is not None and test_fraction:
+            raise ValueError(
+                f"test_fold {test_fold} holds the test cells, and so would test_fraction "
+                f"({test_fraction}): set test_fraction to 0."
+            )
         if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1:
             raise ValueError(
                 f"val_fraction ({val_fraction}) and test_fraction ({test_fraction}) must be 0 "
@@ -116,6 +137,9 @@ class CellData(DataInterface):
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
         self.seed = seed
+        self.n_folds = n_folds
+        self.fold = fold
+        self.test_fold = test_fold
         self.given_class_names = list(class_names) if class_names else None
         self.class_names: list[str] | None = self.given_class_names
         self.gene_column = gene_column
@@ -156,7 +180,7 @@ class CellData(DataInterface):
         """Each split's cells (positions in obs), decided once from the options."""
         if self._rows:
             return self._rows
-        from mg.tasks.data.cells import check_label_columns, group_split, stratified_split
+        from mg.tasks.data.cells import check_label_columns
 
         if self.path is None:
             raise ValueError(
@@ -164,30 +188,69 @@ class CellData(DataInterface):
                 "stage; only predicting from predict_path runs without it."
             )
         source = self._open(self.path)
-        obs = source.obs
         if self.label_columns:
             check_label_columns(source, self.label_columns)
         if self.split_column:
             self._rows = self._rows_from_column(source)
-        elif self.group_column:
-            check_label_columns(source, [self.group_column])
-            groups = obs[self.group_column].astype(str).tolist()
-            self._rows = group_split(
-                groups, self.val_fraction, self.test_fraction, self.seed, column=self.group_column
-            )
+        elif self.n_folds:
+            self._rows = self._fold_rows(source)
         else:
-            strata = obs[self.label_columns[0]] if self.label_columns else None
-            # Within each class when the first label is categorical; at random otherwise.
-            if strata is None or strata.dtype.kind == "f":
-                keys: list[Any] = [0] * len(source)
-            else:
-                keys = strata.astype(str).tolist()
-            self._rows = stratified_split(
-                source.ids, keys, self.val_fraction, self.test_fraction, self.seed
-            )
+            self._rows = self._drawn_rows(source, self.val_fraction, self.test_fraction)
         if not self._rows.get("train"):
             raise ValueError(f"{source.where}: no cell falls in the training split.")
         return self._rows
+
+    def _drawn_rows(
+        self, source: CellSource, val_fraction: float, test_fraction: float
+    ) -> dict[str, list[int]]:
+        """Draw the splits with the seed: by group, else within each class."""
+        from mg.tasks.data.cells import check_label_columns, group_split, stratified_split
+
+        if self.group_column:
+            check_label_columns(source, [self.group_column])
+            groups = source.obs[self.group_column].astype(str).tolist()
+            return group_split(
+                groups, val_fraction, test_fraction, self.seed, column=self.group_column
+            )
+        strata = source.obs[self.label_columns[0]] if self.label_columns else None
+        # Within each class when the first label is categorical; at random otherwise.
+        if strata is None or strata.dtype.kind == "f":
+            keys: list[Any] = [0] * len(source)
+        else:
+            keys = strata.astype(str).tolist()
+        return stratified_split(source.ids, keys, val_fraction, test_fraction, self.seed)
+
+    def _fold_rows(self, source: CellSource) -> dict[str, list[int]]:
+        """Test on fold ``test_fold`` (or a drawn share); fold the rest; validate on ``fold``.
+
+        Folds deal whole groups (``group_column``) or single cells, so a donor never sits
+        on two sides; the same rule as `SequenceData`'s folds.
+        """
+        from mg.tasks.data.cells import check_label_columns, fold_split
+
+        assert self.n_folds is not None
+        if self.group_column:
+            check_label_columns(source, [self.group_column])
+            units = source.obs[self.group_column].astype(str).tolist()
+        else:
+            units = list(source.ids)
+        column = self.group_column or "cell id"
+        test: list[int] = []
+        pool = list(range(len(source)))
+        if self.test_fold is not None:
+            first = fold_split(units, self.n_folds, self.test_fold, self.seed, column=column)
+            test, pool = first["held_out"], first["rest"]
+        elif self.test_fraction:
+            drawn = self._drawn_rows(source, 0.0, self.test_fraction)
+            test, pool = drawn["test"], drawn["train"]
+        folds = fold_split(
+            [units[row] for row in pool], self.n_folds, self.fold, self.seed, column=column
+        )
+        return {
+            "train": [pool[i] for i in folds["rest"]],
+            "val": [pool[i] for i in folds["held_out"]],
+            "test": test,
+        }
 
     def _rows_from_column(self, source: CellSource) -> dict[str, list[int]]:
         from mg.tasks.data.cells import check_label_columns

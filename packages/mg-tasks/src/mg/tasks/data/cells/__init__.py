@@ -7,7 +7,8 @@ The parts, each usable alone:
   ``pip install 'mg-tasks[cells]'``);
 - `GeneAlignment`: the data's genes matched to a backbone's `GeneVocabulary`;
 - `check_expression`, `check_label_columns`: one-line errors before any weights load;
-- `group_split`, `stratified_split`: seeded splits independent of storage order;
+- `group_split`, `stratified_split`, `fold_split`: seeded splits independent of storage
+  order;
 - `CellDataset`: samples ``{"ids", "expression", "labels"}``, one read per batch.
 """
 
@@ -21,7 +22,7 @@ from mg.tasks.data.cells.genes import GeneAlignment
 from mg.tasks.data.cells.h5ad import H5adSource
 from mg.tasks.data.cells.soma import SomaSource
 from mg.tasks.data.cells.source import CellSource
-from mg.tasks.data.cells.splits import group_split, stratified_split
+from mg.tasks.data.cells.splits import fold_split, group_split, stratified_split
 
 
 def open_cells(location: str | Path, **options: object) -> CellSource:
@@ -47,6 +48,7 @@ __all__ = [
     "SomaSource",
     "check_expression",
     "check_label_columns",
+    "fold_split",
     "group_split",
     "open_cells",
     "stratified_split",

@@ -110,3 +110,45 @@ def stratified_split(
         splits["val"] += rows[n_test : n_test + n_val]
         splits["train"] += rows[n_test + n_val :]
     return {name: sorted(rows) for name, rows in splits.items()}
+
+
+def fold_split(
+    units: Sequence[Any], n_folds: int, fold: int, seed: int = 0, *, column: str = "cell"
+) -> dict[str, list[int]]:
+    """Deal whole units (donors, or single cells) into ``n_folds`` folds; hold one out.
+
+    Units are sorted by name, shuffled with the seed and dealt in turn, so fold ``k``
+    holds the same cells however they are stored; over ``fold = 0 .. n_folds - 1`` every
+    unit is held out exactly once.
+
+    Args:
+        units (Sequence[Any]): each cell's unit, in the order of the rows being split.
+        n_folds (int): number of folds (at least 2).
+        fold (int): the fold held out.
+        seed (int): the seed of the shuffle of units.
+        column (str): what the units are, for messages (an obs column's name).
+
+    Returns:
+        dict[str, list[int]]: positions in ``units``: ``"held_out"`` and ``"rest"``, sorted.
+
+    Raises:
+        ValueError: ``n_folds`` below 2, ``fold`` out of range, or fewer units than folds.
+    """
+    if n_folds < 2:
+        raise ValueError(f"n_folds must be at least 2, not {n_folds}.")
+    if not 0 <= fold < n_folds:
+        raise ValueError(f"fold must be in 0..{n_folds - 1} for n_folds={n_folds}, not {fold}.")
+    members: dict[str, list[int]] = defaultdict(list)
+    for row, unit in enumerate(units):
+        members[str(unit)].append(row)
+    if len(members) < n_folds:
+        raise ValueError(
+            f"{len(members)} distinct {column} value(s) cannot fill n_folds={n_folds} folds: "
+            "lower n_folds."
+        )
+    order = sorted(members)
+    random.Random(seed).shuffle(order)
+    split: dict[str, list[int]] = {"held_out": [], "rest": []}
+    for position, unit in enumerate(order):
+        split["held_out" if position % n_folds == fold else "rest"].extend(members[unit])
+    return {name: sorted(rows) for name, rows in split.items()}
