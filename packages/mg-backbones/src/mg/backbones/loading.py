@@ -216,6 +216,28 @@ def fetch_hub_files(model_path: str, patterns: Sequence[str], options: HubOption
     return Path(folder)
 
 
+def model_folder(
+    model_path: str, patterns: Sequence[str], options: HubOptions | None = None
+) -> Path:
+    """Return a local folder holding a model's files, fetching a Hub id's files if needed.
+
+    For backbones that read their checkpoint as data (cells, Enformer, Borzoi).
+
+    Args:
+        model_path (str): a local folder or a Hub id.
+        patterns (Sequence[str]): glob patterns of the files needed (config, weights).
+        options (HubOptions | None): revision and cache folder of a Hub id.
+
+    Raises:
+        BackboneLoadError: a missing folder, or a Hub id that cannot be reached or is not
+            cached (the message says how to point ``model_path`` at a local folder).
+    """
+    source, is_local = resolve_model_path(model_path)
+    if is_local:
+        return Path(source)
+    return fetch_hub_files(source, patterns, options or HubOptions())
+
+
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 """A model folder's weight files as ``save_pretrained`` names them; `read_weights` reads them."""
 

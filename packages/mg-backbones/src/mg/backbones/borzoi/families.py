@@ -21,7 +21,7 @@ from mg.backbones.borzoi.config import BorzoiConfig
 from mg.backbones.borzoi.modeling import BorzoiModel
 from mg.backbones.borzoi.weights import load_model, save_model
 from mg.backbones.enformer.families import EnformerFamily
-from mg.backbones.loading import WEIGHT_FILES, HubOptions, fetch_hub_files, resolve_model_path
+from mg.backbones.loading import WEIGHT_FILES, HubOptions, model_folder
 
 BORZOI_CHECKPOINTS: dict[str, str] = {
     "borzoi-replicate-0": "johahi/borzoi-replicate-0",
@@ -94,10 +94,11 @@ class Borzoi(BorzoiFamily):
         **options: Any,
     ) -> None:
         super().__init__(use_lm_head, default_config, **options)
-        path, is_local = resolve_model_path(model_path or self.default_model_path)
-        patterns = ["config.json", *WEIGHT_FILES]
-        options = HubOptions(revision, cache_dir)
-        folder = Path(path) if is_local else fetch_hub_files(path, patterns, options)
+        folder = model_folder(
+            model_path or self.default_model_path,
+            ["config.json", *WEIGHT_FILES],
+            HubOptions(revision, cache_dir),
+        )
         self.attach_model(load_model(folder))
 
 

@@ -34,10 +34,9 @@ from mg.backbones.aido.layers import make_norm
 from mg.backbones.cells.common import (
     FinetunedCellBackbone,
     gene_vocabulary,
-    model_folder,
     read_config,
 )
-from mg.backbones.loading import BackboneLoadError, read_weights
+from mg.backbones.loading import BackboneLoadError, model_folder, read_weights
 from mg.backbones.saving import SavesPretrained
 from mg.core.backbone import BackboneOutput
 from mg.core.cells import GeneVocabulary

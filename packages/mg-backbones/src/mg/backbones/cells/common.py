@@ -10,7 +10,6 @@ from typing import Any, ClassVar, Literal, Self
 from torch import nn
 
 from mg.backbones.finetuning import LoraSettings, apply_finetune_mode
-from mg.backbones.loading import HubOptions, fetch_hub_files, resolve_model_path
 from mg.core.cells import CellBackboneInterface, GeneVocabulary
 
 DATA = Path(__file__).parent / "data"
@@ -46,20 +45,6 @@ def gene_vocabulary(
     if isinstance(chosen, str | Path):
         return GeneVocabulary.from_file(chosen)
     return GeneVocabulary.from_names(list(chosen))
-
-
-def model_folder(model_path: str, files: Sequence[str]) -> Path:
-    """Return a local folder holding a model's files, downloading them from the Hub if needed.
-
-    Args:
-        model_path (str): a local folder or a Hub id.
-        files (Sequence[str]): glob patterns of the files needed (config, weights).
-
-    Raises:
-        BackboneLoadError: a Hub id that cannot be reached or is not cached.
-    """
-    source, is_local = resolve_model_path(model_path)
-    return Path(source) if is_local else fetch_hub_files(source, files, HubOptions())
 
 
 def read_config(folder: Path) -> dict[str, Any]:

@@ -22,8 +22,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mg.backbones.cells.common import FinetunedCellBackbone, model_folder
+from mg.backbones.cells.common import FinetunedCellBackbone
 from mg.backbones.cells.dictionaries import read_dictionary
+from mg.backbones.loading import model_folder
 from mg.backbones.saving import SavesPretrained
 from mg.core.backbone import BackboneOutput
 from mg.core.cells import GeneVocabulary

@@ -32,8 +32,7 @@ from mg.backbones.loading import (
     WEIGHT_FILES,
     BackboneLoadError,
     HubOptions,
-    fetch_hub_files,
-    resolve_model_path,
+    model_folder,
 )
 from mg.backbones.saving import SavesPretrained
 from mg.backbones.tokenization import SequenceTokenizer, onehot_tokenizer
@@ -301,13 +300,10 @@ class Enformer(EnformerFamily):
         **options: Any,
     ) -> None:
         super().__init__(use_lm_head, default_config, **options)
-        path, is_local = resolve_model_path(model_path or self.default_model_path)
-        folder = (
-            Path(path)
-            if is_local
-            else fetch_hub_files(
-                path, ["config.json", *WEIGHT_FILES], HubOptions(revision, cache_dir)
-            )
+        folder = model_folder(
+            model_path or self.default_model_path,
+            ["config.json", *WEIGHT_FILES],
+            HubOptions(revision, cache_dir),
         )
         self.attach_model(load_model(folder))
 
